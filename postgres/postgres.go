@@ -1,0 +1,204 @@
+// Package postgres opens movierec's production store on PostgreSQL through
+// pgx/pgxpool, migrated by embedded goose migrations. Bulk imports use COPY.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+
+	"github.com/movierec/movierec/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Dialect is PostgreSQL's flavour of the shared SQL.
+var Dialect = sqlstore.Dialect{
+	Name:   "postgres",
+	Epoch:  func(expr string) string { return "extract(epoch from " + expr + ")::float8" },
+	Round2: func(expr string) string { return "round((" + expr + ")::numeric, 2)::float8" },
+	AfterImport: []string{
+		// Imports keep their own IDs; move the identity sequences past them
+		// so rows created later get fresh ones.
+		`SELECT setval(pg_get_serial_sequence('users', 'id'), GREATEST((SELECT max(id) FROM users), 1))`,
+		`SELECT setval(pg_get_serial_sequence('movies', 'id'), GREATEST((SELECT max(id) FROM movies), 1))`,
+		`SELECT setval(pg_get_serial_sequence('genres', 'id'), GREATEST((SELECT max(id) FROM genres), 1))`,
+		`SELECT setval(pg_get_serial_sequence('tags', 'id'), GREATEST((SELECT max(id) FROM tags), 1))`,
+	},
+}
+
+// Config says how to reach PostgreSQL.
+type Config struct {
+	// URL is a postgres:// connection string.
+	URL string
+	// MinConns and MaxConns size the pool (defaults 5 and 20).
+	MinConns, MaxConns int32
+	// Schema, when set, is created if missing and used as the search_path
+	// of every connection (tests give each test its own).
+	Schema string
+}
+
+// Open connects to PostgreSQL, applies pending migrations and returns the
+// store.
+func Open(ctx context.Context, cfg Config) (*sqlstore.Store, error) {
+	pool, err := NewPool(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return sqlstore.New(&conn{pool: pool}, Dialect), nil
+}
+
+// NewPool opens a pgx pool as cfg says, creating cfg.Schema if needed.
+func NewPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: bad DATABASE_URL: %w", err)
+	}
+	pc.MinConns, pc.MaxConns = 5, 20
+	if cfg.MinConns > 0 {
+		pc.MinConns = cfg.MinConns
+	}
+	if cfg.MaxConns > 0 {
+		pc.MaxConns = cfg.MaxConns
+	}
+	pc.MinConns = min(pc.MinConns, pc.MaxConns)
+	if cfg.Schema != "" {
+		if err := createSchema(ctx, cfg.URL, cfg.Schema); err != nil {
+			return nil, err
+		}
+		pc.ConnConfig.RuntimeParams["search_path"] = cfg.Schema
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	return pool, nil
+}
+
+func createSchema(ctx context.Context, url, schema string) error {
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("postgres: connect: %w", err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return fmt.Errorf("postgres: create schema %s: %w", schema, err)
+	}
+	return nil
+}
+
+// DropSchema removes schema and everything in it (test clean-up).
+func DropSchema(ctx context.Context, url, schema string) error {
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	_, err = c.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+	return err
+}
+
+// Migrate applies every pending embedded migration through pool.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub)
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return nil
+}
+
+// querier is what *pgxpool.Pool and pgx.Tx share.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
+}
+
+// conn adapts a pgx pool to sqlstore.Conn.
+type conn struct{ pool *pgxpool.Pool }
+
+// Pool returns the pgx pool under a store opened by this package, or nil.
+func Pool(s *sqlstore.Store) *pgxpool.Pool {
+	if c, ok := s.Conn().(*conn); ok {
+		return c.pool
+	}
+	return nil
+}
+
+func (c *conn) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	return c.pool.Query(ctx, sql, args...)
+}
+func (c *conn) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	return row{c.pool.QueryRow(ctx, sql, args...)}
+}
+func (c *conn) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := c.pool.Exec(ctx, sql, args...)
+	return tag.RowsAffected(), err
+}
+func (c *conn) CopyIn(ctx context.Context, table string, columns []string, n int, rowAt func(int) []any) (int64, error) {
+	return copyIn(ctx, c.pool, table, columns, n, rowAt)
+}
+func (c *conn) Ping(ctx context.Context) error { return c.pool.Ping(ctx) }
+func (c *conn) Close() error                   { c.pool.Close(); return nil }
+
+func (c *conn) InTx(ctx context.Context, fn func(sqlstore.DB) error) error {
+	return pgx.BeginFunc(ctx, c.pool, func(t pgx.Tx) error { return fn(tx{t}) })
+}
+
+// tx adapts pgx.Tx to sqlstore.DB.
+type tx struct{ tx pgx.Tx }
+
+func (t tx) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	return t.tx.Query(ctx, sql, args...)
+}
+func (t tx) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	return row{t.tx.QueryRow(ctx, sql, args...)}
+}
+func (t tx) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := t.tx.Exec(ctx, sql, args...)
+	return tag.RowsAffected(), err
+}
+func (t tx) CopyIn(ctx context.Context, table string, columns []string, n int, rowAt func(int) []any) (int64, error) {
+	return copyIn(ctx, t.tx, table, columns, n, rowAt)
+}
+
+func copyIn(ctx context.Context, q querier, table string, columns []string, n int, rowAt func(int) []any) (int64, error) {
+	return q.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
+		return rowAt(i), nil
+	}))
+}
+
+type row struct{ r pgx.Row }
+
+func (r row) Scan(dest ...any) error {
+	err := r.r.Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sqlstore.ErrNoRows
+	}
+	return err
+}

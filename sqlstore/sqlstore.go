@@ -1,0 +1,107 @@
+// Package sqlstore implements movierec's storage on SQL, once, for both
+// backends. The sqlite and postgres packages open a connection, apply their
+// migrations and hand sqlstore a Conn and a Dialect; every query lives here,
+// so the two backends behave the same by construction and one contract test
+// suite (see storetest) checks both.
+//
+// SQL is written with PostgreSQL-style $N placeholders, which the SQLite
+// driver also binds by position.
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Rows is the subset of pgx.Rows and *sql.Rows the store uses.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// Row is a single-row result. Scan returns ErrNoRows when there is none.
+type Row interface {
+	Scan(dest ...any) error
+}
+
+// ErrNoRows is returned by Row.Scan when the query matched nothing.
+// Adapters translate their driver's own sentinel to it.
+var ErrNoRows = errors.New("sqlstore: no rows in result set")
+
+// DB runs statements, either on a pool or inside a transaction.
+type DB interface {
+	Query(ctx context.Context, sql string, args ...any) (Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) Row
+	Exec(ctx context.Context, sql string, args ...any) (int64, error)
+	// CopyIn bulk-loads n rows into table (COPY on PostgreSQL, a prepared
+	// INSERT on SQLite). row(i) returns the values of row i in column order.
+	CopyIn(ctx context.Context, table string, columns []string, n int, row func(i int) []any) (int64, error)
+}
+
+// Conn is a connection pool: a DB that can also start transactions.
+type Conn interface {
+	DB
+	// InTx runs fn in a transaction, committing when fn returns nil and
+	// rolling back otherwise.
+	InTx(ctx context.Context, fn func(tx DB) error) error
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Dialect holds the few SQL fragments that differ between backends.
+type Dialect struct {
+	// Name is "sqlite" or "postgres".
+	Name string
+	// Epoch returns an expression for the Unix time, in seconds, of a
+	// timestamp expression.
+	Epoch func(expr string) string
+	// Round2 returns an expression rounding a float expression to two
+	// decimals, as a float.
+	Round2 func(expr string) string
+	// AfterImport statements run at the end of an import's transaction
+	// (PostgreSQL moves its identity sequences past imported IDs).
+	AfterImport []string
+}
+
+// Store is movierec's storage on a SQL database.
+type Store struct {
+	conn    Conn
+	dialect Dialect
+	now     func() time.Time
+}
+
+// New returns a Store on conn. The caller has applied the migrations.
+func New(conn Conn, d Dialect) *Store {
+	return &Store{conn: conn, dialect: d, now: time.Now}
+}
+
+// SetClock replaces the store's clock (tests use a fixed one).
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// Dialect reports the store's dialect name ("sqlite" or "postgres").
+func (s *Store) Dialect() string { return s.dialect.Name }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.conn.Ping(ctx); err != nil {
+		return fmt.Errorf("ping %s: %w", s.dialect.Name, err)
+	}
+	return nil
+}
+
+// Close releases the connection pool.
+func (s *Store) Close() error { return s.conn.Close() }
+
+// Conn exposes the underlying connection, for backend-specific tests and
+// tools (EXPLAIN checks, benchmarks).
+func (s *Store) Conn() Conn { return s.conn }
+
+// timestamp returns the store's current time, in UTC and at the microsecond
+// precision both backends keep.
+func (s *Store) timestamp() time.Time {
+	return s.now().UTC().Truncate(time.Microsecond)
+}

@@ -1,0 +1,101 @@
+// Package storetest opens real stores for tests: SQLite always, PostgreSQL
+// when MOVIEREC_TEST_DATABASE_URL is set. Each store gets its own database
+// file or schema, so tests and packages can run in parallel.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/movierec/movierec/postgres"
+	"github.com/movierec/movierec/sqlite"
+	"github.com/movierec/movierec/sqlstore"
+)
+
+// PostgresURLEnv names the environment variable holding the PostgreSQL URL
+// tests use. When it is set, PostgreSQL tests must run: an unreachable
+// server fails them instead of skipping.
+const PostgresURLEnv = "MOVIEREC_TEST_DATABASE_URL"
+
+// Backend opens fresh, empty stores of one kind.
+type Backend struct {
+	Name string
+	Open func(tb testing.TB) *sqlstore.Store
+}
+
+// Backends returns SQLite and, when configured, PostgreSQL.
+func Backends() []Backend {
+	b := []Backend{{Name: "sqlite", Open: OpenSQLite}}
+	if os.Getenv(PostgresURLEnv) != "" {
+		b = append(b, Backend{Name: "postgres", Open: OpenPostgres})
+	}
+	return b
+}
+
+// ForEach runs fn as a subtest per backend, each with a fresh store.
+func ForEach(t *testing.T, fn func(t *testing.T, s *sqlstore.Store)) {
+	t.Helper()
+	for _, b := range Backends() {
+		t.Run(b.Name, func(t *testing.T) { fn(t, b.Open(t)) })
+	}
+}
+
+// OpenSQLite opens a migrated SQLite store in a temporary directory.
+func OpenSQLite(tb testing.TB) *sqlstore.Store {
+	tb.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "movierec.db"))
+	if err != nil {
+		tb.Fatalf("open sqlite: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// OpenPostgres opens a migrated PostgreSQL store in a schema of its own,
+// dropped when the test ends. It skips the test when PostgresURLEnv is
+// unset and fails it when the server cannot be reached.
+func OpenPostgres(tb testing.TB) *sqlstore.Store {
+	tb.Helper()
+	url := os.Getenv(PostgresURLEnv)
+	if url == "" {
+		tb.Skipf("%s is not set", PostgresURLEnv)
+	}
+	schema := "test_" + randomSuffix()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, MinConns: 1, MaxConns: 8})
+	if err != nil {
+		tb.Fatalf("open postgres (%s): %v", PostgresURLEnv, err)
+	}
+	tb.Cleanup(func() {
+		s.Close()
+		if err := postgres.DropSchema(context.Background(), url, schema); err != nil {
+			tb.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return s
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// MovieLensDir returns the path of ml-latest-small relative to a package
+// directory of this module, skipping the test when it is absent.
+func MovieLensDir(tb testing.TB) string {
+	tb.Helper()
+	for _, dir := range []string{"../../shared/data/movielens/ml-latest-small", "../../../shared/data/movielens/ml-latest-small"} {
+		if _, err := os.Stat(filepath.Join(dir, "ratings.csv")); err == nil {
+			return dir
+		}
+	}
+	tb.Skip("ml-latest-small is not beside the repository")
+	return ""
+}
