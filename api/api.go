@@ -1,0 +1,201 @@
+// Package api serves movierec's HTTP API (see shared/spec/API.md) on the
+// standard library's ServeMux: one file per resource, errors mapped in
+// error.go, the OpenAPI document in openapi.go.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/movierec/movierec"
+)
+
+// Catalog is the read side of the movie catalog the API needs.
+type Catalog interface {
+	ListMovies(ctx context.Context, f movierec.MovieFilter) (movierec.Page[movierec.Movie], error)
+	Movie(ctx context.Context, id int64) (movierec.Movie, error)
+	PopularMovies(ctx context.Context, limit int) ([]movierec.Movie, error)
+	TrendingMovies(ctx context.Context, period time.Duration, limit int) ([]movierec.ScoredMovie, error)
+	TopRatedMovies(ctx context.Context, minRatings, limit int) ([]movierec.ScoredMovie, error)
+	Genres(ctx context.Context, offset, limit int) (movierec.Page[movierec.Genre], error)
+	Genre(ctx context.Context, id int64) (movierec.Genre, error)
+	Tags(ctx context.Context, search string, offset, limit int) (movierec.Page[movierec.Tag], error)
+	Tag(ctx context.Context, id int64) (movierec.Tag, error)
+	Ping(ctx context.Context) error
+}
+
+// Server is the HTTP API.
+type Server struct {
+	catalog Catalog
+	log     *slog.Logger
+	mux     *http.ServeMux
+	routes  []string
+	ready   atomic.Bool
+}
+
+// New returns a Server on catalog, ready to serve.
+func New(catalog Catalog, log *slog.Logger) *Server {
+	s := &Server{catalog: catalog, log: log, mux: http.NewServeMux()}
+	s.ready.Store(true)
+	s.registerRoutes()
+	return s
+}
+
+// SetReady sets what /readyz reports; the server clears it when it starts
+// shutting down so load balancers stop sending traffic.
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+// Routes lists the registered patterns ("GET /api/movies/{$}"), for the
+// OpenAPI test.
+func (s *Server) Routes() []string { return s.routes }
+
+func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	s.routes = append(s.routes, pattern)
+	s.mux.Handle(pattern, h)
+}
+
+func (s *Server) registerRoutes() {
+	s.handle("GET /api/{$}", s.apiRoot)
+	s.handle("GET /api/schema/{$}", s.schema)
+	s.handle("GET /api/movies/{$}", s.listMovies)
+	s.handle("GET /api/movies/{id}/{$}", s.getMovie)
+	s.handle("GET /api/movies/popular/{$}", s.popularMovies)
+	s.handle("GET /api/movies/trending/{$}", s.trendingMovies)
+	s.handle("GET /api/movies/top-rated/{$}", s.topRatedMovies)
+	s.handle("GET /api/movies/genres/{$}", s.listGenres)
+	s.handle("GET /api/movies/genres/{id}/{$}", s.getGenre)
+	s.handle("GET /api/movies/genres/{id}/movies/{$}", s.genreMovies)
+	s.handle("GET /api/movies/tags/{$}", s.listTags)
+	s.handle("GET /api/movies/tags/{id}/{$}", s.getTag)
+	s.handle("GET /api/movies/tags/{id}/movies/{$}", s.tagMovies)
+	s.handle("GET /api/recommendations/trending/{$}", s.trendingMovies)
+	s.handle("GET /health/{$}", s.health)
+	s.handle("GET /healthz", s.healthz)
+	s.handle("GET /readyz", s.readyz)
+}
+
+// noSlash lists the paths served without a trailing slash.
+var noSlash = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
+// ServeHTTP serves the API: paths without their trailing slash are served
+// as if it were there, unmatched routes and methods answer with the JSON
+// error body, and panics become a logged 500.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.ErrorContext(r.Context(), "panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+			if sw.status == 0 {
+				s.writeError(sw, r, movierec.Errorf(movierec.EINTERNAL, "panic"))
+			}
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method),
+			slog.String("path", r.URL.Path), slog.Int("status", sw.status),
+			slog.Duration("duration", time.Since(start)))
+	}()
+	if p := r.URL.Path; !strings.HasSuffix(p, "/") {
+		if trimmed := strings.TrimSuffix(p, "/"); !noSlash[trimmed] {
+			r.URL.Path = p + "/"
+			if r.URL.RawPath != "" {
+				r.URL.RawPath += "/"
+			}
+		}
+	}
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		h.ServeHTTP(sw, r)
+		return
+	}
+	// No route matched: let the mux decide between 404, 405 and a
+	// redirect to a cleaned path, then answer in the API's own shape.
+	rec := &recordWriter{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	switch rec.status {
+	case http.StatusMethodNotAllowed:
+		sw.Header().Set("Allow", rec.header.Get("Allow"))
+		s.writeError(sw, r, &movierec.Error{Code: codeMethodNotAllowed,
+			Message: "Method \"" + r.Method + "\" not allowed."})
+	case http.StatusNotFound:
+		s.writeError(sw, r, movierec.ErrNotFound)
+	default:
+		for k, v := range rec.header {
+			sw.Header()[k] = v
+		}
+		sw.WriteHeader(rec.status)
+	}
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// recordWriter captures the mux's own fallback answer.
+type recordWriter struct {
+	header http.Header
+	status int
+}
+
+func (w *recordWriter) Header() http.Header { return w.header }
+func (w *recordWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+func (w *recordWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+// pathID parses the {id} path value; anything but a positive integer is a
+// 404, as no such resource can exist.
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, movierec.ErrNotFound
+	}
+	return id, nil
+}
+
+func (s *Server) apiRoot(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r)
+	if err := q.err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	links := map[string]string{}
+	for name, path := range map[string]string{
+		"movies": "/api/movies/", "popular": "/api/movies/popular/", "trending": "/api/movies/trending/",
+		"top_rated": "/api/movies/top-rated/", "genres": "/api/movies/genres/", "tags": "/api/movies/tags/",
+		"schema": "/api/schema/", "health": "/health/",
+	} {
+		links[name] = absURL(r, path)
+	}
+	writeJSON(w, http.StatusOK, links)
+}

@@ -1,0 +1,58 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/movierec/movierec"
+)
+
+// statusOf maps each error code to its HTTP status. It is the only place
+// where domain errors meet HTTP.
+var statusOf = map[string]int{
+	movierec.EINVALID:      http.StatusBadRequest,
+	movierec.EUNAUTHORIZED: http.StatusUnauthorized,
+	movierec.EFORBIDDEN:    http.StatusForbidden,
+	movierec.ENOTFOUND:     http.StatusNotFound,
+	movierec.ECONFLICT:     http.StatusConflict,
+	movierec.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	movierec.EINTERNAL:     http.StatusInternalServerError,
+	codeMethodNotAllowed:   http.StatusMethodNotAllowed,
+}
+
+// Codes that only the HTTP layer produces.
+const codeMethodNotAllowed = "METHOD_NOT_ALLOWED"
+
+// errorBody is the contract's error shape.
+type errorBody struct {
+	Error errorJSON `json:"error"`
+}
+
+type errorJSON struct {
+	Code    string              `json:"code"`
+	Message string              `json:"message"`
+	Details map[string][]string `json:"details,omitempty"`
+}
+
+// writeError writes err as the contract's error body with the status its
+// code maps to. Internal errors are logged and never shown to the client.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := movierec.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if code == movierec.EINTERNAL {
+		s.log.ErrorContext(r.Context(), "internal error", slog.String("method", r.Method),
+			slog.String("path", r.URL.Path), slog.Any("err", err))
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(5))
+	}
+	writeJSON(w, status, errorBody{Error: errorJSON{
+		Code:    code,
+		Message: movierec.ErrorMessage(err),
+		Details: movierec.ErrorDetails(err),
+	}})
+}

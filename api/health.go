@@ -1,0 +1,55 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// healthTimeout bounds the database check of the health endpoints.
+const healthTimeout = 2 * time.Second
+
+type healthJSON struct {
+	Status       string  `json:"status"`
+	Database     string  `json:"database"`
+	Cache        string  `json:"cache"`
+	ModelVersion *string `json:"model_version"`
+}
+
+// health reports the state of each dependency; 503 when the database does
+// not answer.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+	defer cancel()
+	h := healthJSON{Status: "healthy", Database: "ok", Cache: "ok"}
+	status := http.StatusOK
+	if err := s.catalog.Ping(ctx); err != nil {
+		h.Status, h.Database = "unhealthy", "unreachable"
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "5")
+	}
+	writeJSON(w, status, h)
+}
+
+// healthz is liveness: the process serves HTTP.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz is readiness: migrations are applied (the server is only built
+// after they are), the database answers, and no shutdown has begun.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+	defer cancel()
+	if err := s.catalog.Ping(ctx); err != nil {
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

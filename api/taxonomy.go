@@ -1,0 +1,118 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/movierec/movierec"
+)
+
+func (s *Server) listGenres(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r)
+	page, size := q.pagination()
+	if err := q.err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.catalog.Genres(r.Context(), (page-1)*size, size)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items := make([]genreJSON, len(res.Items))
+	for i, g := range res.Items {
+		items[i] = newGenreJSON(g)
+	}
+	body, err := paginate(r, res.Count, page, size, items)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func newGenreJSON(g movierec.Genre) genreJSON {
+	return genreJSON{ID: g.ID, Name: g.Name, Description: g.Description, MovieCount: g.MovieCount}
+}
+
+func (s *Server) getGenre(w http.ResponseWriter, r *http.Request) {
+	g, err := s.pathGenre(r)
+	if err == nil {
+		err = newQuery(r).err()
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newGenreJSON(g))
+}
+
+func (s *Server) pathGenre(r *http.Request) (movierec.Genre, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return movierec.Genre{}, err
+	}
+	return s.catalog.Genre(r.Context(), id)
+}
+
+func (s *Server) genreMovies(w http.ResponseWriter, r *http.Request) {
+	g, err := s.pathGenre(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.serveMovieList(w, r, movierec.MovieFilter{GenreID: g.ID})
+}
+
+func (s *Server) listTags(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r)
+	search := q.one("search")
+	page, size := q.pagination()
+	if err := q.err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.catalog.Tags(r.Context(), search, (page-1)*size, size)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	items := make([]tagJSON, len(res.Items))
+	for i, t := range res.Items {
+		items[i] = tagJSON{ID: t.ID, Name: t.Name, MovieCount: t.MovieCount}
+	}
+	body, err := paginate(r, res.Count, page, size, items)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (s *Server) pathTag(r *http.Request) (movierec.Tag, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return movierec.Tag{}, err
+	}
+	return s.catalog.Tag(r.Context(), id)
+}
+
+func (s *Server) getTag(w http.ResponseWriter, r *http.Request) {
+	t, err := s.pathTag(r)
+	if err == nil {
+		err = newQuery(r).err()
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, tagJSON{ID: t.ID, Name: t.Name, MovieCount: t.MovieCount})
+}
+
+func (s *Server) tagMovies(w http.ResponseWriter, r *http.Request) {
+	t, err := s.pathTag(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.serveMovieList(w, r, movierec.MovieFilter{TagID: t.ID})
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything the binary reads from its environment, once, in
+// main. Flags override the matching variables.
+type config struct {
+	Addr          string        // MOVIEREC_ADDR, default ":8000"
+	DatabaseURL   string        // DATABASE_URL, default "sqlite://movierec.db"
+	RedisURL      string        // REDIS_URL, default unset (in-process cache only)
+	DBMinConns    int32         // MOVIEREC_DB_MIN_CONNS, default 5 (PostgreSQL)
+	DBMaxConns    int32         // MOVIEREC_DB_MAX_CONNS, default 20 (PostgreSQL)
+	DemoData      string        // MOVIEREC_DEMO_DATA: auto (empty SQLite only), always, never
+	LogLevel      slog.Level    // MOVIEREC_LOG_LEVEL: debug, info, warn, error
+	LogFormat     string        // MOVIEREC_LOG_FORMAT: text or json
+	ShutdownGrace time.Duration // MOVIEREC_SHUTDOWN_GRACE, default 10s
+}
+
+// loadConfig reads the environment through getenv.
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		Addr:          or(getenv("MOVIEREC_ADDR"), ":8000"),
+		DatabaseURL:   or(getenv("DATABASE_URL"), "sqlite://movierec.db"),
+		RedisURL:      getenv("REDIS_URL"),
+		DemoData:      or(getenv("MOVIEREC_DEMO_DATA"), "auto"),
+		LogFormat:     or(getenv("MOVIEREC_LOG_FORMAT"), "text"),
+		ShutdownGrace: 10 * time.Second,
+	}
+	var errs []string
+	intVar := func(name string, def int32, dst *int32) {
+		*dst = def
+		if v := getenv(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 32)
+			if err != nil || n < 1 {
+				errs = append(errs, fmt.Sprintf("%s=%q: want a positive integer", name, v))
+				return
+			}
+			*dst = int32(n)
+		}
+	}
+	intVar("MOVIEREC_DB_MIN_CONNS", 5, &c.DBMinConns)
+	intVar("MOVIEREC_DB_MAX_CONNS", 20, &c.DBMaxConns)
+	if v := getenv("MOVIEREC_SHUTDOWN_GRACE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Sprintf("MOVIEREC_SHUTDOWN_GRACE=%q: want a duration such as 10s", v))
+		}
+		c.ShutdownGrace = d
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(or(getenv("MOVIEREC_LOG_LEVEL"), "info"))); err != nil {
+		errs = append(errs, fmt.Sprintf("MOVIEREC_LOG_LEVEL: %v", err))
+	}
+	switch c.DemoData {
+	case "auto", "always", "never":
+	default:
+		errs = append(errs, fmt.Sprintf("MOVIEREC_DEMO_DATA=%q: want auto, always or never", c.DemoData))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Sprintf("MOVIEREC_LOG_FORMAT=%q: want text or json", c.LogFormat))
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// logger builds the process logger from the configuration.
+func (c config) logger() *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// redactURL hides the password of a database URL for logging.
+func redactURL(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	creds, host, ok := strings.Cut(rest, "@")
+	if !ok {
+		return u
+	}
+	if user, _, hasPass := strings.Cut(creds, ":"); hasPass {
+		return scheme + "://" + user + ":xxxxx@" + host
+	}
+	return u
+}

@@ -1,0 +1,117 @@
+// Command movierec is the movie recommendation API server and its tools.
+//
+//	movierec serve                  run the HTTP API (the default command)
+//	movierec migrate                apply database migrations
+//	movierec import movielens DIR   load a MovieLens CSV directory
+//	movierec demo-data              load the generated demo catalog
+//
+// Configuration comes from the environment (see config.go and README.md);
+// flags override it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/movierec/movierec"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "movierec:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `usage: movierec <command> [flags]
+
+commands:
+  serve                  run the HTTP API (default when no command is given)
+  migrate                apply pending database migrations
+  import movielens DIR   import a MovieLens CSV directory (movies.csv, ratings.csv, tags.csv, links.csv)
+  demo-data              load the deterministic demo catalog into the database
+
+common flags:
+  -db URL                database (DATABASE_URL): sqlite:///path/file.db or postgres://...
+serve flags:
+  -addr HOST:PORT        listen address (MOVIEREC_ADDR, default :8000)
+`
+
+// run executes one command; main only adds signals and exit codes.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.StringVar(&cfg.DatabaseURL, "db", cfg.DatabaseURL, "database URL")
+	if cmd == "serve" {
+		fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address")
+	}
+	switch cmd {
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "serve", "migrate", "import", "demo-data":
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	log := cfg.logger()
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log)
+	case "migrate":
+		store, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		fmt.Fprintf(stdout, "migrations applied to %s\n", redactURL(cfg.DatabaseURL))
+		return nil
+	case "import":
+		rest := fs.Args()
+		if len(rest) != 2 || rest[0] != "movielens" {
+			fmt.Fprint(stderr, usage)
+			return fmt.Errorf("%w: want: movierec import movielens DIR", errUsage)
+		}
+		return importMovieLens(ctx, cfg, rest[1], stdout, stderr)
+	case "demo-data":
+		return loadDemoData(ctx, cfg, stdout, stderr)
+	}
+	return nil
+}
+
+// exitMessage makes bad-input errors read as such on the command line.
+func exitMessage(err error) error {
+	if movierec.ErrorCode(err) == movierec.EINVALID {
+		return errors.New(movierec.ErrorMessage(err))
+	}
+	return err
+}
