@@ -110,7 +110,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h, pattern := s.mux.Handler(r)
 	if pattern != "" {
-		h.ServeHTTP(sw, r)
+		s.mux.ServeHTTP(sw, r) // (Handler does not set the path values)
 		return
 	}
 	// No route matched: let the mux decide between 404, 405 and a

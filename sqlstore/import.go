@@ -25,6 +25,12 @@ var stagingDDL = []string{
 	`CREATE TEMP TABLE import_taggings (user_id BIGINT, movie_id BIGINT, name TEXT, tagged_at TIMESTAMP)`,
 }
 
+// stagingIndexes are built after loading, for the merge's lookups.
+var stagingIndexes = []string{
+	`CREATE INDEX import_movies_id ON import_movies (id)`,
+	`CREATE INDEX import_movie_genres_movie ON import_movie_genres (movie_id)`,
+}
+
 var stagingTables = []string{"import_users", "import_movies", "import_movie_genres", "import_ratings", "import_taggings"}
 
 // mergeSQL moves staged rows into the real tables. Every statement is an
@@ -110,6 +116,11 @@ func (s *Store) Import(ctx context.Context, ds *movierec.Dataset, progress movie
 		}
 		if err := stage(ctx, tx, ds, progress); err != nil {
 			return err
+		}
+		for _, ddl := range stagingIndexes {
+			if _, err := tx.Exec(ctx, ddl); err != nil {
+				return fmt.Errorf("staging: %w", err)
+			}
 		}
 		for i, m := range mergeSQL {
 			progress("merge: "+m.stage, i, len(mergeSQL))

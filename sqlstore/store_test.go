@@ -191,68 +191,6 @@ func TestImport(t *testing.T) {
 	})
 }
 
-// compareBy compares two movies on one field, NULLs last either way.
-func compareBy(a, b movierec.Movie, o movierec.Order) int {
-	nullable := func(x, y *float64) int {
-		switch {
-		case x == nil && y == nil:
-			return 0
-		case x == nil:
-			return 2 // after everything, whatever the direction
-		case y == nil:
-			return -2
-		}
-		return cmp.Compare(*x, *y)
-	}
-	var c int
-	switch o.Field {
-	case movierec.OrderTitle:
-		c = strings.Compare(a.Title, b.Title)
-	case movierec.OrderReleaseDate:
-		toF := func(t *time.Time) *float64 {
-			if t == nil {
-				return nil
-			}
-			f := float64(t.Unix())
-			return &f
-		}
-		c = nullable(toF(a.ReleaseDate), toF(b.ReleaseDate))
-	case movierec.OrderIMDbRating:
-		c = nullable(a.IMDbRating, b.IMDbRating)
-	case movierec.OrderPopularityScore:
-		c = cmp.Compare(a.PopularityScore, b.PopularityScore)
-	case movierec.OrderAverageRating:
-		c = cmp.Compare(a.AverageRating, b.AverageRating)
-	case movierec.OrderRatingCount:
-		c = cmp.Compare(a.RatingCount, b.RatingCount)
-	case movierec.OrderCreatedAt:
-		c = a.CreatedAt.Compare(b.CreatedAt)
-	}
-	if c == 2 || c == -2 {
-		return c / 2
-	}
-	if o.Desc {
-		return -c
-	}
-	return c
-}
-
-func bruteSort(ms []movierec.Movie, ordering []movierec.Order) []movierec.Movie {
-	out := slices.Clone(ms)
-	slices.SortStableFunc(out, func(a, b movierec.Movie) int {
-		for _, o := range ordering {
-			if c := compareBy(a, b, o); c != 0 {
-				return c
-			}
-		}
-		if ordering[0].Desc {
-			return cmp.Compare(b.ID, a.ID)
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
-	return out
-}
-
 func TestListMoviesOrdering(t *testing.T) {
 	loaded(t, func(t *testing.T, s *sqlstore.Store, ds *movierec.Dataset) {
 		all := allMovies(t, s)
@@ -264,7 +202,7 @@ func TestListMoviesOrdering(t *testing.T) {
 			[]movierec.Order{{Field: movierec.OrderRatingCount, Desc: true}, {Field: movierec.OrderTitle}},
 			[]movierec.Order{{Field: movierec.OrderReleaseDate}, {Field: movierec.OrderIMDbRating, Desc: true}})
 		for _, ord := range orderings {
-			want := ids(bruteSort(all, ord))
+			want := ids(storetest.SortMovies(all, ord))
 			// Walk the ordering in pages of 7 to check the pages join up.
 			var got []int64
 			for off := 0; off < len(all); off += 7 {
@@ -283,7 +221,7 @@ func TestListMoviesOrdering(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := ids(bruteSort(all, movierec.DefaultOrdering)); !slices.Equal(ids(p.Items), want) {
+			if want := ids(storetest.SortMovies(all, movierec.DefaultOrdering)); !slices.Equal(ids(p.Items), want) {
 				t.Errorf("default ordering: got %v, want %v", ids(p.Items), want)
 			}
 		})
@@ -365,7 +303,7 @@ func TestListMoviesFilters(t *testing.T) {
 					t.Fatal(err)
 				}
 				var want []int64
-				for _, m := range bruteSort(all, movierec.DefaultOrdering) {
+				for _, m := range storetest.SortMovies(all, movierec.DefaultOrdering) {
 					if c.keep(m) {
 						want = append(want, m.ID)
 					}
@@ -441,7 +379,7 @@ func TestRankings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := ids(bruteSort(all, movierec.DefaultOrdering))[:5]; !slices.Equal(ids(got), want) {
+			if want := ids(storetest.SortMovies(all, movierec.DefaultOrdering))[:5]; !slices.Equal(ids(got), want) {
 				t.Errorf("got %v, want %v", ids(got), want)
 			}
 		})

@@ -1,0 +1,497 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/movierec/movierec"
+	"github.com/movierec/movierec/api"
+	"github.com/movierec/movierec/sqlstore"
+	"github.com/movierec/movierec/storetest"
+)
+
+const fixtureMovies = 40
+
+// env is a running API on a real store loaded with the fixture.
+type env struct {
+	t     *testing.T
+	store *sqlstore.Store
+	srv   *api.Server
+	url   string
+	all   []movierec.Movie // every movie, as the store reports them
+}
+
+// forEachBackend runs fn against a server per backend.
+func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
+	storetest.ForEach(t, func(t *testing.T, s *sqlstore.Store) {
+		if _, err := s.Import(context.Background(), storetest.Fixture(fixtureMovies), nil); err != nil {
+			t.Fatal(err)
+		}
+		srv := api.New(s, slog.New(slog.DiscardHandler))
+		hs := httptest.NewServer(srv)
+		t.Cleanup(hs.Close)
+		p, err := s.ListMovies(context.Background(), movierec.MovieFilter{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(t, &env{t: t, store: s, srv: srv, url: hs.URL, all: p.Items})
+	})
+}
+
+// get requests path and decodes the JSON body into out (if non-nil),
+// returning the response.
+func (e *env) get(path string, out any) *http.Response {
+	return e.do(http.MethodGet, path, out)
+}
+
+func (e *env) do(method, path string, out any) *http.Response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if ct := res.Header.Get("Content-Type"); method != http.MethodHead && ct != "application/json; charset=utf-8" {
+		e.t.Errorf("%s %s: Content-Type %q", method, path, ct)
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			e.t.Fatalf("%s %s: %v in %s", method, path, err, body)
+		}
+	}
+	return res
+}
+
+type item struct {
+	ID              int64    `json:"id"`
+	Title           string   `json:"title"`
+	Genres          []string `json:"genres"`
+	PopularityScore float64  `json:"popularity_score"`
+	RatingCount     int      `json:"rating_count"`
+}
+
+type page struct {
+	Count    int     `json:"count"`
+	Next     *string `json:"next"`
+	Previous *string `json:"previous"`
+	Results  []item  `json:"results"`
+}
+
+type errBody struct {
+	Error struct {
+		Code    string              `json:"code"`
+		Message string              `json:"message"`
+		Details map[string][]string `json:"details"`
+	} `json:"error"`
+}
+
+func itemIDs(items []item) []int64 {
+	out := make([]int64, len(items))
+	for i, it := range items {
+		out[i] = it.ID
+	}
+	return out
+}
+
+func movieIDs(ms []movierec.Movie) []int64 {
+	out := make([]int64, len(ms))
+	for i, m := range ms {
+		out[i] = m.ID
+	}
+	return out
+}
+
+func TestMovieListPagination(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		want := movieIDs(storetest.SortMovies(e.all, movierec.DefaultOrdering))
+		var got []int64
+		next := "/api/movies/?page_size=15&min_rating_count=0"
+		pages := 0
+		var prev *string
+		for next != "" {
+			var p page
+			if res := e.get(next, &p); res.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %d", next, res.StatusCode)
+			}
+			pages++
+			if p.Count != fixtureMovies {
+				t.Errorf("count %d, want %d", p.Count, fixtureMovies)
+			}
+			if (pages == 1) != (p.Previous == nil) {
+				t.Errorf("page %d: previous %v", pages, p.Previous)
+			}
+			if pages == 2 && (p.Previous == nil || *p.Previous != e.url+"/api/movies/?min_rating_count=0&page_size=15") {
+				t.Errorf("page 2: previous %v: page 1 drops the page parameter and keeps the rest", p.Previous)
+			}
+			got = append(got, itemIDs(p.Results)...)
+			next = ""
+			if p.Next != nil {
+				u, err := url.Parse(*p.Next)
+				if err != nil || !u.IsAbs() || u.Query().Get("page_size") != "15" || u.Query().Get("min_rating_count") != "0" {
+					t.Fatalf("next %q: want an absolute URL keeping the filters", *p.Next)
+				}
+				next = strings.TrimPrefix(*p.Next, e.url)
+			}
+			prev = p.Previous
+		}
+		if pages != 3 || prev == nil || !strings.Contains(*prev, "page=2") {
+			t.Errorf("walked %d pages, last previous %v; want 3 pages", pages, prev)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("pages joined: %v\nwant %v", got, want)
+		}
+		t.Run("ErrPagePastEnd", func(t *testing.T) {
+			var b errBody
+			if res := e.get("/api/movies/?page=4&page_size=15", &b); res.StatusCode != http.StatusNotFound || b.Error.Code != "NOT_FOUND" {
+				t.Errorf("got %d %+v", res.StatusCode, b)
+			}
+		})
+		t.Run("EmptyFirstPage", func(t *testing.T) {
+			var p page
+			if res := e.get("/api/movies/?search=no-such-movie", &p); res.StatusCode != http.StatusOK || p.Count != 0 || p.Results == nil || len(p.Results) != 0 {
+				t.Errorf("got %d %+v, want 200 with an empty results array", res.StatusCode, p)
+			}
+		})
+	})
+}
+
+func TestMovieListOrdering(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		var cases []string
+		for _, f := range movierec.OrderFields {
+			cases = append(cases, f, "-"+f)
+		}
+		cases = append(cases, "-rating_count,title", "release_date,-imdb_rating")
+		for _, ordering := range cases {
+			t.Run(ordering, func(t *testing.T) {
+				var ord []movierec.Order
+				for _, f := range strings.Split(ordering, ",") {
+					ord = append(ord, movierec.Order{Field: strings.TrimPrefix(f, "-"), Desc: strings.HasPrefix(f, "-")})
+				}
+				var p page
+				e.get("/api/movies/?page_size=100&ordering="+url.QueryEscape(ordering), &p)
+				if want := movieIDs(storetest.SortMovies(e.all, ord)); !slices.Equal(itemIDs(p.Results), want) {
+					t.Errorf("got %v\nwant %v", itemIDs(p.Results), want)
+				}
+			})
+		}
+	})
+}
+
+func TestMovieListFilters(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		f := func(v float64) *float64 { return &v }
+		year := 0
+		for _, m := range e.all {
+			if m.ReleaseYear != nil {
+				year = *m.ReleaseYear
+			}
+		}
+		cases := []struct {
+			query  string
+			filter movierec.MovieFilter
+		}{
+			{"search=alpha", movierec.MovieFilter{Search: "alpha"}},
+			{"search=bending", movierec.MovieFilter{Search: "bending"}},
+			{"genre=drama", movierec.MovieFilter{Genres: []string{"drama"}}},
+			{"genre=Drama&genre=comedy", movierec.MovieFilter{Genres: []string{"Drama", "comedy"}}},
+			{"tag=funny", movierec.MovieFilter{Tags: []string{"funny"}}},
+			{"release_date__year=" + strconv.Itoa(year), movierec.MovieFilter{Year: year}},
+			{"release_date__year__gte=1990&release_date__year__lte=2000", movierec.MovieFilter{YearGTE: 1990, YearLTE: 2000}},
+			{"imdb_rating__gte=4.5&imdb_rating__lte=8", movierec.MovieFilter{IMDbRatingGTE: f(4.5), IMDbRatingLTE: f(8)}},
+			{"popularity_score__gte=0.5&popularity_score__lte=3", movierec.MovieFilter{PopularityGTE: f(0.5), PopularityLTE: f(3)}},
+			{"min_user_rating=3.5", movierec.MovieFilter{MinAverageRating: f(3.5)}},
+			{"min_rating_count=6", movierec.MovieFilter{MinRatingCount: 6}},
+			{"genre=drama&min_rating_count=2&ordering=title", movierec.MovieFilter{Genres: []string{"drama"}, MinRatingCount: 2,
+				Ordering: []movierec.Order{{Field: "title"}}}},
+		}
+		for _, c := range cases {
+			t.Run(c.query, func(t *testing.T) {
+				c.filter.Limit = 100
+				want, err := e.store.ListMovies(context.Background(), c.filter)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want.Count == 0 || want.Count == fixtureMovies {
+					t.Fatalf("filter %q selects %d movies: the case tests nothing", c.query, want.Count)
+				}
+				var p page
+				if res := e.get("/api/movies/?page_size=100&"+c.query, &p); res.StatusCode != http.StatusOK {
+					t.Fatalf("status %d", res.StatusCode)
+				}
+				if !slices.Equal(itemIDs(p.Results), movieIDs(want.Items)) || p.Count != want.Count {
+					t.Errorf("got %v (count %d), want %v", itemIDs(p.Results), p.Count, movieIDs(want.Items))
+				}
+			})
+		}
+	})
+}
+
+func TestBadRequests(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		cases := []struct {
+			method, path string
+			status       int
+			code, param  string
+		}{
+			{"GET", "/api/movies/?page=abc", 400, "VALIDATION_ERROR", "page"},
+			{"GET", "/api/movies/?page=0", 400, "VALIDATION_ERROR", "page"},
+			{"GET", "/api/movies/?page_size=0", 400, "VALIDATION_ERROR", "page_size"},
+			{"GET", "/api/movies/?page_size=101", 400, "VALIDATION_ERROR", "page_size"},
+			{"GET", "/api/movies/?page=1&page=2", 400, "VALIDATION_ERROR", "page"},
+			{"GET", "/api/movies/?ordering=nope", 400, "VALIDATION_ERROR", "ordering"},
+			{"GET", "/api/movies/?ordering=title,-title", 400, "VALIDATION_ERROR", "ordering"},
+			{"GET", "/api/movies/?release_date__year=x", 400, "VALIDATION_ERROR", "release_date__year"},
+			{"GET", "/api/movies/?imdb_rating__gte=NaN", 400, "VALIDATION_ERROR", "imdb_rating__gte"},
+			{"GET", "/api/movies/?popularity_score__lte=Inf", 400, "VALIDATION_ERROR", "popularity_score__lte"},
+			{"GET", "/api/movies/?min_rating_count=-1", 400, "VALIDATION_ERROR", "min_rating_count"},
+			{"GET", "/api/movies/?colour=blue", 400, "VALIDATION_ERROR", "colour"},
+			{"GET", "/api/movies/trending/?period=year", 400, "VALIDATION_ERROR", "period"},
+			{"GET", "/api/movies/popular/?limit=1000", 400, "VALIDATION_ERROR", "limit"},
+			{"GET", "/api/movies/top-rated/?min_ratings=zero", 400, "VALIDATION_ERROR", "min_ratings"},
+			{"GET", "/api/movies/genres/?page_size=x", 400, "VALIDATION_ERROR", "page_size"},
+			{"GET", "/api/movies/1/?page=2", 400, "VALIDATION_ERROR", "page"},
+			{"GET", "/api/movies/424242/", 404, "NOT_FOUND", ""},
+			{"GET", "/api/movies/abc/", 404, "NOT_FOUND", ""},
+			{"GET", "/api/movies/-1/", 404, "NOT_FOUND", ""},
+			{"GET", "/api/movies/genres/999/movies/", 404, "NOT_FOUND", ""},
+			{"GET", "/api/movies/tags/999/", 404, "NOT_FOUND", ""},
+			{"GET", "/api/nothing-here/", 404, "NOT_FOUND", ""},
+			{"GET", "/nothing", 404, "NOT_FOUND", ""},
+			{"PUT", "/api/movies/genres/1/movies/", 405, "METHOD_NOT_ALLOWED", ""},
+			{"DELETE", "/api/movies/popular/", 405, "METHOD_NOT_ALLOWED", ""},
+		}
+		for _, c := range cases {
+			t.Run(c.method+" "+c.path, func(t *testing.T) {
+				var b errBody
+				res := e.do(c.method, c.path, &b)
+				if res.StatusCode != c.status || b.Error.Code != c.code || b.Error.Message == "" {
+					t.Fatalf("got %d %+v, want %d %s", res.StatusCode, b, c.status, c.code)
+				}
+				if c.param != "" && len(b.Error.Details[c.param]) == 0 {
+					t.Errorf("details %v do not name %s", b.Error.Details, c.param)
+				}
+				if c.status == 405 && res.Header.Get("Allow") == "" {
+					t.Errorf("405 without an Allow header")
+				}
+			})
+		}
+	})
+}
+
+func TestTrailingSlashOptional(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		for _, path := range []string{"/api/movies", "/api/movies/1", "/api/movies/genres", "/api/movies/popular", "/health", "/api"} {
+			var a, b json.RawMessage
+			ra, rb := e.get(path, &a), e.get(path+"/", &b)
+			if ra.StatusCode != 200 || rb.StatusCode != 200 || string(a) != string(b) {
+				t.Errorf("%s: %d vs %d with a slash", path, ra.StatusCode, rb.StatusCode)
+			}
+		}
+	})
+}
+
+func TestMovieDetail(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		want, err := e.store.Movie(context.Background(), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			ID     int64  `json:"id"`
+			Title  string `json:"title"`
+			Genres []struct {
+				ID   int64  `json:"id"`
+				Name string `json:"name"`
+			} `json:"genres"`
+			Tags               []map[string]any `json:"tags"`
+			RatingDistribution map[string]int   `json:"rating_distribution"`
+			RatingCount        int              `json:"rating_count"`
+			CreatedAt          string           `json:"created_at"`
+		}
+		if res := e.get("/api/movies/2/", &d); res.StatusCode != 200 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+		if d.ID != 2 || d.Title != want.Title || len(d.Genres) != len(want.Genres) || len(d.Tags) != len(want.Tags) || d.CreatedAt == "" {
+			t.Errorf("detail %+v, want %+v", d, want)
+		}
+		sum := 0
+		for _, k := range movierec.RatingScores {
+			n, ok := d.RatingDistribution[k]
+			if !ok {
+				t.Errorf("distribution lacks %s", k)
+			}
+			sum += n
+		}
+		if sum != d.RatingCount || len(d.RatingDistribution) != 10 {
+			t.Errorf("distribution %v sums to %d, rating_count %d", d.RatingDistribution, sum, d.RatingCount)
+		}
+	})
+}
+
+func TestGenresAndTagsRoutes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		var genres struct {
+			Count   int `json:"count"`
+			Results []struct {
+				ID         int64  `json:"id"`
+				Name       string `json:"name"`
+				MovieCount int    `json:"movie_count"`
+			} `json:"results"`
+		}
+		e.get("/api/movies/genres/", &genres)
+		if genres.Count != len(storetest.FixtureGenres) || len(genres.Results) != genres.Count {
+			t.Fatalf("genres %+v", genres)
+		}
+		g := genres.Results[2]
+		var movies page
+		e.get("/api/movies/genres/"+itoa(g.ID)+"/movies/?page_size=100&ordering=title", &movies)
+		if movies.Count != g.MovieCount || movies.Count == 0 {
+			t.Errorf("genre %s lists %d movies, movie_count %d", g.Name, movies.Count, g.MovieCount)
+		}
+		for _, m := range movies.Results {
+			if !slices.Contains(m.Genres, g.Name) {
+				t.Errorf("movie %d in genre %s has genres %v", m.ID, g.Name, m.Genres)
+			}
+		}
+		var filtered page
+		e.get("/api/movies/?page_size=100&ordering=title&genre="+url.QueryEscape(g.Name), &filtered)
+		if !slices.Equal(itemIDs(filtered.Results), itemIDs(movies.Results)) {
+			t.Errorf("genre route %v differs from the genre filter %v", itemIDs(movies.Results), itemIDs(filtered.Results))
+		}
+		var tags struct {
+			Count   int `json:"count"`
+			Results []struct {
+				ID         int64  `json:"id"`
+				Name       string `json:"name"`
+				MovieCount int    `json:"movie_count"`
+			} `json:"results"`
+		}
+		e.get("/api/movies/tags/?search=FUN", &tags)
+		if tags.Count != 1 || tags.Results[0].Name != "funny" {
+			t.Fatalf("tag search: %+v", tags)
+		}
+		var tagMovies page
+		e.get("/api/movies/tags/"+itoa(tags.Results[0].ID)+"/movies/", &tagMovies)
+		if tagMovies.Count != tags.Results[0].MovieCount || tagMovies.Count == 0 {
+			t.Errorf("tag lists %d movies, movie_count %d", tagMovies.Count, tags.Results[0].MovieCount)
+		}
+	})
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestRankingRoutes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		var popular page
+		e.get("/api/movies/popular/?limit=5", &popular)
+		if want := movieIDs(storetest.SortMovies(e.all, movierec.DefaultOrdering))[:5]; !slices.Equal(itemIDs(popular.Results), want) {
+			t.Errorf("popular %v, want %v", itemIDs(popular.Results), want)
+		}
+		var trending struct {
+			Period  string `json:"period"`
+			Results []struct {
+				ID            int64 `json:"id"`
+				RecentRatings int   `json:"recent_ratings"`
+			} `json:"results"`
+		}
+		e.get("/api/movies/trending/?period=month&limit=100", &trending)
+		ranked, err := e.store.TrendingMovies(context.Background(), 30*24*3600e9, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if trending.Period != "month" || len(trending.Results) != len(ranked) || len(ranked) == 0 {
+			t.Fatalf("trending %+v, store has %d", trending, len(ranked))
+		}
+		for i, r := range trending.Results {
+			if r.ID != ranked[i].ID || r.RecentRatings != int(ranked[i].Score) {
+				t.Errorf("trending #%d = %+v, want movie %d with %v", i, r, ranked[i].ID, ranked[i].Score)
+			}
+		}
+		var alias json.RawMessage
+		var direct json.RawMessage
+		e.get("/api/recommendations/trending/?period=month&limit=100", &alias)
+		e.get("/api/movies/trending/?period=month&limit=100", &direct)
+		if string(alias) != string(direct) {
+			t.Errorf("/api/recommendations/trending/ differs from /api/movies/trending/")
+		}
+		var top struct {
+			MinRatings int `json:"min_ratings"`
+			Results    []struct {
+				ID             int64   `json:"id"`
+				WeightedRating float64 `json:"weighted_rating"`
+				RatingCount    int     `json:"rating_count"`
+			} `json:"results"`
+		}
+		e.get("/api/movies/top-rated/?min_ratings=5&limit=100", &top)
+		if top.MinRatings != 5 || len(top.Results) == 0 {
+			t.Fatalf("top rated %+v", top)
+		}
+		for i, r := range top.Results {
+			if r.RatingCount < 5 || (i > 0 && top.Results[i-1].WeightedRating < r.WeightedRating) {
+				t.Errorf("top rated #%d = %+v: want ≥5 ratings, descending weighted rating", i, r)
+			}
+		}
+	})
+}
+
+func TestHealth(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		var h map[string]any
+		if res := e.get("/health/", &h); res.StatusCode != 200 || h["status"] != "healthy" || h["database"] != "ok" {
+			t.Errorf("health %d %v", res.StatusCode, h)
+		}
+		if res := e.get("/readyz", nil); res.StatusCode != 200 {
+			t.Errorf("readyz %d", res.StatusCode)
+		}
+		e.srv.SetReady(false)
+		if res := e.get("/readyz", nil); res.StatusCode != 503 {
+			t.Errorf("readyz while shutting down: %d, want 503", res.StatusCode)
+		}
+		if res := e.get("/healthz", nil); res.StatusCode != 200 {
+			t.Errorf("healthz while shutting down: %d, want 200", res.StatusCode)
+		}
+		e.srv.SetReady(true)
+		e.store.Close()
+		if res := e.get("/health/", &h); res.StatusCode != 503 || h["status"] != "unhealthy" || res.Header.Get("Retry-After") == "" {
+			t.Errorf("health with the database closed: %d %v", res.StatusCode, h)
+		}
+		if res := e.get("/readyz", nil); res.StatusCode != 503 {
+			t.Errorf("readyz with the database closed: %d, want 503", res.StatusCode)
+		}
+	})
+}
+
+func TestAPIRoot(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		var links map[string]string
+		e.get("/api/", &links)
+		for _, k := range []string{"movies", "genres", "tags", "popular", "trending", "top_rated", "schema", "health"} {
+			u := links[k]
+			if !strings.HasPrefix(u, e.url+"/") {
+				t.Errorf("link %s = %q", k, u)
+				continue
+			}
+			if res := e.get(strings.TrimPrefix(u, e.url), nil); res.StatusCode != 200 {
+				t.Errorf("link %s answers %d", k, res.StatusCode)
+			}
+		}
+	})
+}
