@@ -45,6 +45,11 @@ var orderColumns = map[string]string{
 	movierec.OrderCreatedAt:       "m.created_at",
 }
 
+// nullableOrder marks the orderable columns that may be NULL. Only they
+// get an explicit NULLS LAST: on a NOT NULL column it would stop
+// PostgreSQL from scanning the (column, id) index backwards.
+var nullableOrder = map[string]bool{movierec.OrderReleaseDate: true, movierec.OrderIMDbRating: true}
+
 // orderBy renders an ORDER BY clause. NULLs sort last in both directions on
 // both backends, and id breaks ties in the first key's direction so that
 // an index on (column, id) can serve the whole ordering.
@@ -62,7 +67,10 @@ func orderBy(ordering []movierec.Order) (string, error) {
 		if o.Desc {
 			dir = " DESC"
 		}
-		parts = append(parts, col+dir+" NULLS LAST")
+		if nullableOrder[o.Field] {
+			dir += " NULLS LAST"
+		}
+		parts = append(parts, col+dir)
 	}
 	if ordering[0].Desc {
 		parts = append(parts, "m.id DESC")
@@ -148,30 +156,43 @@ func movieWhere(f movierec.MovieFilter, a *args) string {
 // of matches. An unknown ordering field is an EINVALID error.
 func (s *Store) ListMovies(ctx context.Context, f movierec.MovieFilter) (movierec.Page[movierec.Movie], error) {
 	var page movierec.Page[movierec.Movie]
-	order, err := orderBy(f.Ordering)
+	countSQL, pageSQL, a, err := ListMoviesSQL(f)
 	if err != nil {
 		return page, err
 	}
-	var a args
-	where := movieWhere(f, &a)
-	if err := s.conn.QueryRow(ctx, `SELECT count(*) FROM movies m`+where, a...).Scan(&page.Count); err != nil {
+	nWhere := len(a) - 2 // the page query adds LIMIT and OFFSET
+	if err := s.conn.QueryRow(ctx, countSQL, a[:nWhere]...).Scan(&page.Count); err != nil {
 		return page, fmt.Errorf("ListMovies: count: %w", err)
 	}
 	if page.Count == 0 || f.Offset >= page.Count {
 		page.Items = []movierec.Movie{}
 		return page, nil
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 20
-	}
-	q := `SELECT ` + movieColumns + ` FROM movies m` + where + ` ORDER BY ` + order +
-		` LIMIT ` + a.add(limit) + ` OFFSET ` + a.add(f.Offset)
-	page.Items, err = s.queryMovies(ctx, q, a...)
+	page.Items, err = s.queryMovies(ctx, pageSQL, a...)
 	if err != nil {
 		return page, fmt.Errorf("ListMovies: %w", err)
 	}
 	return page, nil
+}
+
+// ListMoviesSQL returns the two statements ListMovies runs for f: the count
+// (which takes all but the last two arguments) and the page (which takes
+// them all). Tests EXPLAIN them.
+func ListMoviesSQL(f movierec.MovieFilter) (countSQL, pageSQL string, a []any, err error) {
+	order, err := orderBy(f.Ordering)
+	if err != nil {
+		return "", "", nil, err
+	}
+	var params args
+	where := movieWhere(f, &params)
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 20
+	}
+	countSQL = `SELECT count(*) FROM movies m` + where
+	pageSQL = `SELECT ` + movieColumns + ` FROM movies m` + where + ` ORDER BY ` + order +
+		` LIMIT ` + params.add(limit) + ` OFFSET ` + params.add(f.Offset)
+	return countSQL, pageSQL, params, nil
 }
 
 // queryMovies runs a query selecting movieColumns and fills in genres with
