@@ -97,27 +97,30 @@ func likePattern(s string) string {
 // movieWhere renders the WHERE clause of f, appending its parameters to a.
 func movieWhere(f movierec.MovieFilter, a *args) string {
 	var conds []string
+	// Genre and tag conditions are uncorrelated IN subqueries: both
+	// databases evaluate them once per statement (a hashed subplan), where
+	// a correlated EXISTS would run per movie.
 	if f.Search != "" {
 		p := a.add(likePattern(f.Search))
 		conds = append(conds, `(lower(m.title) LIKE `+p+` ESCAPE '\'
-			OR EXISTS (SELECT 1 FROM movie_genres sg JOIN genres g ON g.id = sg.genre_id
-				WHERE sg.movie_id = m.id AND lower(g.name) LIKE `+p+` ESCAPE '\')
-			OR EXISTS (SELECT 1 FROM taggings st JOIN tags t ON t.id = st.tag_id
-				WHERE st.movie_id = m.id AND lower(t.name) LIKE `+p+` ESCAPE '\'))`)
+			OR m.id IN (SELECT sg.movie_id FROM movie_genres sg JOIN genres g ON g.id = sg.genre_id
+				WHERE lower(g.name) LIKE `+p+` ESCAPE '\')
+			OR m.id IN (SELECT st.movie_id FROM taggings st JOIN tags t ON t.id = st.tag_id
+				WHERE lower(t.name) LIKE `+p+` ESCAPE '\'))`)
 	}
 	for _, g := range f.Genres {
-		conds = append(conds, `EXISTS (SELECT 1 FROM movie_genres fg JOIN genres g ON g.id = fg.genre_id
-			WHERE fg.movie_id = m.id AND lower(g.name) = `+a.add(strings.ToLower(g))+`)`)
+		conds = append(conds, `m.id IN (SELECT fg.movie_id FROM movie_genres fg JOIN genres g ON g.id = fg.genre_id
+			WHERE lower(g.name) = `+a.add(strings.ToLower(g))+`)`)
 	}
 	for _, t := range f.Tags {
-		conds = append(conds, `EXISTS (SELECT 1 FROM taggings ft JOIN tags t ON t.id = ft.tag_id
-			WHERE ft.movie_id = m.id AND lower(t.name) = `+a.add(strings.ToLower(t))+`)`)
+		conds = append(conds, `m.id IN (SELECT ft.movie_id FROM taggings ft JOIN tags t ON t.id = ft.tag_id
+			WHERE lower(t.name) = `+a.add(strings.ToLower(t))+`)`)
 	}
 	if f.GenreID != 0 {
-		conds = append(conds, `EXISTS (SELECT 1 FROM movie_genres ig WHERE ig.movie_id = m.id AND ig.genre_id = `+a.add(f.GenreID)+`)`)
+		conds = append(conds, `m.id IN (SELECT ig.movie_id FROM movie_genres ig WHERE ig.genre_id = `+a.add(f.GenreID)+`)`)
 	}
 	if f.TagID != 0 {
-		conds = append(conds, `EXISTS (SELECT 1 FROM taggings it WHERE it.movie_id = m.id AND it.tag_id = `+a.add(f.TagID)+`)`)
+		conds = append(conds, `m.id IN (SELECT it.movie_id FROM taggings it WHERE it.tag_id = `+a.add(f.TagID)+`)`)
 	}
 	cmp := func(col, op string, v any) { conds = append(conds, col+" "+op+" "+a.add(v)) }
 	if f.Year != 0 {
@@ -337,8 +340,12 @@ func (s *Store) TrendingMovies(ctx context.Context, period time.Duration, limit 
 		return []movierec.ScoredMovie{}, nil
 	}
 	since := newest.Time.Add(-period)
-	return s.scoredMovies(ctx, "TrendingMovies", `SELECT `+movieColumns+`, w.n FROM
-		(SELECT movie_id, count(*) AS n FROM ratings WHERE rated_at >= $1 GROUP BY movie_id) w
+	// The materialized window makes both planners read it through the
+	// (rated_at, movie_id) index; grouping directly tempts SQLite into
+	// walking every rating in movie order.
+	return s.scoredMovies(ctx, "TrendingMovies", `WITH win AS MATERIALIZED (SELECT movie_id FROM ratings WHERE rated_at >= $1)
+		SELECT `+movieColumns+`, w.n FROM
+		(SELECT movie_id, count(*) AS n FROM win GROUP BY movie_id) w
 		JOIN movies m ON m.id = w.movie_id
 		ORDER BY w.n DESC, m.popularity_score DESC, m.id ASC LIMIT $2`, since, limit)
 }
@@ -353,7 +360,10 @@ const TopRatedPrior = 10
 // prior count: max(minRatings, TopRatedPrior). Score is WR.
 func (s *Store) TopRatedMovies(ctx context.Context, minRatings, limit int) ([]movierec.ScoredMovie, error) {
 	var globalMean *float64
-	if err := s.conn.QueryRow(ctx, `SELECT avg(score) FROM ratings`).Scan(&globalMean); err != nil {
+	// The mean of all ratings, from the movies' exact aggregates: a scan of
+	// the catalog instead of every rating.
+	if err := s.conn.QueryRow(ctx, `SELECT sum(average_rating * rating_count) / sum(rating_count)
+		FROM movies WHERE rating_count > 0`).Scan(&globalMean); err != nil {
 		return nil, fmt.Errorf("TopRatedMovies: mean: %w", err)
 	}
 	if globalMean == nil {

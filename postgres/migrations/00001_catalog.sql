@@ -92,7 +92,8 @@ CREATE TABLE ratings (
     UNIQUE (user_id, movie_id)
 );
 CREATE INDEX ratings_movie_score ON ratings (movie_id, score);
-CREATE INDEX ratings_rated_at ON ratings (rated_at);
+-- (rated_at, movie_id) covers the trending window's count per movie.
+CREATE INDEX ratings_rated_at ON ratings (rated_at, movie_id);
 
 -- +goose Down
 DROP TABLE ratings;

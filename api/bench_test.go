@@ -1,0 +1,61 @@
+package api_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/movierec/movierec/api"
+	"github.com/movierec/movierec/movielens"
+	"github.com/movierec/movierec/sqlstore"
+	"github.com/movierec/movierec/storetest"
+)
+
+// BenchmarkEndpoints measures whole requests (routing, validation, SQL,
+// JSON) against ml-latest-small on each backend, without a network:
+//
+//	go test -run '^$' -bench Endpoints -benchmem ./api/
+func BenchmarkEndpoints(b *testing.B) {
+	dir := storetest.MovieLensDir(b)
+	ds, err := movielens.Read(context.Background(), dir, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, backend := range storetest.Backends() {
+		b.Run(backend.Name, func(b *testing.B) {
+			s := backend.Open(b)
+			if _, err := s.Import(context.Background(), ds, nil); err != nil {
+				b.Fatal(err)
+			}
+			benchPaths(b, s)
+		})
+	}
+}
+
+func benchPaths(b *testing.B, s *sqlstore.Store) {
+	h := api.New(s, slog.New(slog.DiscardHandler))
+	for _, bc := range []struct{ name, path string }{
+		{"list", "/api/movies/"},
+		{"list_page_100", "/api/movies/?page=20&page_size=100"},
+		{"list_filtered", "/api/movies/?genre=comedy&release_date__year__gte=1990&ordering=-average_rating&min_rating_count=10"},
+		{"search", "/api/movies/?search=star"},
+		{"detail", "/api/movies/1/"},
+		{"top_rated", "/api/movies/top-rated/"},
+		{"trending", "/api/movies/trending/"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, bc.path, nil)
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("%s: %d", bc.path, w.Code)
+				}
+				io.Copy(io.Discard, w.Body)
+			}
+		})
+	}
+}
