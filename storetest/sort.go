@@ -73,4 +73,3 @@ func SortMovies(ms []movierec.Movie, ordering []movierec.Order) []movierec.Movie
 	})
 	return out
 }
-
