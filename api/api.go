@@ -174,10 +174,12 @@ func (w *recordWriter) Write(b []byte) (int, error) {
 }
 
 // pathID parses the {id} path value; anything but a positive integer is a
-// 404, as no such resource can exist.
+// 404, as no such resource can exist; so is a non-canonical spelling
+// such as "+5" or "007".
 func pathID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
+	raw := r.PathValue("id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != raw {
 		return 0, movierec.ErrNotFound
 	}
 	return id, nil

@@ -8,19 +8,25 @@ import (
 )
 
 func (s *Server) listMovies(w http.ResponseWriter, r *http.Request) {
-	s.serveMovieList(w, r, movierec.MovieFilter{})
+	s.serveMovieList(w, r, nil)
 }
 
-// serveMovieList answers a paginated movie list: base holds the route's
-// own constraint (a genre or tag), the query adds filters and ordering.
-func (s *Server) serveMovieList(w http.ResponseWriter, r *http.Request, base movierec.MovieFilter) {
+// serveMovieList answers a paginated movie list. The query is validated
+// first; then scope, when non-nil, resolves the route's own constraint (a
+// genre or tag, which may not exist).
+func (s *Server) serveMovieList(w http.ResponseWriter, r *http.Request, scope func() (movierec.MovieFilter, error)) {
 	q := newQuery(r)
 	f, page, size := q.movieFilter()
-	if err := q.err(); err != nil {
+	err := q.err()
+	if err == nil && scope != nil {
+		var base movierec.MovieFilter
+		base, err = scope()
+		f.GenreID, f.TagID = base.GenreID, base.TagID
+	}
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	f.GenreID, f.TagID = base.GenreID, base.TagID
 	res, err := s.catalog.ListMovies(r.Context(), f)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -30,7 +30,9 @@ type query struct {
 }
 
 func newQuery(r *http.Request) *query {
-	return &query{values: r.URL.Query(), used: map[string]bool{"format": true}, errs: map[string][]string{}}
+	q := &query{values: r.URL.Query(), used: map[string]bool{}, errs: map[string][]string{}}
+	q.choice("format", "json", "json") // DRF clients may send ?format=json
+	return q
 }
 
 func (q *query) fail(name, msg string) { q.errs[name] = append(q.errs[name], msg) }

@@ -55,12 +55,10 @@ func (s *Server) pathGenre(r *http.Request) (movierec.Genre, error) {
 }
 
 func (s *Server) genreMovies(w http.ResponseWriter, r *http.Request) {
-	g, err := s.pathGenre(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.serveMovieList(w, r, movierec.MovieFilter{GenreID: g.ID})
+	s.serveMovieList(w, r, func() (movierec.MovieFilter, error) {
+		g, err := s.pathGenre(r)
+		return movierec.MovieFilter{GenreID: g.ID}, err
+	})
 }
 
 func (s *Server) listTags(w http.ResponseWriter, r *http.Request) {
@@ -109,10 +107,8 @@ func (s *Server) getTag(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) tagMovies(w http.ResponseWriter, r *http.Request) {
-	t, err := s.pathTag(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.serveMovieList(w, r, movierec.MovieFilter{TagID: t.ID})
+	s.serveMovieList(w, r, func() (movierec.MovieFilter, error) {
+		t, err := s.pathTag(r)
+		return movierec.MovieFilter{TagID: t.ID}, err
+	})
 }
