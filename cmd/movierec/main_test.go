@@ -16,8 +16,13 @@ import (
 // runCmd runs the binary's entry point with a clean environment plus env.
 func runCmd(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	return runCmdContext(context.Background(), env, args...)
+}
+
+// runCmdContext is runCmd under ctx (cancel it to stop serve).
+func runCmdContext(ctx context.Context, env map[string]string, args ...string) (stdout, stderr string, err error) {
 	var out, errOut bytes.Buffer
-	err = run(context.Background(), args, func(k string) string { return env[k] }, &out, &errOut)
+	err = run(ctx, args, func(k string) string { return env[k] }, &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// freeAddr returns a loopback address nothing listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestServeFreshMachine is what a newcomer sees: serve on an empty
+// database answers with the demo catalog, then shuts down cleanly.
+func TestServeFreshMachine(t *testing.T) {
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	env := map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "fresh.db"), "MOVIEREC_LOG_LEVEL": "warn"}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := runCmdContext(ctx, env, "serve", "-addr", addr)
+		done <- err
+	}()
+	base := "http://" + addr
+	deadline := time.Now().Add(time.Minute)
+	for {
+		res, err := http.Get(base + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped early: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve did not become ready")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	res, err := http.Get(base + "/api/movies/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		Count   int `json:"count"`
+		Results []struct {
+			Title string `json:"title"`
+		} `json:"results"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&page)
+	res.Body.Close()
+	if err != nil || res.StatusCode != 200 || page.Count != 4000 || len(page.Results) != 20 || page.Results[0].Title == "" {
+		t.Fatalf("GET /api/movies/: %d %+v %v", res.StatusCode, page, err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve returned %v after cancellation, want a clean stop", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
