@@ -110,17 +110,9 @@ func itemIDs(items []item) []int64 {
 	return out
 }
 
-func movieIDs(ms []movierec.Movie) []int64 {
-	out := make([]int64, len(ms))
-	for i, m := range ms {
-		out[i] = m.ID
-	}
-	return out
-}
-
 func TestMovieListPagination(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
-		want := movieIDs(storetest.SortMovies(e.all, movierec.DefaultOrdering))
+		want := storetest.MovieIDs(storetest.SortMovies(e.all, movierec.DefaultOrdering))
 		var got []int64
 		next := "/api/movies/?page_size=15&min_rating_count=0"
 		pages := 0
@@ -187,7 +179,7 @@ func TestMovieListOrdering(t *testing.T) {
 				}
 				var p page
 				e.get("/api/movies/?page_size=100&ordering="+url.QueryEscape(ordering), &p)
-				if want := movieIDs(storetest.SortMovies(e.all, ord)); !slices.Equal(itemIDs(p.Results), want) {
+				if want := storetest.MovieIDs(storetest.SortMovies(e.all, ord)); !slices.Equal(itemIDs(p.Results), want) {
 					t.Errorf("got %v\nwant %v", itemIDs(p.Results), want)
 				}
 			})
@@ -236,8 +228,8 @@ func TestMovieListFilters(t *testing.T) {
 				if res := e.get("/api/movies/?page_size=100&"+c.query, &p); res.StatusCode != http.StatusOK {
 					t.Fatalf("status %d", res.StatusCode)
 				}
-				if !slices.Equal(itemIDs(p.Results), movieIDs(want.Items)) || p.Count != want.Count {
-					t.Errorf("got %v (count %d), want %v", itemIDs(p.Results), p.Count, movieIDs(want.Items))
+				if !slices.Equal(itemIDs(p.Results), storetest.MovieIDs(want.Items)) || p.Count != want.Count {
+					t.Errorf("got %v (count %d), want %v", itemIDs(p.Results), p.Count, storetest.MovieIDs(want.Items))
 				}
 			})
 		}
@@ -406,7 +398,7 @@ func TestRankingRoutes(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		var popular page
 		e.get("/api/movies/popular/?limit=5", &popular)
-		if want := movieIDs(storetest.SortMovies(e.all, movierec.DefaultOrdering))[:5]; !slices.Equal(itemIDs(popular.Results), want) {
+		if want := storetest.MovieIDs(storetest.SortMovies(e.all, movierec.DefaultOrdering))[:5]; !slices.Equal(itemIDs(popular.Results), want) {
 			t.Errorf("popular %v, want %v", itemIDs(popular.Results), want)
 		}
 		var trending struct {

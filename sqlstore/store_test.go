@@ -42,14 +42,6 @@ func allMovies(t *testing.T, s *sqlstore.Store) []movierec.Movie {
 	return p.Items
 }
 
-func ids(ms []movierec.Movie) []int64 {
-	out := make([]int64, len(ms))
-	for i, m := range ms {
-		out[i] = m.ID
-	}
-	return out
-}
-
 func TestImportAggregates(t *testing.T) {
 	loaded(t, func(t *testing.T, s *sqlstore.Store, ds *movierec.Dataset) {
 		type agg struct {
@@ -202,7 +194,7 @@ func TestListMoviesOrdering(t *testing.T) {
 			[]movierec.Order{{Field: movierec.OrderRatingCount, Desc: true}, {Field: movierec.OrderTitle}},
 			[]movierec.Order{{Field: movierec.OrderReleaseDate}, {Field: movierec.OrderIMDbRating, Desc: true}})
 		for _, ord := range orderings {
-			want := ids(storetest.SortMovies(all, ord))
+			want := storetest.MovieIDs(storetest.SortMovies(all, ord))
 			// Walk the ordering in pages of 7 to check the pages join up.
 			var got []int64
 			for off := 0; off < len(all); off += 7 {
@@ -210,7 +202,7 @@ func TestListMoviesOrdering(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				got = append(got, ids(p.Items)...)
+				got = append(got, storetest.MovieIDs(p.Items)...)
 			}
 			if !slices.Equal(got, want) {
 				t.Errorf("ordering %v:\n got %v\nwant %v", ord, got, want)
@@ -221,8 +213,8 @@ func TestListMoviesOrdering(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := ids(storetest.SortMovies(all, movierec.DefaultOrdering)); !slices.Equal(ids(p.Items), want) {
-				t.Errorf("default ordering: got %v, want %v", ids(p.Items), want)
+			if want := storetest.MovieIDs(storetest.SortMovies(all, movierec.DefaultOrdering)); !slices.Equal(storetest.MovieIDs(p.Items), want) {
+				t.Errorf("default ordering: got %v, want %v", storetest.MovieIDs(p.Items), want)
 			}
 		})
 		t.Run("ErrUnknownField", func(t *testing.T) {
@@ -308,7 +300,7 @@ func TestListMoviesFilters(t *testing.T) {
 						want = append(want, m.ID)
 					}
 				}
-				if got := ids(p.Items); !slices.Equal(got, want) || p.Count != len(want) {
+				if got := storetest.MovieIDs(p.Items); !slices.Equal(got, want) || p.Count != len(want) {
 					t.Errorf("got %v (count %d), want %v", got, p.Count, want)
 				}
 			})
@@ -379,8 +371,8 @@ func TestRankings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := ids(storetest.SortMovies(all, movierec.DefaultOrdering))[:5]; !slices.Equal(ids(got), want) {
-				t.Errorf("got %v, want %v", ids(got), want)
+			if want := storetest.MovieIDs(storetest.SortMovies(all, movierec.DefaultOrdering))[:5]; !slices.Equal(storetest.MovieIDs(got), want) {
+				t.Errorf("got %v, want %v", storetest.MovieIDs(got), want)
 			}
 		})
 		t.Run("Trending", func(t *testing.T) {
@@ -435,7 +427,7 @@ func TestRankings(t *testing.T) {
 			slices.SortStableFunc(want, func(a, b movierec.Movie) int {
 				return cmp.Or(cmp.Compare(wr(b), wr(a)), cmp.Compare(a.ID, b.ID))
 			})
-			if !slices.Equal(ids(want), func() []int64 {
+			if !slices.Equal(storetest.MovieIDs(want), func() []int64 {
 				out := make([]int64, len(got))
 				for i, m := range got {
 					out[i] = m.ID

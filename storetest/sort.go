@@ -73,3 +73,12 @@ func SortMovies(ms []movierec.Movie, ordering []movierec.Order) []movierec.Movie
 	})
 	return out
 }
+
+// MovieIDs returns the IDs of ms in order.
+func MovieIDs(ms []movierec.Movie) []int64 {
+	out := make([]int64, len(ms))
+	for i, m := range ms {
+		out[i] = m.ID
+	}
+	return out
+}
