@@ -10,6 +10,7 @@ import (
 	"io/fs"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -22,9 +23,14 @@ var migrations embed.FS
 
 // Dialect is PostgreSQL's flavour of the shared SQL.
 var Dialect = sqlstore.Dialect{
-	Name:   "postgres",
-	Epoch:  func(expr string) string { return "extract(epoch from " + expr + ")::float8" },
-	Round2: func(expr string) string { return "round((" + expr + ")::numeric, 2)::float8" },
+	Name:      "postgres",
+	Epoch:     func(expr string) string { return "extract(epoch from " + expr + ")::float8" },
+	Round2:    func(expr string) string { return "round((" + expr + ")::numeric, 2)::float8" },
+	ForUpdate: " FOR UPDATE",
+	IsUniqueViolation: func(err error) bool {
+		var pgErr *pgconn.PgError
+		return errors.As(err, &pgErr) && pgErr.Code == "23505"
+	},
 	AfterImport: []string{
 		// Imports keep their own IDs; move the identity sequences past them
 		// so rows created later get fresh ones.

@@ -27,6 +27,9 @@ var Dialect = sqlstore.Dialect{
 	Name:   "sqlite",
 	Epoch:  func(expr string) string { return "unixepoch(" + expr + ", 'subsec')" },
 	Round2: func(expr string) string { return "round(" + expr + ", 2)" },
+	IsUniqueViolation: func(err error) bool {
+		return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+	},
 }
 
 // PathFromURL returns the file path of a sqlite:// database URL:

@@ -17,12 +17,21 @@ const movieColumns = `m.id, m.title, m.description, m.release_year, m.release_da
 
 // scanMovie scans movieColumns (plus extra destinations) from r.
 func scanMovie(r Row, m *movierec.Movie, extra ...any) error {
+	return scanMovieBetween(r, nil, m, extra)
+}
+
+// scanMovieAfter scans the before destinations, then movieColumns.
+func scanMovieAfter(r Row, m *movierec.Movie, before ...any) error {
+	return scanMovieBetween(r, before, m, nil)
+}
+
+func scanMovieBetween(r Row, before []any, m *movierec.Movie, after []any) error {
 	var releaseDate nullTime
 	var created, updated nullTime
-	dest := []any{&m.ID, &m.Title, &m.Description, &m.ReleaseYear, &releaseDate, &m.Duration,
+	dest := append(before, &m.ID, &m.Title, &m.Description, &m.ReleaseYear, &releaseDate, &m.Duration,
 		&m.IMDbRating, &m.PosterURL, &m.TrailerURL, &m.IMDbID, &m.TMDbID,
-		&m.PopularityScore, &m.AverageRating, &m.RatingCount, &created, &updated}
-	if err := r.Scan(append(dest, extra...)...); err != nil {
+		&m.PopularityScore, &m.AverageRating, &m.RatingCount, &created, &updated)
+	if err := r.Scan(append(dest, after...)...); err != nil {
 		return err
 	}
 	if releaseDate.Valid {
@@ -223,16 +232,28 @@ func (s *Store) queryMovies(ctx context.Context, q string, a ...any) ([]movierec
 
 // attachGenres loads the genres of movies in one query.
 func (s *Store) attachGenres(ctx context.Context, movies []movierec.Movie) error {
+	ptrs := make([]*movierec.Movie, len(movies))
+	for i := range movies {
+		ptrs[i] = &movies[i]
+	}
+	return s.attachGenresTo(ctx, ptrs)
+}
+
+// attachGenresTo loads the genres of the movies pointed to in one query
+// (a movie may appear more than once).
+func (s *Store) attachGenresTo(ctx context.Context, movies []*movierec.Movie) error {
 	if len(movies) == 0 {
 		return nil
 	}
 	var a args
-	ph := make([]string, len(movies))
-	index := make(map[int64]int, len(movies))
-	for i, m := range movies {
-		ph[i] = a.add(m.ID)
-		index[m.ID] = i
-		movies[i].Genres = []movierec.Genre{}
+	var ph []string
+	index := make(map[int64][]*movierec.Movie, len(movies))
+	for _, m := range movies {
+		if _, seen := index[m.ID]; !seen {
+			ph = append(ph, a.add(m.ID))
+		}
+		index[m.ID] = append(index[m.ID], m)
+		m.Genres = []movierec.Genre{}
 	}
 	rows, err := s.conn.Query(ctx, `SELECT mg.movie_id, g.id, g.name FROM movie_genres mg
 		JOIN genres g ON g.id = mg.genre_id
@@ -247,8 +268,9 @@ func (s *Store) attachGenres(ctx context.Context, movies []movierec.Movie) error
 		if err := rows.Scan(&movieID, &g.ID, &g.Name); err != nil {
 			return fmt.Errorf("attach genres: %w", err)
 		}
-		i := index[movieID]
-		movies[i].Genres = append(movies[i].Genres, g)
+		for _, m := range index[movieID] {
+			m.Genres = append(m.Genres, g)
+		}
 	}
 	return rows.Err()
 }
@@ -400,15 +422,12 @@ func (s *Store) scoredMovies(ctx context.Context, op, q string, a ...any) ([]mov
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	rows.Close()
-	movies := make([]movierec.Movie, len(out))
+	movies := make([]*movierec.Movie, len(out))
 	for i := range out {
-		movies[i] = out[i].Movie
+		movies[i] = &out[i].Movie
 	}
-	if err := s.attachGenres(ctx, movies); err != nil {
+	if err := s.attachGenresTo(ctx, movies); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	for i := range out {
-		out[i].Movie = movies[i]
 	}
 	if out == nil {
 		out = []movierec.ScoredMovie{}

@@ -62,6 +62,12 @@ type Dialect struct {
 	// Round2 returns an expression rounding a float expression to two
 	// decimals, as a float.
 	Round2 func(expr string) string
+	// ForUpdate is appended to a SELECT that must lock its row until the
+	// transaction ends (" FOR UPDATE" on PostgreSQL; SQLite's writers are
+	// serialised by BEGIN IMMEDIATE already).
+	ForUpdate string
+	// IsUniqueViolation reports whether err is a unique-constraint failure.
+	IsUniqueViolation func(err error) bool
 	// AfterImport statements run at the end of an import's transaction
 	// (PostgreSQL moves its identity sequences past imported IDs).
 	AfterImport []string

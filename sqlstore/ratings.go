@@ -1,0 +1,209 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/movierec/movierec"
+)
+
+// lockMovie locks a movie's row for the rest of tx, so concurrent rating
+// writers update its aggregates one after another. It returns an error
+// wrapping ErrNotFound for an unknown movie.
+func (s *Store) lockMovie(ctx context.Context, tx DB, movieID int64) error {
+	var id int64
+	err := tx.QueryRow(ctx, `SELECT id FROM movies WHERE id = $1`+s.dialect.ForUpdate, movieID).Scan(&id)
+	if err == ErrNoRows {
+		return movierec.ErrNotFound
+	}
+	return err
+}
+
+// refreshMovieAggregates recomputes one movie's rating_count,
+// average_rating and popularity_score from its ratings (see
+// recomputeAggregates for the popularity formula).
+func (s *Store) refreshMovieAggregates(ctx context.Context, tx DB, movieID int64) error {
+	d := s.dialect
+	_, err := tx.Exec(ctx, `UPDATE movies SET
+		rating_count = (SELECT count(*) FROM ratings r WHERE r.movie_id = $1),
+		average_rating = COALESCE((SELECT avg(r.score) FROM ratings r WHERE r.movie_id = $1), 0),
+		popularity_score = COALESCE((SELECT `+d.Round2(`sum(r.score / 5.0 * power(2.0, (`+
+		d.Epoch(`r.rated_at`)+` - a.newest) / 86400.0 / `+strconv.Itoa(PopularityHalfLifeDays)+`))`)+`
+			FROM ratings r, (SELECT `+d.Epoch(`max(rated_at)`)+` AS newest FROM ratings) a
+			WHERE r.movie_id = $1), 0)
+		WHERE id = $1`, movieID)
+	return err
+}
+
+const ratingColumns = `r.id, r.user_id, u.username, r.movie_id, r.score, r.review, r.rated_at, r.updated_at`
+
+func scanRating(row Row, r *movierec.Rating, extra ...any) error {
+	var rated, updated nullTime
+	dest := append([]any{&r.ID, &r.UserID, &r.Username, &r.MovieID, &r.Score, &r.Review, &rated, &updated}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return err
+	}
+	r.RatedAt, r.UpdatedAt = rated.Time, updated.Time
+	return nil
+}
+
+// RateMovie creates or replaces the user's rating of a movie and updates
+// the movie's aggregates in the same transaction. created reports whether
+// the rating is new. An unknown movie wraps ErrNotFound; the caller has
+// validated score and review.
+func (s *Store) RateMovie(ctx context.Context, userID, movieID int64, score float64, review string) (r movierec.Rating, created bool, err error) {
+	now := s.timestamp()
+	err = s.conn.InTx(ctx, func(tx DB) error {
+		if err := s.lockMovie(ctx, tx, movieID); err != nil {
+			return err
+		}
+		n, err := tx.Exec(ctx, `UPDATE ratings SET score = $1, review = $2, updated_at = $3 WHERE user_id = $4 AND movie_id = $5`,
+			score, review, now, userID, movieID)
+		if err != nil {
+			return err
+		}
+		if created = n == 0; created {
+			if _, err := tx.Exec(ctx, `INSERT INTO ratings (user_id, movie_id, score, review, rated_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $5)`, userID, movieID, score, review, now); err != nil {
+				return err
+			}
+		}
+		if err := s.refreshMovieAggregates(ctx, tx, movieID); err != nil {
+			return err
+		}
+		return scanRating(tx.QueryRow(ctx, `SELECT `+ratingColumns+` FROM ratings r JOIN users u ON u.id = r.user_id
+			WHERE r.user_id = $1 AND r.movie_id = $2`, userID, movieID), &r)
+	})
+	if err != nil {
+		return r, false, fmt.Errorf("RateMovie(%d, %d): %w", userID, movieID, err)
+	}
+	return r, created, nil
+}
+
+// Rating returns the user's rating of a movie, or an error wrapping
+// ErrNotFound.
+func (s *Store) Rating(ctx context.Context, userID, movieID int64) (movierec.Rating, error) {
+	var r movierec.Rating
+	err := scanRating(s.conn.QueryRow(ctx, `SELECT `+ratingColumns+` FROM ratings r JOIN users u ON u.id = r.user_id
+		WHERE r.user_id = $1 AND r.movie_id = $2`, userID, movieID), &r)
+	if err == ErrNoRows {
+		return r, fmt.Errorf("Rating(%d, %d): %w", userID, movieID, movierec.ErrNotFound)
+	} else if err != nil {
+		return r, fmt.Errorf("Rating(%d, %d): %w", userID, movieID, err)
+	}
+	return r, nil
+}
+
+// DeleteRating removes the user's rating of a movie and updates the
+// movie's aggregates in the same transaction. No such rating wraps
+// ErrNotFound.
+func (s *Store) DeleteRating(ctx context.Context, userID, movieID int64) error {
+	err := s.conn.InTx(ctx, func(tx DB) error {
+		if err := s.lockMovie(ctx, tx, movieID); err != nil {
+			return err
+		}
+		n, err := tx.Exec(ctx, `DELETE FROM ratings WHERE user_id = $1 AND movie_id = $2`, userID, movieID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return movierec.ErrNotFound
+		}
+		return s.refreshMovieAggregates(ctx, tx, movieID)
+	})
+	if err != nil {
+		return fmt.Errorf("DeleteRating(%d, %d): %w", userID, movieID, err)
+	}
+	return nil
+}
+
+// UserRatings returns a page of the user's ratings, newest first, each
+// with its movie's list fields.
+func (s *Store) UserRatings(ctx context.Context, userID int64, offset, limit int) (movierec.Page[movierec.Rating], error) {
+	page := movierec.Page[movierec.Rating]{Items: []movierec.Rating{}}
+	if err := s.conn.QueryRow(ctx, `SELECT count(*) FROM ratings WHERE user_id = $1`, userID).Scan(&page.Count); err != nil {
+		return page, fmt.Errorf("UserRatings: %w", err)
+	}
+	rows, err := s.conn.Query(ctx, `SELECT `+ratingColumns+`, `+movieColumns+` FROM ratings r
+		JOIN users u ON u.id = r.user_id JOIN movies m ON m.id = r.movie_id
+		WHERE r.user_id = $1 ORDER BY r.rated_at DESC, r.id DESC LIMIT $2 OFFSET $3`, userID, limit, offset)
+	if err != nil {
+		return page, fmt.Errorf("UserRatings: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r movierec.Rating
+		var m movierec.Movie
+		if err := scanRatingWithMovie(rows, &r, &m); err != nil {
+			return page, fmt.Errorf("UserRatings: %w", err)
+		}
+		r.Movie = m
+		page.Items = append(page.Items, r)
+	}
+	if err := rows.Err(); err != nil {
+		return page, fmt.Errorf("UserRatings: %w", err)
+	}
+	rows.Close()
+	movies := make([]*movierec.Movie, len(page.Items))
+	for i := range page.Items {
+		movies[i] = &page.Items[i].Movie
+	}
+	if err := s.attachGenresTo(ctx, movies); err != nil {
+		return page, fmt.Errorf("UserRatings: %w", err)
+	}
+	return page, nil
+}
+
+// scanRatingWithMovie scans ratingColumns followed by movieColumns.
+func scanRatingWithMovie(row Row, r *movierec.Rating, m *movierec.Movie) error {
+	var rated, updated nullTime
+	err := scanMovieAfter(row, m, &r.ID, &r.UserID, &r.Username, &r.MovieID, &r.Score, &r.Review, &rated, &updated)
+	r.RatedAt, r.UpdatedAt = rated.Time, updated.Time
+	return err
+}
+
+// MovieRatings returns a page of a movie's ratings, newest first, with
+// usernames. An unknown movie wraps ErrNotFound.
+func (s *Store) MovieRatings(ctx context.Context, movieID int64, offset, limit int) (movierec.Page[movierec.Rating], error) {
+	page := movierec.Page[movierec.Rating]{Items: []movierec.Rating{}}
+	if err := s.conn.QueryRow(ctx, `SELECT rating_count FROM movies WHERE id = $1`, movieID).Scan(&page.Count); err == ErrNoRows {
+		return page, fmt.Errorf("MovieRatings(%d): %w", movieID, movierec.ErrNotFound)
+	} else if err != nil {
+		return page, fmt.Errorf("MovieRatings(%d): %w", movieID, err)
+	}
+	rows, err := s.conn.Query(ctx, `SELECT `+ratingColumns+` FROM ratings r JOIN users u ON u.id = r.user_id
+		WHERE r.movie_id = $1 ORDER BY r.rated_at DESC, r.id DESC LIMIT $2 OFFSET $3`, movieID, limit, offset)
+	if err != nil {
+		return page, fmt.Errorf("MovieRatings(%d): %w", movieID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r movierec.Rating
+		if err := scanRating(rows, &r); err != nil {
+			return page, fmt.Errorf("MovieRatings(%d): %w", movieID, err)
+		}
+		page.Items = append(page.Items, r)
+	}
+	return page, rows.Err()
+}
+
+// MovieRatingStats summarises a movie's ratings. An unknown movie wraps
+// ErrNotFound.
+func (s *Store) MovieRatingStats(ctx context.Context, movieID int64) (movierec.RatingStats, error) {
+	var st movierec.RatingStats
+	var avg float64
+	if err := s.conn.QueryRow(ctx, `SELECT rating_count, average_rating FROM movies WHERE id = $1`, movieID).Scan(&st.Count, &avg); err == ErrNoRows {
+		return st, fmt.Errorf("MovieRatingStats(%d): %w", movieID, movierec.ErrNotFound)
+	} else if err != nil {
+		return st, fmt.Errorf("MovieRatingStats(%d): %w", movieID, err)
+	}
+	if st.Count > 0 {
+		st.Average = &avg
+	}
+	var err error
+	if st.Distribution, err = s.ratingDistribution(ctx, movieID); err != nil {
+		return st, fmt.Errorf("MovieRatingStats(%d): %w", movieID, err)
+	}
+	return st, nil
+}
