@@ -1,0 +1,260 @@
+package auth_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/movierec/movierec"
+	"github.com/movierec/movierec/auth"
+	"github.com/movierec/movierec/sqlstore"
+	"github.com/movierec/movierec/storetest"
+)
+
+func setup(t *testing.T) (*auth.Service, *sqlstore.Store, *time.Time) {
+	s := storetest.OpenSQLite(t)
+	svc := storetest.Accounts(t, s)
+	now := time.Now()
+	svc.SetClock(func() time.Time { return now })
+	return svc, s, &now
+}
+
+func register(t *testing.T, svc *auth.Service, name string) (movierec.User, auth.Tokens) {
+	t.Helper()
+	u, tok, err := svc.Register(context.Background(), auth.Registration{Username: name, Email: name + "@example.com", Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, tok
+}
+
+func wantUnauthorized(t *testing.T, what string, err error) {
+	t.Helper()
+	if movierec.ErrorCode(err) != movierec.EUNAUTHORIZED {
+		t.Errorf("%s: got %v, want NOT_AUTHENTICATED", what, err)
+	}
+}
+
+func TestPasswordHashing(t *testing.T) {
+	h := auth.NewHasher(storetest.CheapArgon2)
+	hash, err := h.Hash("s3cret-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(hash, "$argon2id$v=19$m=64,t=1,p=1$") {
+		t.Errorf("hash %q is not PHC argon2id", hash)
+	}
+	other, _ := h.Hash("s3cret-pass")
+	if other == hash {
+		t.Error("two hashes of one password are equal: no salt")
+	}
+	for pw, want := range map[string]bool{"s3cret-pass": true, "s3cret-pasS": false, "": false} {
+		if got := h.Check(hash, pw); got != want {
+			t.Errorf("Check(%q) = %v", pw, got)
+		}
+	}
+	// A hash made with other parameters still checks: they are encoded in it.
+	if !auth.NewHasher(auth.DefaultArgon2).Check(hash, "s3cret-pass") {
+		t.Error("a hash with older parameters no longer checks")
+	}
+	for _, bad := range []string{"", "plain", "$argon2id$v=19$m=x$a$b", "$argon2i$v=19$m=64,t=1,p=1$c2FsdA$a2V5"} {
+		if h.Check(bad, "s3cret-pass") {
+			t.Errorf("malformed hash %q matched", bad)
+		}
+	}
+}
+
+func TestRegisterValidation(t *testing.T) {
+	svc, _, _ := setup(t)
+	register(t, svc, "taken")
+	cases := []struct {
+		name  string
+		reg   auth.Registration
+		field string
+	}{
+		{"ShortUsername", auth.Registration{Username: "ab", Email: "a@example.com", Password: "correct horse"}, "username"},
+		{"BadUsername", auth.Registration{Username: "with space", Email: "a@example.com", Password: "correct horse"}, "username"},
+		{"BadEmail", auth.Registration{Username: "newbie", Email: "not-an-email", Password: "correct horse"}, "email"},
+		{"ShortPassword", auth.Registration{Username: "newbie", Email: "a@example.com", Password: "short"}, "password"},
+		{"NumericPassword", auth.Registration{Username: "newbie", Email: "a@example.com", Password: "12345678901"}, "password"},
+		{"PasswordIsUsername", auth.Registration{Username: "newbie123", Email: "a@example.com", Password: "NEWBIE123"}, "password"},
+		{"TakenUsername", auth.Registration{Username: "TAKEN", Email: "a@example.com", Password: "correct horse"}, "username"},
+		{"TakenEmail", auth.Registration{Username: "newbie", Email: "Taken@Example.com", Password: "correct horse"}, "email"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := svc.Register(context.Background(), c.reg)
+			if movierec.ErrorCode(err) != movierec.EINVALID || len(movierec.ErrorDetails(err)[c.field]) == 0 {
+				t.Errorf("got %v (%v), want a validation error on %s", err, movierec.ErrorDetails(err), c.field)
+			}
+		})
+	}
+}
+
+func TestLogin(t *testing.T) {
+	svc, s, _ := setup(t)
+	ctx := context.Background()
+	u, _ := register(t, svc, "frank")
+	got, tok, err := svc.Login(ctx, "FRANK", "correct horse")
+	if err != nil || got.ID != u.ID || tok.Access == "" || tok.Refresh == "" {
+		t.Fatalf("Login = %+v, %+v, %v", got, tok, err)
+	}
+	_, _, wrongPw := svc.Login(ctx, "frank", "wrong horse")
+	_, _, noUser := svc.Login(ctx, "nobody", "correct horse")
+	if movierec.ErrorCode(wrongPw) != movierec.EUNAUTHORIZED || movierec.ErrorMessage(wrongPw) != movierec.ErrorMessage(noUser) ||
+		movierec.ErrorCode(noUser) != movierec.EUNAUTHORIZED {
+		t.Errorf("wrong password %v and unknown user %v must fail alike", wrongPw, noUser)
+	}
+	// Imported accounts have no password and cannot log in.
+	if _, err := s.CreateUser(ctx, movierec.User{Username: "movielens_1", IsActive: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = svc.Login(ctx, "movielens_1", "")
+	wantUnauthorized(t, "passwordless account", err)
+}
+
+func TestAccessTokens(t *testing.T) {
+	svc, _, now := setup(t)
+	ctx := context.Background()
+	u, tok := register(t, svc, "grace")
+	p, err := svc.Authenticate(ctx, tok.Access)
+	if err != nil || p.UserID != u.ID || p.Username != "grace" {
+		t.Fatalf("Authenticate = %+v, %v", p, err)
+	}
+	t.Run("ErrTampered", func(t *testing.T) {
+		// Claim to be another user, keeping the signature.
+		parts := strings.Split(tok.Access, ".")
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := strings.Replace(string(payload), fmt.Sprintf(`"sub":%d`, u.ID), fmt.Sprintf(`"sub":%d`, u.ID+1), 1)
+		if other == string(payload) {
+			t.Fatalf("payload %s names no sub", payload)
+		}
+		forged := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(other)) + "." + parts[2]
+		_, err = svc.Authenticate(ctx, forged)
+		wantUnauthorized(t, "tampered payload", err)
+		_, err = svc.Authenticate(ctx, tok.Access[:len(tok.Access)-2]+"AA")
+		wantUnauthorized(t, "tampered signature", err)
+		_, err = svc.Authenticate(ctx, "garbage")
+		wantUnauthorized(t, "garbage", err)
+	})
+	t.Run("ErrOtherKey", func(t *testing.T) {
+		other := storetest.Accounts(t, storetest.OpenSQLite(t))
+		_, err := other.Authenticate(ctx, tok.Access)
+		wantUnauthorized(t, "token signed with another key", err)
+	})
+	t.Run("ErrExpired", func(t *testing.T) {
+		*now = now.Add(auth.AccessTTL + time.Second)
+		_, err := svc.Authenticate(ctx, tok.Access)
+		wantUnauthorized(t, "expired token", err)
+	})
+}
+
+func TestRefreshAndLogout(t *testing.T) {
+	svc, _, _ := setup(t)
+	ctx := context.Background()
+	_, tok := register(t, svc, "heidi")
+	next, err := svc.Refresh(ctx, tok.Refresh)
+	if err != nil || next.Refresh == tok.Refresh {
+		t.Fatalf("Refresh = %+v, %v", next, err)
+	}
+	if _, err := svc.Authenticate(ctx, next.Access); err != nil {
+		t.Errorf("new access token: %v", err)
+	}
+	t.Run("ErrReuseEndsSession", func(t *testing.T) {
+		_, err := svc.Refresh(ctx, tok.Refresh) // the rotated-out token
+		wantUnauthorized(t, "reused refresh token", err)
+		_, err = svc.Refresh(ctx, next.Refresh)
+		wantUnauthorized(t, "refresh after reuse was detected", err)
+		_, err = svc.Authenticate(ctx, next.Access)
+		wantUnauthorized(t, "access token after reuse was detected", err)
+	})
+	t.Run("LogoutRevokesAccess", func(t *testing.T) {
+		_, fresh, err := svc.Login(ctx, "heidi", "correct horse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Authenticate(ctx, fresh.Access); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Logout(ctx, fresh.Refresh); err != nil {
+			t.Fatal(err)
+		}
+		_, err = svc.Authenticate(ctx, fresh.Access)
+		wantUnauthorized(t, "access token after logout", err)
+		_, err = svc.Refresh(ctx, fresh.Refresh)
+		wantUnauthorized(t, "refresh token after logout", err)
+		wantUnauthorized(t, "second logout", svc.Logout(ctx, fresh.Refresh))
+	})
+	t.Run("ErrMalformed", func(t *testing.T) {
+		for _, bad := range []string{"", "nodot", "unknown.secret", "."} {
+			_, err := svc.Refresh(ctx, bad)
+			wantUnauthorized(t, "refresh "+bad, err)
+		}
+	})
+}
+
+func TestChangePassword(t *testing.T) {
+	svc, _, _ := setup(t)
+	ctx := context.Background()
+	_, first := register(t, svc, "ivan")
+	_, second, err := svc.Login(ctx, "ivan", "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.Authenticate(ctx, second.Access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = svc.ChangePassword(ctx, p, "wrong", "battery staple")
+	if len(movierec.ErrorDetails(err)["old_password"]) == 0 {
+		t.Errorf("wrong old password: %v", err)
+	}
+	err = svc.ChangePassword(ctx, p, "correct horse", "short")
+	if len(movierec.ErrorDetails(err)["new_password"]) == 0 {
+		t.Errorf("weak new password: %v", err)
+	}
+	if err := svc.ChangePassword(ctx, p, "correct horse", "battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Authenticate(ctx, first.Access)
+	wantUnauthorized(t, "other session's access token", err)
+	_, err = svc.Refresh(ctx, first.Refresh)
+	wantUnauthorized(t, "other session's refresh token", err)
+	if _, err := svc.Authenticate(ctx, second.Access); err != nil {
+		t.Errorf("the session that changed the password ended: %v", err)
+	}
+	_, _, err = svc.Login(ctx, "ivan", "correct horse")
+	wantUnauthorized(t, "old password", err)
+	if _, _, err := svc.Login(ctx, "ivan", "battery staple"); err != nil {
+		t.Errorf("new password: %v", err)
+	}
+}
+
+// BenchmarkLogin measures a login with the production argon2id parameters
+// (run with -cpu 2 -benchtime to taste; in parallel it shows the latency
+// of concurrent logins).
+func BenchmarkLogin(b *testing.B) {
+	s := storetest.OpenSQLite(b)
+	svc, err := auth.New(s, []byte(strings.Repeat("k", 32)), auth.NewHasher(auth.DefaultArgon2))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, _, err := svc.Register(ctx, auth.Registration{Username: "bench", Email: "bench@example.com", Password: "correct horse"}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(5) // 10 concurrent logins on 2 CPUs
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := svc.Login(ctx, "bench", "correct horse"); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+}
