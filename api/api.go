@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/movierec/movierec"
+	"github.com/movierec/movierec/throttle"
 )
 
 // Catalog is the read side of the movie catalog the API needs.
@@ -30,22 +31,59 @@ type Catalog interface {
 	Ping(ctx context.Context) error
 }
 
-// Server is the HTTP API.
-type Server struct {
-	catalog Catalog
-	log     *slog.Logger
-	mux     *http.ServeMux
-	routes  []string
-	ready   atomic.Bool
+// Store is all the storage the API uses; each handler group declares the
+// part it needs.
+type Store interface {
+	Catalog
+	CatalogWriter
+	Ratings
+	Profiles
 }
 
-// New returns a Server on catalog, ready to serve.
-func New(catalog Catalog, log *slog.Logger) *Server {
-	s := &Server{catalog: catalog, log: log, mux: http.NewServeMux()}
+// Options tunes the server. The zero value disables throttling.
+type Options struct {
+	// LoginLimit applies per client address and, separately, per username;
+	// RegisterLimit per client address.
+	LoginLimit, RegisterLimit throttle.Limit
+	// TrustProxy takes the client address from X-Forwarded-For.
+	TrustProxy bool
+	// Now is the throttling clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// DefaultOptions are the contract's limits: login 5 per minute per address
+// and per username, register 3 per minute per address.
+func DefaultOptions() Options {
+	return Options{
+		LoginLimit:    throttle.Limit{N: 5, Per: time.Minute},
+		RegisterLimit: throttle.Limit{N: 3, Per: time.Minute},
+	}
+}
+
+// Server is the HTTP API.
+type Server struct {
+	store      Store
+	accounts   Accounts
+	log        *slog.Logger
+	mux        *http.ServeMux
+	routes     []string
+	ready      atomic.Bool
+	trustProxy bool
+	limits     struct{ loginAddr, loginUser, register *throttle.Limiter }
+}
+
+// New returns a Server, ready to serve.
+func New(store Store, accounts Accounts, log *slog.Logger, opts Options) *Server {
+	s := &Server{store: store, accounts: accounts, log: log, mux: http.NewServeMux(), trustProxy: opts.TrustProxy}
+	s.limits.loginAddr = throttle.New(opts.LoginLimit, opts.Now)
+	s.limits.loginUser = throttle.New(opts.LoginLimit, opts.Now)
+	s.limits.register = throttle.New(opts.RegisterLimit, opts.Now)
 	s.ready.Store(true)
 	s.registerRoutes()
 	return s
 }
+
+func (s *Server) clientIP(r *http.Request) string { return throttle.ClientIP(r, s.trustProxy) }
 
 // SetReady sets what /readyz reports; the server clears it when it starts
 // shutting down so load balancers stop sending traffic.
@@ -63,17 +101,54 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 func (s *Server) registerRoutes() {
 	s.handle("GET /api/{$}", s.apiRoot)
 	s.handle("GET /api/schema/{$}", s.schema)
+
 	s.handle("GET /api/movies/{$}", s.listMovies)
+	s.handle("POST /api/movies/{$}", s.staff(s.createMovie))
 	s.handle("GET /api/movies/{id}/{$}", s.getMovie)
+	s.handle("PUT /api/movies/{id}/{$}", s.staff(s.updateMovie))
+	s.handle("PATCH /api/movies/{id}/{$}", s.staff(s.updateMovie))
+	s.handle("DELETE /api/movies/{id}/{$}", s.deleteByID(s.store.DeleteMovie))
 	s.handle("GET /api/movies/popular/{$}", s.popularMovies)
 	s.handle("GET /api/movies/trending/{$}", s.trendingMovies)
 	s.handle("GET /api/movies/top-rated/{$}", s.topRatedMovies)
 	s.handle("GET /api/movies/genres/{$}", s.listGenres)
+	s.handle("POST /api/movies/genres/{$}", s.staff(s.saveGenre))
 	s.handle("GET /api/movies/genres/{id}/{$}", s.getGenre)
+	s.handle("PUT /api/movies/genres/{id}/{$}", s.staff(s.saveGenre))
+	s.handle("PATCH /api/movies/genres/{id}/{$}", s.staff(s.saveGenre))
+	s.handle("DELETE /api/movies/genres/{id}/{$}", s.deleteByID(s.store.DeleteGenre))
 	s.handle("GET /api/movies/genres/{id}/movies/{$}", s.genreMovies)
 	s.handle("GET /api/movies/tags/{$}", s.listTags)
+	s.handle("POST /api/movies/tags/{$}", s.staff(s.saveTag))
 	s.handle("GET /api/movies/tags/{id}/{$}", s.getTag)
+	s.handle("PUT /api/movies/tags/{id}/{$}", s.staff(s.saveTag))
+	s.handle("PATCH /api/movies/tags/{id}/{$}", s.staff(s.saveTag))
+	s.handle("DELETE /api/movies/tags/{id}/{$}", s.deleteByID(s.store.DeleteTag))
 	s.handle("GET /api/movies/tags/{id}/movies/{$}", s.tagMovies)
+
+	s.handle("POST /api/auth/register/{$}", s.register)
+	s.handle("POST /api/auth/login/{$}", s.login)
+	s.handle("POST /api/auth/token/refresh/{$}", s.refreshToken)
+	s.handle("POST /api/auth/logout/{$}", s.logout)
+	s.handle("GET /api/auth/profile/{$}", s.authed(s.getProfile))
+	s.handle("PUT /api/auth/profile/{$}", s.authed(s.updateProfile))
+	s.handle("PATCH /api/auth/profile/{$}", s.authed(s.updateProfile))
+	s.handle("POST /api/auth/password/change/{$}", s.authed(s.changePassword))
+
+	s.handle("GET /api/ratings/movies/{id}/rate/{$}", s.movieRating(s.getRating))
+	s.handle("POST /api/ratings/movies/{id}/rate/{$}", s.movieRating(s.rateMovie))
+	s.handle("PUT /api/ratings/movies/{id}/rate/{$}", s.movieRating(s.rateMovie))
+	s.handle("DELETE /api/ratings/movies/{id}/rate/{$}", s.movieRating(s.deleteRating))
+	s.handle("GET /api/ratings/my-ratings/{$}", myList(s, s.store.UserRatings, newMyRatingJSON))
+	s.handle("POST /api/ratings/movies/{id}/favorite/{$}", s.movieRating(s.toggleFavorite))
+	s.handle("GET /api/ratings/my-favorites/{$}", myList(s, s.store.Favorites, newFavoriteJSON))
+	s.handle("POST /api/ratings/movies/{id}/watch/{$}", s.movieRating(s.watch))
+	s.handle("POST /api/ratings/movies/{id}/unwatch/{$}", s.movieRating(s.unwatch))
+	s.handle("GET /api/ratings/my-watchlist/{$}", myList(s, s.store.WatchHistory, newWatchJSON))
+	s.handle("GET /api/ratings/my-stats/{$}", s.authed(s.myStats))
+	s.handle("GET /api/ratings/movies/{id}/ratings/{$}", s.movieRatings)
+	s.handle("GET /api/ratings/movies/{id}/stats/{$}", s.movieStats)
+
 	s.handle("GET /api/recommendations/trending/{$}", s.trendingMovies)
 	s.handle("GET /health/{$}", s.health)
 	s.handle("GET /healthz", s.healthz)
@@ -109,6 +184,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h, pattern := s.mux.Handler(r)
+	if allow := s.readOnlySibling(r, pattern); allow != "" {
+		sw.Header().Set("Allow", allow)
+		s.writeError(sw, r, &movierec.Error{Code: codeMethodNotAllowed,
+			Message: "Method \"" + r.Method + "\" not allowed."})
+		return
+	}
 	if pattern != "" {
 		s.mux.ServeHTTP(sw, r) // (Handler does not set the path values)
 		return
@@ -130,6 +211,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		sw.WriteHeader(rec.status)
 	}
+}
+
+// readOnlySibling returns "GET, HEAD" when a write matched an {id} route
+// only because a read-only route of the same path exists (DELETE
+// /api/movies/popular/ is not a movie called "popular"), and "" otherwise.
+func (s *Server) readOnlySibling(r *http.Request, pattern string) string {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead || !strings.Contains(pattern, "{id}") {
+		return ""
+	}
+	get := r.Clone(r.Context())
+	get.Method = http.MethodGet
+	_, getPattern := s.mux.Handler(get)
+	_, path, _ := strings.Cut(pattern, " ")
+	_, getPath, _ := strings.Cut(getPattern, " ")
+	if getPattern == "" || getPath == path {
+		return ""
+	}
+	return "GET, HEAD"
 }
 
 // statusWriter remembers the status a handler wrote.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/movierec/movierec"
 	"github.com/movierec/movierec/api"
+	"github.com/movierec/movierec/auth"
 	"github.com/movierec/movierec/sqlstore"
 	"github.com/movierec/movierec/storetest"
 )
@@ -23,11 +24,12 @@ const fixtureMovies = 40
 
 // env is a running API on a real store loaded with the fixture.
 type env struct {
-	t     *testing.T
-	store *sqlstore.Store
-	srv   *api.Server
-	url   string
-	all   []movierec.Movie // every movie, as the store reports them
+	t        *testing.T
+	store    *sqlstore.Store
+	accounts *auth.Service
+	srv      *api.Server
+	url      string
+	all      []movierec.Movie // every movie, as the store reports them
 }
 
 // forEachBackend runs fn against a server per backend.
@@ -36,14 +38,15 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 		if _, err := s.Import(context.Background(), storetest.Fixture(fixtureMovies), nil); err != nil {
 			t.Fatal(err)
 		}
-		srv := api.New(s, slog.New(slog.DiscardHandler))
+		accounts := storetest.Accounts(t, s)
+		srv := api.New(s, accounts, slog.New(slog.DiscardHandler), api.Options{}) // no throttling here; see TestThrottling
 		hs := httptest.NewServer(srv)
 		t.Cleanup(hs.Close)
 		p, err := s.ListMovies(context.Background(), movierec.MovieFilter{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
-		fn(t, &env{t: t, store: s, srv: srv, url: hs.URL, all: p.Items})
+		fn(t, &env{t: t, store: s, accounts: accounts, srv: srv, url: hs.URL, all: p.Items})
 	})
 }
 
@@ -272,7 +275,11 @@ func TestBadRequests(t *testing.T) {
 			{"GET", "/api/nothing-here/", 404, "NOT_FOUND", ""},
 			{"GET", "/nothing", 404, "NOT_FOUND", ""},
 			{"PUT", "/api/movies/genres/1/movies/", 405, "METHOD_NOT_ALLOWED", ""},
+			{"POST", "/api/movies/trending/", 405, "METHOD_NOT_ALLOWED", ""},
 			{"DELETE", "/api/movies/popular/", 405, "METHOD_NOT_ALLOWED", ""},
+			{"PATCH", "/api/movies/genres/", 405, "METHOD_NOT_ALLOWED", ""},
+			{"GET", "/api/auth/profile/", 401, "NOT_AUTHENTICATED", ""},
+			{"DELETE", "/api/movies/1/?force=1", 401, "NOT_AUTHENTICATED", ""},
 		}
 		for _, c := range cases {
 			t.Run(c.method+" "+c.path, func(t *testing.T) {

@@ -36,7 +36,7 @@ func BenchmarkEndpoints(b *testing.B) {
 }
 
 func benchPaths(b *testing.B, s *sqlstore.Store) {
-	h := api.New(s, slog.New(slog.DiscardHandler))
+	h := api.New(s, storetest.Accounts(b, s), slog.New(slog.DiscardHandler), api.DefaultOptions())
 	for _, bc := range []struct{ name, path string }{
 		{"list", "/api/movies/"},
 		{"list_page_100", "/api/movies/?page=20&page_size=100"},

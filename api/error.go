@@ -19,9 +19,12 @@ var statusOf = map[string]int{
 	movierec.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	movierec.EINTERNAL:     http.StatusInternalServerError,
 	codeMethodNotAllowed:   http.StatusMethodNotAllowed,
+	codePayloadTooLarge:    http.StatusRequestEntityTooLarge,
+	codeUnsupportedMedia:   http.StatusUnsupportedMediaType,
+	codeThrottled:          http.StatusTooManyRequests,
 }
 
-// Codes that only the HTTP layer produces.
+// codeMethodNotAllowed is produced by the HTTP layer only.
 const codeMethodNotAllowed = "METHOD_NOT_ALLOWED"
 
 // errorBody is the contract's error shape.
@@ -46,6 +49,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == movierec.EINTERNAL {
 		s.log.ErrorContext(r.Context(), "internal error", slog.String("method", r.Method),
 			slog.String("path", r.URL.Path), slog.Any("err", err))
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="movierec"`)
 	}
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(5))

@@ -23,7 +23,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	h := healthJSON{Status: "healthy", Database: "ok", Cache: "ok"}
 	status := http.StatusOK
-	if err := s.catalog.Ping(ctx); err != nil {
+	if err := s.store.Ping(ctx); err != nil {
 		h.Status, h.Database = "unhealthy", "unreachable"
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "5")
@@ -46,7 +46,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 	defer cancel()
-	if err := s.catalog.Ping(ctx); err != nil {
+	if err := s.store.Ping(ctx); err != nil {
 		w.Header().Set("Retry-After", "5")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
 		return

@@ -27,7 +27,7 @@ func (s *Server) serveMovieList(w http.ResponseWriter, r *http.Request, scope fu
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.catalog.ListMovies(r.Context(), f)
+	res, err := s.store.ListMovies(r.Context(), f)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -49,7 +49,7 @@ func (s *Server) getMovie(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	m, err := s.catalog.Movie(r.Context(), id)
+	m, err := s.store.Movie(r.Context(), id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -78,7 +78,7 @@ func (s *Server) popularMovies(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ms, err := s.catalog.PopularMovies(r.Context(), limit)
+	ms, err := s.store.PopularMovies(r.Context(), limit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -106,7 +106,7 @@ func (s *Server) trendingMovies(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ms, err := s.catalog.TrendingMovies(r.Context(), trendingPeriods[period], limit)
+	ms, err := s.store.TrendingMovies(r.Context(), trendingPeriods[period], limit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -133,7 +133,7 @@ func (s *Server) topRatedMovies(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ms, err := s.catalog.TopRatedMovies(r.Context(), minRatings, limit)
+	ms, err := s.store.TopRatedMovies(r.Context(), minRatings, limit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -13,7 +13,7 @@ func (s *Server) listGenres(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.catalog.Genres(r.Context(), (page-1)*size, size)
+	res, err := s.store.Genres(r.Context(), (page-1)*size, size)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -51,7 +51,7 @@ func (s *Server) pathGenre(r *http.Request) (movierec.Genre, error) {
 	if err != nil {
 		return movierec.Genre{}, err
 	}
-	return s.catalog.Genre(r.Context(), id)
+	return s.store.Genre(r.Context(), id)
 }
 
 func (s *Server) genreMovies(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +69,7 @@ func (s *Server) listTags(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.catalog.Tags(r.Context(), search, (page-1)*size, size)
+	res, err := s.store.Tags(r.Context(), search, (page-1)*size, size)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -91,7 +91,7 @@ func (s *Server) pathTag(r *http.Request) (movierec.Tag, error) {
 	if err != nil {
 		return movierec.Tag{}, err
 	}
-	return s.catalog.Tag(r.Context(), id)
+	return s.store.Tag(r.Context(), id)
 }
 
 func (s *Server) getTag(w http.ResponseWriter, r *http.Request) {

@@ -7,20 +7,28 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/movierec/movierec/auth"
+	"github.com/movierec/movierec/throttle"
 )
 
 // config is everything the binary reads from its environment, once, in
 // main. Flags override the matching variables.
 type config struct {
-	Addr          string        // MOVIEREC_ADDR, default ":8000"
-	DatabaseURL   string        // DATABASE_URL, default "sqlite://movierec.db"
-	RedisURL      string        // REDIS_URL, default unset (in-process cache only)
-	DBMinConns    int32         // MOVIEREC_DB_MIN_CONNS, default 5 (PostgreSQL)
-	DBMaxConns    int32         // MOVIEREC_DB_MAX_CONNS, default 20 (PostgreSQL)
-	DemoData      string        // MOVIEREC_DEMO_DATA: auto (empty SQLite only), always, never
-	LogLevel      slog.Level    // MOVIEREC_LOG_LEVEL: debug, info, warn, error
-	LogFormat     string        // MOVIEREC_LOG_FORMAT: text or json
-	ShutdownGrace time.Duration // MOVIEREC_SHUTDOWN_GRACE, default 10s
+	Addr          string            // MOVIEREC_ADDR, default ":8000"
+	DatabaseURL   string            // DATABASE_URL, default "sqlite://movierec.db"
+	RedisURL      string            // REDIS_URL, default unset (in-process cache only)
+	DBMinConns    int32             // MOVIEREC_DB_MIN_CONNS, default 5 (PostgreSQL)
+	DBMaxConns    int32             // MOVIEREC_DB_MAX_CONNS, default 20 (PostgreSQL)
+	DemoData      string            // MOVIEREC_DEMO_DATA: auto (empty SQLite only), always, never
+	LogLevel      slog.Level        // MOVIEREC_LOG_LEVEL: debug, info, warn, error
+	LogFormat     string            // MOVIEREC_LOG_FORMAT: text or json
+	ShutdownGrace time.Duration     // MOVIEREC_SHUTDOWN_GRACE, default 10s
+	SecretKey     string            // MOVIEREC_SECRET_KEY: token signing key; unset = generated once and kept in the database
+	LoginLimit    throttle.Limit    // MOVIEREC_THROTTLE_LOGIN, default 5/min (per address and per username)
+	RegisterLimit throttle.Limit    // MOVIEREC_THROTTLE_REGISTER, default 3/min (per address)
+	TrustProxy    bool              // MOVIEREC_TRUST_PROXY: take client addresses from X-Forwarded-For
+	Argon2        auth.Argon2Params // MOVIEREC_ARGON2_MEMORY_KIB (12288), MOVIEREC_ARGON2_TIME (2)
 }
 
 // loadConfig reads the environment through getenv.
@@ -47,12 +55,37 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	intVar("MOVIEREC_DB_MIN_CONNS", 5, &c.DBMinConns)
 	intVar("MOVIEREC_DB_MAX_CONNS", 20, &c.DBMaxConns)
+	c.Argon2 = auth.DefaultArgon2
+	var argonMem, argonTime int32
+	intVar("MOVIEREC_ARGON2_MEMORY_KIB", int32(auth.DefaultArgon2.Memory), &argonMem)
+	intVar("MOVIEREC_ARGON2_TIME", int32(auth.DefaultArgon2.Time), &argonTime)
+	c.Argon2.Memory, c.Argon2.Time = uint32(argonMem), uint32(argonTime)
 	if v := getenv("MOVIEREC_SHUTDOWN_GRACE"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
 			errs = append(errs, fmt.Sprintf("MOVIEREC_SHUTDOWN_GRACE=%q: want a duration such as 10s", v))
 		}
 		c.ShutdownGrace = d
+	}
+	c.SecretKey = getenv("MOVIEREC_SECRET_KEY")
+	if c.SecretKey != "" && len(c.SecretKey) < 32 {
+		errs = append(errs, "MOVIEREC_SECRET_KEY: want at least 32 characters")
+	}
+	limitVar := func(name, def string, dst *throttle.Limit) {
+		l, err := throttle.ParseLimit(or(getenv(name), def))
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", name, err))
+		}
+		*dst = l
+	}
+	limitVar("MOVIEREC_THROTTLE_LOGIN", "5/min", &c.LoginLimit)
+	limitVar("MOVIEREC_THROTTLE_REGISTER", "3/min", &c.RegisterLimit)
+	if v := getenv("MOVIEREC_TRUST_PROXY"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("MOVIEREC_TRUST_PROXY=%q: want true or false", v))
+		}
+		c.TrustProxy = b
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(or(getenv("MOVIEREC_LOG_LEVEL"), "info"))); err != nil {
 		errs = append(errs, fmt.Sprintf("MOVIEREC_LOG_LEVEL: %v", err))

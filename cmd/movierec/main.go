@@ -4,6 +4,8 @@
 //	movierec migrate                apply database migrations
 //	movierec import movielens DIR   load a MovieLens CSV directory
 //	movierec demo-data              load the generated demo catalog
+//	movierec user create --username NAME --email EMAIL [--staff]
+//	movierec user set-password --username NAME
 //
 // Configuration comes from the environment (see config.go and README.md);
 // flags override it.
@@ -26,7 +28,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "movierec:", err)
 		if errors.Is(err, errUsage) {
 			os.Exit(2)
@@ -44,6 +46,10 @@ commands:
   migrate                apply pending database migrations
   import movielens DIR   import a MovieLens CSV directory (movies.csv, ratings.csv, tags.csv, links.csv)
   demo-data              load the deterministic demo catalog into the database
+  user create --username NAME --email EMAIL [--staff]
+                         create an account; the password is the first line of stdin (prompted for on a terminal)
+  user set-password --username NAME
+                         set an account's password (read as for create) and end all of its sessions
 
 common flags:
   -db URL                database (DATABASE_URL): sqlite:///path/file.db or postgres://...
@@ -52,7 +58,7 @@ serve flags:
 `
 
 // run executes one command; main only adds signals and exit codes.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -72,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "serve", "migrate", "import", "demo-data":
+	case "serve", "migrate", "import", "demo-data", "user":
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
@@ -104,6 +110,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return importMovieLens(ctx, cfg, rest[1], stdout, stderr)
 	case "demo-data":
 		return loadDemoData(ctx, cfg, stdout, stderr)
+	case "user":
+		return userCommand(ctx, cfg, fs, stdin, stdout, stderr)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,16 +14,28 @@ import (
 	"github.com/movierec/movierec/storetest"
 )
 
-// runCmd runs the binary's entry point with a clean environment plus env.
+// runCmd runs the binary's entry point with a clean environment plus env
+// and an empty stdin.
 func runCmd(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	return runCmdContext(context.Background(), env, args...)
 }
 
+// runCmdInput is runCmd with stdin as the command's (piped) standard input.
+func runCmdInput(t *testing.T, env map[string]string, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	return runCmdReader(context.Background(), env, strings.NewReader(stdin), args...)
+}
+
 // runCmdContext is runCmd under ctx (cancel it to stop serve).
 func runCmdContext(ctx context.Context, env map[string]string, args ...string) (stdout, stderr string, err error) {
+	return runCmdReader(ctx, env, strings.NewReader(""), args...)
+}
+
+// runCmdReader runs the entry point under ctx with stdin.
+func runCmdReader(ctx context.Context, env map[string]string, stdin io.Reader, args ...string) (stdout, stderr string, err error) {
 	var out, errOut bytes.Buffer
-	err = run(ctx, args, func(k string) string { return env[k] }, &out, &errOut)
+	err = run(ctx, args, func(k string) string { return env[k] }, stdin, &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 

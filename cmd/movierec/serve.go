@@ -44,7 +44,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 	}
 
-	srv := api.New(store, log)
+	accounts, err := newAccounts(ctx, cfg, store)
+	if err != nil {
+		return err
+	}
+	srv := api.New(store, accounts, log, api.Options{LoginLimit: cfg.LoginLimit,
+		RegisterLimit: cfg.RegisterLimit, TrustProxy: cfg.TrustProxy})
 	hs := &http.Server{
 		Addr:              cfg.Addr,
 		Handler:           srv,

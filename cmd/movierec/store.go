@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strings"
+
+	"github.com/movierec/movierec/auth"
 
 	"github.com/movierec/movierec/postgres"
 	"github.com/movierec/movierec/sqlite"
@@ -24,4 +28,26 @@ func openStore(ctx context.Context, cfg config) (*sqlstore.Store, error) {
 		return sqlite.Open(ctx, path)
 	}
 	return nil, fmt.Errorf("DATABASE_URL %q: want sqlite:///path/to/file.db or postgres://...", redactURL(u))
+}
+
+// signingKeySetting names the settings row holding the generated token
+// signing key.
+const signingKeySetting = "token_signing_key"
+
+// newAccounts builds the accounts service. Without MOVIEREC_SECRET_KEY the
+// signing key is generated once and kept in the database, so restarts and
+// every instance on the same database accept the same tokens.
+func newAccounts(ctx context.Context, cfg config, store *sqlstore.Store) (*auth.Service, error) {
+	key := cfg.SecretKey
+	if key == "" {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		var err error
+		if key, err = store.Setting(ctx, signingKeySetting, hex.EncodeToString(b)); err != nil {
+			return nil, err
+		}
+	}
+	return auth.New(store, []byte(key), auth.NewHasher(cfg.Argon2))
 }

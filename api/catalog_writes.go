@@ -1,0 +1,259 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/movierec/movierec"
+	"github.com/movierec/movierec/auth"
+)
+
+// CatalogWriter is what staff catalog edits need.
+type CatalogWriter interface {
+	CreateMovie(ctx context.Context, m movierec.Movie) (movierec.Movie, error)
+	UpdateMovie(ctx context.Context, m movierec.Movie) (movierec.Movie, error)
+	DeleteMovie(ctx context.Context, id int64) error
+	CreateGenre(ctx context.Context, g movierec.Genre) (movierec.Genre, error)
+	UpdateGenre(ctx context.Context, g movierec.Genre) (movierec.Genre, error)
+	DeleteGenre(ctx context.Context, id int64) error
+	CreateTag(ctx context.Context, t movierec.Tag) (movierec.Tag, error)
+	UpdateTag(ctx context.Context, t movierec.Tag) (movierec.Tag, error)
+	DeleteTag(ctx context.Context, id int64) error
+}
+
+var imdbIDPattern = regexp.MustCompile(`^tt[0-9]{7,10}$`)
+
+func checkURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(s) > 2000 {
+		return "must be an absolute http(s) URL"
+	}
+	return ""
+}
+
+func between[T int | int64 | float64](lo, hi T) func(T) string {
+	return func(v T) string {
+		if v < lo || v > hi {
+			return fmt.Sprintf("must be between %v and %v", lo, hi)
+		}
+		return ""
+	}
+}
+
+// applyMovie applies a movie body onto m. With full (POST, PUT) absent
+// optional fields are cleared and title is required; with PATCH they are
+// left alone.
+func applyMovie(b *body, m *movierec.Movie, full bool) {
+	if full {
+		*m = movierec.Movie{ID: m.ID}
+	}
+	b.str("title", &m.Title, full, 500)
+	if b.has("title") && m.Title == "" && !full {
+		b.fail("title", "may not be blank")
+	}
+	b.str("description", &m.Description, false, 10000)
+	nullable(b, "release_year", &m.ReleaseYear, "must be an integer year", between(1870, 2100))
+	var date *string
+	if nullable(b, "release_date", &date, "must be a date (YYYY-MM-DD)", nil) {
+		m.ReleaseDate = nil
+		if date != nil {
+			if d, err := time.Parse(time.DateOnly, *date); err != nil {
+				b.fail("release_date", "must be a date (YYYY-MM-DD)")
+			} else {
+				m.ReleaseDate = &d
+				if !b.has("release_year") {
+					y := d.Year()
+					m.ReleaseYear = &y
+				}
+			}
+		}
+	}
+	if m.ReleaseDate != nil && m.ReleaseYear != nil && *m.ReleaseYear != m.ReleaseDate.Year() {
+		b.fail("release_year", "must match the year of release_date")
+	}
+	nullable(b, "duration", &m.Duration, "must be an integer number of minutes", between(1, 1500))
+	nullable(b, "imdb_rating", &m.IMDbRating, "must be a number", between(0.0, 10.0))
+	nullable(b, "poster_url", &m.PosterURL, "must be a string", checkURL)
+	nullable(b, "trailer_url", &m.TrailerURL, "must be a string", checkURL)
+	nullable(b, "imdb_id", &m.IMDbID, "must be a string", func(s string) string {
+		if !imdbIDPattern.MatchString(s) {
+			return `must look like "tt0114709"`
+		}
+		return ""
+	})
+	nullable(b, "tmdb_id", &m.TMDbID, "must be an integer", between[int64](1, 1<<53))
+	if b.has("genres") {
+		var names []string
+		if b.isNull("genres") {
+			b.fail("genres", "must be a list of genre names")
+		} else if b.decode("genres", &names, "must be a list of genre names") {
+			m.Genres = m.Genres[:0]
+			for _, n := range names {
+				m.Genres = append(m.Genres, movierec.Genre{Name: n})
+			}
+		}
+	}
+	b.readOnly("id", "popularity_score", "average_rating", "rating_count", "rating_distribution", "tags", "created_at", "updated_at")
+}
+
+func (s *Server) createMovie(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+	b, err := readBody(w, r, false)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var m movierec.Movie
+	applyMovie(b, &m, true)
+	if err := b.err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	created, err := s.store.CreateMovie(r.Context(), m)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", absURL(r, fmt.Sprintf("/api/movies/%d/", created.ID)))
+	writeJSON(w, http.StatusCreated, newMovieDetail(created))
+}
+
+// updateMovie serves PUT (replace) and PATCH (partial update).
+func (s *Server) updateMovie(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m, err := s.store.Movie(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	b, err := readBody(w, r, false)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	applyMovie(b, &m, r.Method == http.MethodPut)
+	if err := b.err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	updated, err := s.store.UpdateMovie(r.Context(), m)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newMovieDetail(updated))
+}
+
+// deleteByID serves a staff DELETE of the {id} resource.
+func (s *Server) deleteByID(del func(ctx context.Context, id int64) error) http.HandlerFunc {
+	return s.staff(func(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+		id, err := pathID(r)
+		if err == nil {
+			err = newQuery(r).err()
+		}
+		if err == nil {
+			err = del(r.Context(), id)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// saveGenre serves POST (id 0), PUT and PATCH of genres.
+func (s *Server) saveGenre(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+	var g movierec.Genre
+	if r.Method != http.MethodPost {
+		id, err := pathID(r)
+		if err == nil {
+			g, err = s.store.Genre(r.Context(), id)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	b, err := readBody(w, r, false)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	full := r.Method != http.MethodPatch
+	if full {
+		g.Description = ""
+	}
+	b.str("name", &g.Name, full, 100)
+	if b.has("name") && g.Name == "" {
+		b.fail("name", "may not be blank")
+	}
+	b.str("description", &g.Description, false, 2000)
+	b.readOnly("id", "movie_count")
+	if err := b.err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	save, status := s.store.UpdateGenre, http.StatusOK
+	if r.Method == http.MethodPost {
+		save, status = s.store.CreateGenre, http.StatusCreated
+	}
+	g, err = save(r.Context(), g)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if status == http.StatusCreated {
+		w.Header().Set("Location", absURL(r, fmt.Sprintf("/api/movies/genres/%d/", g.ID)))
+	}
+	writeJSON(w, status, newGenreJSON(g))
+}
+
+// saveTag serves POST (id 0), PUT and PATCH of tags.
+func (s *Server) saveTag(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+	var t movierec.Tag
+	if r.Method != http.MethodPost {
+		id, err := pathID(r)
+		if err == nil {
+			t, err = s.store.Tag(r.Context(), id)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	b, err := readBody(w, r, false)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	b.str("name", &t.Name, r.Method != http.MethodPatch, 100)
+	if b.has("name") && t.Name == "" {
+		b.fail("name", "may not be blank")
+	}
+	b.readOnly("id", "movie_count")
+	if err := b.err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	save, status := s.store.UpdateTag, http.StatusOK
+	if r.Method == http.MethodPost {
+		save, status = s.store.CreateTag, http.StatusCreated
+	}
+	t, err = save(r.Context(), t)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if status == http.StatusCreated {
+		w.Header().Set("Location", absURL(r, fmt.Sprintf("/api/movies/tags/%d/", t.ID)))
+	}
+	writeJSON(w, status, tagJSON{ID: t.ID, Name: t.Name, MovieCount: t.MovieCount})
+}
