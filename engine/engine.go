@@ -1,0 +1,327 @@
+// Package engine runs the recommenders inside the server: it holds the
+// current model, trains new ones in the background (on start when none
+// exists, on an interval, after enough new ratings), persists them in the
+// database so restarts and other instances serve the same version, and
+// answers requests with each user's current ratings so a rating made a
+// second ago already counts.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/movierec/movierec"
+	"github.com/movierec/movierec/recommend"
+)
+
+// Store is what the engine needs from storage.
+type Store interface {
+	ForEachRating(ctx context.Context, fn func(movierec.DatasetRating) error) error
+	MovieFeatures(ctx context.Context, ids ...int64) ([]movierec.MovieFeatures, error)
+	UserHistory(ctx context.Context, userID int64) ([]movierec.DatasetRating, error)
+	SaveModel(ctx context.Context, m movierec.StoredModel) error
+	LatestModel(ctx context.Context) (movierec.StoredModel, error)
+	LatestModelVersion(ctx context.Context) (string, error)
+	RatingsChangedSince(ctx context.Context, t time.Time) (int, error)
+	PopularMovies(ctx context.Context, limit int) ([]movierec.Movie, error)
+}
+
+// Config says when to retrain.
+type Config struct {
+	// Interval retrains this often (0: never on a timer).
+	Interval time.Duration
+	// AfterRatings retrains once this many ratings changed since the
+	// current model was trained (0: never for that reason).
+	AfterRatings int
+	// Poll is how often the background loop checks the triggers and looks
+	// for a newer model trained by another instance.
+	Poll time.Duration
+	// Train tunes training.
+	Train recommend.Config
+}
+
+// DefaultConfig retrains hourly or after 1,000 changed ratings, checking
+// every 30 seconds.
+func DefaultConfig() Config {
+	return Config{Interval: time.Hour, AfterRatings: 1000, Poll: 30 * time.Second, Train: recommend.DefaultConfig()}
+}
+
+// Engine serves recommendations from the current model.
+type Engine struct {
+	store   Store
+	cfg     Config
+	log     *slog.Logger
+	current atomic.Pointer[loaded]
+	trainMu sync.Mutex // one training at a time
+}
+
+// loaded is a model with what the engine keeps beside it.
+type loaded struct {
+	model   *recommend.Model
+	ratings int
+}
+
+// New returns an engine with no model; call Load or Train, or Run.
+func New(store Store, cfg Config, log *slog.Logger) *Engine {
+	return &Engine{store: store, cfg: cfg, log: log}
+}
+
+// Model returns the model being served, or nil before the first one.
+func (e *Engine) Model() *recommend.Model {
+	if l := e.current.Load(); l != nil {
+		return l.model
+	}
+	return nil
+}
+
+// ModelVersion is the served model's version, "" before the first one.
+func (e *Engine) ModelVersion() string {
+	if m := e.Model(); m != nil {
+		return m.Version()
+	}
+	return ""
+}
+
+// Load serves the newest stored model. It reports false when the store
+// has none.
+func (e *Engine) Load(ctx context.Context) (bool, error) {
+	sm, err := e.store.LatestModel(ctx)
+	if errors.Is(err, movierec.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if cur := e.Model(); cur != nil && cur.Version() == sm.Version {
+		return true, nil
+	}
+	m, err := recommend.Load(sm.Data)
+	if err != nil {
+		return false, fmt.Errorf("load model %s: %w", sm.Version, err)
+	}
+	e.current.Store(&loaded{model: m, ratings: sm.Ratings})
+	e.log.Info("serving recommendation model", slog.String("version", m.Version()), slog.Time("trained_at", sm.TrainedAt))
+	return true, nil
+}
+
+// Dataset reads everything training needs from the store.
+func Dataset(ctx context.Context, store Store) (*recommend.Dataset, error) {
+	ds := &recommend.Dataset{}
+	if err := store.ForEachRating(ctx, func(r movierec.DatasetRating) error {
+		ds.Interactions = append(ds.Interactions, recommend.Interaction{UserID: r.UserID, MovieID: r.MovieID, Score: r.Score, At: r.RatedAt})
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	feats, err := store.MovieFeatures(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ds.Items = make([]recommend.Item, len(feats))
+	for i, f := range feats {
+		ds.Items[i] = Item(f)
+	}
+	return ds, nil
+}
+
+// Item converts a movie's features to the recommender's item.
+func Item(f movierec.MovieFeatures) recommend.Item {
+	return recommend.Item{ID: f.ID, Title: f.Title, Year: f.Year, Genres: f.Genres, Tags: f.Tags,
+		RatingCount: f.RatingCount, Popularity: f.Popularity}
+}
+
+// Train trains a model on the store's current data, saves it and serves
+// it; the previous model keeps serving until the swap. Only one training
+// runs at a time.
+func (e *Engine) Train(ctx context.Context, progress recommend.Progress) (*recommend.Model, error) {
+	e.trainMu.Lock()
+	defer e.trainMu.Unlock()
+	ds, err := Dataset(ctx, e.store)
+	if err != nil {
+		return nil, fmt.Errorf("train: read data: %w", err)
+	}
+	e.log.Info("training recommendation model", slog.Int("ratings", len(ds.Interactions)), slog.Int("movies", len(ds.Items)))
+	m, err := recommend.Train(ctx, ds, e.cfg.Train, progress)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	data, err := m.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("train: encode: %w", err)
+	}
+	if err := e.store.SaveModel(ctx, movierec.StoredModel{Version: m.Version(), TrainedAt: m.TrainedAt(),
+		TrainingDuration: m.TrainingDuration(), Ratings: len(ds.Interactions), Data: data}); err != nil {
+		return nil, fmt.Errorf("train: save: %w", err)
+	}
+	e.current.Store(&loaded{model: m, ratings: len(ds.Interactions)})
+	e.log.Info("recommendation model trained", slog.String("version", m.Version()),
+		slog.Duration("took", m.TrainingDuration().Round(time.Millisecond)), slog.Int("bytes", len(data)))
+	return m, nil
+}
+
+// Run keeps the model fresh until ctx ends: it loads the stored model or
+// trains one, then every Poll picks up newer models saved by other
+// instances and retrains when Interval has passed or AfterRatings ratings
+// changed. Errors are logged, never fatal: the old model keeps serving.
+func (e *Engine) Run(ctx context.Context) {
+	if ok, err := e.Load(ctx); err != nil {
+		e.log.Error("loading the stored model", slog.Any("err", err))
+	} else if !ok {
+		if _, err := e.Train(ctx, nil); err != nil && ctx.Err() == nil {
+			e.log.Error("initial training failed", slog.Any("err", err))
+		}
+	}
+	poll := e.cfg.Poll
+	if poll <= 0 {
+		poll = 30 * time.Second
+	}
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := e.tick(ctx); err != nil && ctx.Err() == nil {
+			e.log.Error("recommendation model upkeep", slog.Any("err", err))
+		}
+	}
+}
+
+// tick picks up a newer stored model, then retrains if a trigger fired.
+func (e *Engine) tick(ctx context.Context) error {
+	if v, err := e.store.LatestModelVersion(ctx); err == nil && v != e.ModelVersion() {
+		if _, err := e.Load(ctx); err != nil {
+			return err
+		}
+	}
+	m := e.Model()
+	if m == nil {
+		_, err := e.Train(ctx, nil)
+		return err
+	}
+	due := e.cfg.Interval > 0 && time.Since(m.TrainedAt()) >= e.cfg.Interval
+	if !due && e.cfg.AfterRatings > 0 {
+		n, err := e.store.RatingsChangedSince(ctx, m.TrainedAt())
+		if err != nil {
+			return err
+		}
+		due = n >= e.cfg.AfterRatings
+	}
+	if !due {
+		return nil
+	}
+	_, err := e.Train(ctx, nil)
+	return err
+}
+
+// Request is one user's recommendation request.
+type Request struct {
+	UserID       int64
+	Algorithm    string
+	Limit        int
+	IncludeRated bool
+	Genre        string
+}
+
+// Result is the answer to a Request.
+type Result struct {
+	Algorithm       string
+	ModelVersion    string // "" when no model was trained yet
+	Recommendations []recommend.Recommendation
+}
+
+// Recommend answers req from the user's current ratings. Before the first
+// model exists it falls back to the popular list (never an error for a
+// valid request); an unknown algorithm is an EINVALID error.
+func (e *Engine) Recommend(ctx context.Context, req Request) (Result, error) {
+	alg := req.Algorithm
+	if alg == "" {
+		alg = recommend.Hybrid
+	}
+	res := Result{Algorithm: alg}
+	hist, err := e.store.UserHistory(ctx, req.UserID)
+	if err != nil {
+		return res, err
+	}
+	m := e.Model()
+	if m == nil {
+		return e.fallback(ctx, req, hist)
+	}
+	rreq := recommend.Request{Algorithm: alg, Limit: req.Limit, IncludeRated: req.IncludeRated, Genre: req.Genre,
+		History: make([]recommend.Interaction, len(hist))}
+	for i, r := range hist {
+		rreq.History[i] = recommend.Interaction{UserID: r.UserID, MovieID: r.MovieID, Score: r.Score, At: r.RatedAt}
+	}
+	recs, err := m.Recommend(rreq)
+	if errors.Is(err, recommend.ErrUnknownAlgorithm) {
+		return res, movierec.FieldError("algorithm", "must be one of: hybrid, collaborative, content, popularity")
+	} else if err != nil {
+		return res, err
+	}
+	res.ModelVersion, res.Recommendations = m.Version(), recs
+	return res, nil
+}
+
+// fallback serves the popular list while no model exists.
+func (e *Engine) fallback(ctx context.Context, req Request, hist []movierec.DatasetRating) (Result, error) {
+	res := Result{Algorithm: req.Algorithm}
+	if res.Algorithm == "" {
+		res.Algorithm = recommend.Hybrid
+	}
+	rated := make(map[int64]bool, len(hist))
+	for _, r := range hist {
+		rated[r.MovieID] = true
+	}
+	popular, err := e.store.PopularMovies(ctx, req.Limit+len(hist))
+	if err != nil {
+		return res, err
+	}
+	res.Recommendations = []recommend.Recommendation{}
+	for i, m := range popular {
+		if len(res.Recommendations) == req.Limit {
+			break
+		}
+		if rated[m.ID] && !req.IncludeRated || req.Genre != "" && !hasGenre(m, req.Genre) {
+			continue
+		}
+		res.Recommendations = append(res.Recommendations, recommend.Recommendation{MovieID: m.ID,
+			Score: 1 / float64(i+1), Reason: "Popular with everyone", Algorithm: recommend.Popularity})
+	}
+	return res, nil
+}
+
+func hasGenre(m movierec.Movie, genre string) bool {
+	for _, g := range m.Genres {
+		if strings.EqualFold(g.Name, genre) {
+			return true
+		}
+	}
+	return false
+}
+
+// SimilarMovies returns movies like movieID from the current model; a
+// movie the model has not seen is described from the store. Before the
+// first model it returns an EUNAVAILABLE error.
+func (e *Engine) SimilarMovies(ctx context.Context, movieID int64, limit int) ([]recommend.Similar, string, error) {
+	m := e.Model()
+	if m == nil {
+		return nil, "", movierec.Errorf(movierec.EUNAVAILABLE, "The recommendation model is still training; try again shortly.")
+	}
+	feats, err := e.store.MovieFeatures(ctx, movieID)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(feats) == 0 {
+		return nil, "", fmt.Errorf("SimilarMovies(%d): %w", movieID, movierec.ErrNotFound)
+	}
+	item := Item(feats[0])
+	sims, err := m.SimilarMovies(movieID, &item, limit)
+	return sims, m.Version(), err
+}

@@ -1,0 +1,217 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/movierec/movierec"
+	"github.com/movierec/movierec/demodata"
+	"github.com/movierec/movierec/engine"
+	"github.com/movierec/movierec/recommend"
+	"github.com/movierec/movierec/sqlstore"
+	"github.com/movierec/movierec/storetest"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// loaded returns a store with a small generated catalogue.
+func loaded(t *testing.T) *sqlstore.Store {
+	s := storetest.OpenSQLite(t)
+	ds := demodata.Generate(demodata.Options{Movies: 300, Users: 60, Ratings: 3000, Seed: 3})
+	if _, err := s.Import(context.Background(), ds, nil); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func movieIDs(recs []recommend.Recommendation) []int64 {
+	out := make([]int64, len(recs))
+	for i, r := range recs {
+		out[i] = r.MovieID
+	}
+	return out
+}
+
+func TestFallbackBeforeFirstModel(t *testing.T) {
+	s := loaded(t)
+	e := engine.New(s, engine.DefaultConfig(), quiet)
+	res, err := e.Recommend(context.Background(), engine.Request{UserID: 1, Limit: 10})
+	if err != nil || res.ModelVersion != "" || len(res.Recommendations) != 10 {
+		t.Fatalf("fallback = %+v, %v", res, err)
+	}
+	hist, _ := s.UserHistory(context.Background(), 1)
+	for _, r := range res.Recommendations {
+		if r.Algorithm != recommend.Popularity || slices.ContainsFunc(hist, func(h movierec.DatasetRating) bool { return h.MovieID == r.MovieID }) {
+			t.Errorf("fallback recommended %+v", r)
+		}
+	}
+	if _, _, err := e.SimilarMovies(context.Background(), 1, 5); movierec.ErrorCode(err) != movierec.EUNAVAILABLE {
+		t.Errorf("similar before a model: %v", err)
+	}
+}
+
+func TestTrainPersistAndReload(t *testing.T) {
+	s := loaded(t)
+	ctx := context.Background()
+	a := engine.New(s, engine.DefaultConfig(), quiet)
+	m, err := a.Train(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := engine.New(s, engine.DefaultConfig(), quiet) // a restart, or another instance
+	if ok, err := b.Load(ctx); !ok || err != nil {
+		t.Fatalf("Load = %v, %v", ok, err)
+	}
+	if b.ModelVersion() != m.Version() {
+		t.Errorf("reloaded version %q, trained %q", b.ModelVersion(), m.Version())
+	}
+	for _, alg := range recommend.Algorithms {
+		ra, err := a.Recommend(ctx, engine.Request{UserID: 5, Algorithm: alg, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb, _ := b.Recommend(ctx, engine.Request{UserID: 5, Algorithm: alg, Limit: 10})
+		if !slices.Equal(movieIDs(ra.Recommendations), movieIDs(rb.Recommendations)) || len(ra.Recommendations) != 10 {
+			t.Errorf("%s: trained %v, reloaded %v", alg, movieIDs(ra.Recommendations), movieIDs(rb.Recommendations))
+		}
+	}
+	if _, err := a.Recommend(ctx, engine.Request{UserID: 5, Algorithm: "magic", Limit: 10}); movierec.ErrorCode(err) != movierec.EINVALID {
+		t.Errorf("unknown algorithm: %v", err)
+	}
+}
+
+// TestFreshAfterRating: a rating changes the next answer without
+// retraining.
+func TestFreshAfterRating(t *testing.T) {
+	s := loaded(t)
+	ctx := context.Background()
+	e := engine.New(s, engine.DefaultConfig(), quiet)
+	if _, err := e.Train(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.CreateUser(ctx, movierec.User{Username: "newcomer", Email: "n@example.com", IsActive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := e.Recommend(ctx, engine.Request{UserID: u.ID, Limit: 20})
+	if err != nil || len(before.Recommendations) != 20 {
+		t.Fatalf("cold start: %+v, %v", before, err)
+	}
+	first := before.Recommendations[0].MovieID
+	for _, id := range []int64{first, 7, 11} {
+		if _, _, err := s.RateMovie(ctx, u.ID, id, 5, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := e.Recommend(ctx, engine.Request{UserID: u.ID, Limit: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(movieIDs(before.Recommendations), movieIDs(after.Recommendations)) {
+		t.Error("three new ratings did not change the recommendations")
+	}
+	for _, r := range after.Recommendations {
+		if r.MovieID == first || r.MovieID == 7 || r.MovieID == 11 {
+			t.Errorf("recommended the rated movie %d", r.MovieID)
+		}
+	}
+}
+
+// TestSwapUnderLoad retrains while requests run (go test -race).
+func TestSwapUnderLoad(t *testing.T) {
+	s := loaded(t)
+	ctx := context.Background()
+	e := engine.New(s, engine.DefaultConfig(), quiet)
+	first, err := e.Train(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var users []int64 // users who have not rated the whole catalogue
+	for id := int64(1); id <= 60; id++ {
+		if h, _ := s.UserHistory(ctx, id); len(h) < 200 {
+			users = append(users, id)
+		}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				user := users[(w+i)%len(users)]
+				res, err := e.Recommend(ctx, engine.Request{UserID: user, Limit: 10})
+				if err == nil && (len(res.Recommendations) != 10 || res.ModelVersion == "") {
+					err = fmt.Errorf("user %d: %d recommendations from model %q", user, len(res.Recommendations), res.ModelVersion)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	for movie := int64(1); movie <= 30; movie++ { // new data, so a new version
+		if _, _, err := s.RateMovie(ctx, users[0], movie, float64(1+movie%10)/2, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second, err := e.Train(ctx, nil)
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("request during the swap failed: %v", err)
+	}
+	if err != nil || second.Version() == first.Version() || e.ModelVersion() != second.Version() {
+		t.Errorf("after retraining: serving %q (first %q, second %q), %v", e.ModelVersion(), first.Version(), second.Version(), err)
+	}
+}
+
+// TestRunPicksUpModels: the background loop trains when there is no
+// model and later serves a model another instance saved.
+func TestRunPicksUpModels(t *testing.T) {
+	s := loaded(t)
+	cfg := engine.DefaultConfig()
+	cfg.Poll, cfg.Interval, cfg.AfterRatings = 20*time.Millisecond, 0, 0
+	e := engine.New(s, cfg, quiet)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, func() bool { return e.ModelVersion() != "" }, "the initial model")
+	for movie := int64(1); movie <= 30; movie++ {
+		if _, _, err := s.RateMovie(context.Background(), 2, movie, float64(1+movie%10)/2, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := engine.New(s, cfg, quiet)
+	m, err := other.Train(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return e.ModelVersion() == m.Version() }, "the other instance's model")
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

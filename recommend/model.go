@@ -1,0 +1,162 @@
+package recommend
+
+import (
+	"math"
+	"strings"
+	"sync"
+	"time"
+)
+
+// model is the trained state behind Model. Every slice is read-only once
+// train or load has returned, so one model serves any number of goroutines;
+// per-request buffers come from pool.
+//
+// Items are addressed by their index in ids (sorted by movie ID). The
+// catalogue holds every Item of the training Dataset and every movie that
+// only appears in its interactions.
+type model struct {
+	trained  time.Time
+	duration time.Duration
+	ver      string
+	// stages records how long each training stage took. It is not saved:
+	// only Evaluate reads it, on a model it has just trained.
+	stages stageTimes
+
+	// Catalogue.
+	ids        []int64
+	titles     []string
+	years      []int32
+	genreNames []string // genre vocabulary, sorted
+	genreStart []int32  // item i's genres are genreIdx[genreStart[i]:genreStart[i+1]]
+	genreIdx   []int32
+
+	// Popularity.
+	popOrder []int32   // item indices, most popular first
+	popScore []float32 // 0..1, non-increasing along popOrder
+
+	// Content: item i's L2-normalised feature vector is
+	// featIdx/featVal[featStart[i]:featStart[i+1]], sorted by feature.
+	featNames []string // display names: genres, then decades, then tags
+	featKind  []uint8  // featGenre, featDecade or featTag
+	// featWeight is the weight of a feature before normalisation:
+	// kind weight × ln(1 + movies/movies with the feature).
+	featWeight []float32
+	featStart  []int32
+	featIdx    []int32
+	featVal    []float32
+
+	// Collaborative (EASE on the head: the most-rated movies).
+	alpha    float32   // confidence of a rating r is 1 + alpha·(r−0.5)/4.5
+	head     []int32   // head position → item index
+	weights  []float32 // len(head)² row-major: row h holds h's weights to every head item
+	nbrStart []int32   // head position h's neighbours are nbrIdx/nbrSim[nbrStart[h]:nbrStart[h+1]]
+	nbrIdx   []int32   // item indices
+	nbrSim   []float32 // cosine of the two movies' rating columns, 0..1
+
+	// Derived by finish, never saved.
+	index       map[int64]int32  // movie ID → item index
+	headPos     []int32          // item index → head position, or -1
+	genreByName map[string]int32 // lower-cased genre name → genre index
+	featByName  map[string]int32 // featureKey(kind, name) → feature index
+	prior       []float32        // item index → (0.1 + popScore)^contentPopExp
+	pool        sync.Pool        // *scratch
+}
+
+// Feature kinds of the content model.
+const (
+	featGenre uint8 = iota
+	featDecade
+	featTag
+)
+
+// stageTimes records the duration of each training stage.
+type stageTimes struct {
+	base, content, collaborative time.Duration
+}
+
+func featureKey(kind uint8, name string) string {
+	return string(rune('0'+kind)) + ":" + strings.ToLower(name)
+}
+
+// finish derives the lookup structures of a trained or loaded model.
+func (m *model) finish() {
+	n := len(m.ids)
+	m.index = make(map[int64]int32, n)
+	for i, id := range m.ids {
+		m.index[id] = int32(i)
+	}
+	m.headPos = make([]int32, n)
+	for i := range m.headPos {
+		m.headPos[i] = -1
+	}
+	for h, i := range m.head {
+		m.headPos[i] = int32(h)
+	}
+	m.genreByName = make(map[string]int32, len(m.genreNames))
+	for g, name := range m.genreNames {
+		m.genreByName[strings.ToLower(name)] = int32(g)
+	}
+	m.featByName = make(map[string]int32, len(m.featNames))
+	for f, name := range m.featNames {
+		m.featByName[featureKey(m.featKind[f], name)] = int32(f)
+	}
+	m.prior = make([]float32, n)
+	for i, p := range m.popScore {
+		m.prior[i] = float32(math.Pow(0.1+float64(p), contentPopExp))
+	}
+	m.pool.New = func() any { return newScratch(m) }
+}
+
+func (m *model) version() string                 { return m.ver }
+func (m *model) trainedAt() time.Time            { return m.trained }
+func (m *model) trainingDuration() time.Duration { return m.duration }
+
+// hasGenre reports whether item i has genre g.
+func (m *model) hasGenre(i int32, g int32) bool {
+	for _, x := range m.genreIdx[m.genreStart[i]:m.genreStart[i+1]] {
+		if x == g {
+			return true
+		}
+	}
+	return false
+}
+
+// scratch holds one request's buffers. Every slice is returned to its
+// resting state (zeros / -1 marks) before the scratch goes back to the pool.
+type scratch struct {
+	mark    []int32   // item index → 1 + position in hist, 0 when not in the history
+	collab  []float32 // per head position
+	content []float32 // per item
+	sims    []float32 // per item, SimilarMovies' collaborative part
+	profile []float32 // per feature
+	hist    []histEntry
+	top     topK
+}
+
+type histEntry struct {
+	item  int32
+	score float32
+}
+
+func newScratch(m *model) *scratch {
+	return &scratch{
+		mark:    make([]int32, len(m.ids)),
+		collab:  make([]float32, len(m.head)),
+		content: make([]float32, len(m.ids)),
+		sims:    make([]float32, len(m.ids)),
+		profile: make([]float32, len(m.featNames)),
+		hist:    make([]histEntry, 0, 256),
+		top:     topK{c: make([]cand, 0, maxLimit)},
+	}
+}
+
+func (m *model) getScratch() *scratch { return m.pool.Get().(*scratch) }
+
+func (m *model) putScratch(s *scratch) {
+	for _, h := range s.hist {
+		s.mark[h.item] = 0
+	}
+	s.hist = s.hist[:0]
+	s.top.c = s.top.c[:0]
+	m.pool.Put(s)
+}

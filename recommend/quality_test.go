@@ -1,0 +1,46 @@
+package recommend
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// The quality bar of the default algorithm on ml-latest-small with the
+// offline protocol of Evaluate (seed 42, K 10, a quarter held out).
+const (
+	barNDCG      = 0.40
+	barPrecision = 0.35
+)
+
+func TestQualityBar(t *testing.T) {
+	ds := loadSmall(t)
+	res, err := Evaluate(context.Background(), ds, EvalConfig{
+		K: 10, TestFraction: 0.25, Seed: 42, Algorithms: Algorithms, Train: DefaultConfig(),
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := FormatTable(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("ml-latest-small, seed 42, K 10, TestFraction 0.25:\n" + b.String())
+	byAlgo := map[string]EvalResult{}
+	for _, r := range res {
+		byAlgo[r.Algorithm] = r
+	}
+	for _, algo := range []string{Hybrid, Collaborative} {
+		r := byAlgo[algo]
+		if r.Users < 600 {
+			t.Errorf("%s: %d test users, want all 610", algo, r.Users)
+		}
+		if r.NDCG < barNDCG || r.Precision < barPrecision {
+			t.Errorf("%s: nDCG@10 %.4f (bar %.2f), Precision@10 %.4f (bar %.2f)", algo, r.NDCG, barNDCG, r.Precision, barPrecision)
+		}
+	}
+	// Sanity of the ordering the protocol is known for.
+	if !(byAlgo[Collaborative].NDCG > byAlgo[Popularity].NDCG && byAlgo[Popularity].NDCG > byAlgo[Content].NDCG) {
+		t.Errorf("unexpected ordering: %+v", res)
+	}
+}

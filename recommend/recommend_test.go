@@ -1,0 +1,683 @@
+package recommend
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// historyOf returns user's ratings in ds.
+func historyOf(ds *Dataset, user int64) []Interaction {
+	var h []Interaction
+	for _, x := range ds.Interactions {
+		if x.UserID == user {
+			h = append(h, x)
+		}
+	}
+	return h
+}
+
+// userWithAbout returns the user whose number of ratings is closest to n.
+func userWithAbout(ds *Dataset, n int) int64 {
+	counts := map[int64]int{}
+	for _, x := range ds.Interactions {
+		counts[x.UserID]++
+	}
+	best, bestD := int64(0), 1<<30
+	for u, c := range counts {
+		if d := max(c-n, n-c); d < bestD || (d == bestD && u < best) {
+			best, bestD = u, d
+		}
+	}
+	return best
+}
+
+func genresOf(ds *Dataset) map[int64][]string {
+	g := map[int64][]string{}
+	for _, it := range ds.Items {
+		g[it.ID] = it.Genres
+	}
+	return g
+}
+
+func TestRecommendFilters(t *testing.T) {
+	ds, m := trainedSmall(t)
+	genres := genresOf(ds)
+	users := []int64{userWithAbout(ds, 20), userWithAbout(ds, 100), userWithAbout(ds, 1000), 0}
+	for _, user := range users {
+		hist := historyOf(ds, user)
+		rated := map[int64]bool{}
+		for _, x := range hist {
+			rated[x.MovieID] = true
+		}
+		for _, algo := range append([]string{""}, Algorithms...) {
+			for _, tc := range []struct {
+				limit, want int
+				genre       string
+				incl        bool
+			}{
+				{10, 10, "", false},
+				{0, 1, "", false},
+				{-5, 1, "", false},
+				{1000, 100, "", false},
+				{15, 15, "comedy", false},
+				{15, 15, "FILM-NOIR", false},
+				{30, 30, "", true},
+			} {
+				name := fmt.Sprintf("user %d (%d ratings) %q limit %d genre %q rated %v", user, len(hist), algo, tc.limit, tc.genre, tc.incl)
+				t.Run(name, func(t *testing.T) {
+					recs, err := m.Recommend(Request{History: hist, Algorithm: algo, Limit: tc.limit, Genre: tc.genre, IncludeRated: tc.incl})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(recs) != tc.want {
+						t.Fatalf("%d recommendations, want %d", len(recs), tc.want)
+					}
+					seen := map[int64]bool{}
+					for i, r := range recs {
+						if seen[r.MovieID] {
+							t.Errorf("movie %d twice", r.MovieID)
+						}
+						seen[r.MovieID] = true
+						if !tc.incl && rated[r.MovieID] {
+							t.Errorf("movie %d was rated by the user", r.MovieID)
+						}
+						if tc.genre != "" && !slices.ContainsFunc(genres[r.MovieID], func(g string) bool { return strings.EqualFold(g, tc.genre) }) {
+							t.Errorf("movie %d has genres %v, not %s", r.MovieID, genres[r.MovieID], tc.genre)
+						}
+						if i > 0 && r.Score > recs[i-1].Score {
+							t.Errorf("score rises at %d: %v > %v", i, r.Score, recs[i-1].Score)
+						}
+						if r.Reason == "" || !slices.Contains(Algorithms[1:], r.Algorithm) {
+							t.Errorf("recommendation %+v: missing reason or algorithm", r)
+						}
+						if algo != Hybrid && algo != "" && r.Algorithm != algo && r.Algorithm != Popularity {
+							t.Errorf("%s answer credited to %s", algo, r.Algorithm)
+						}
+					}
+				})
+			}
+		}
+	}
+	// An unknown genre matches no movie.
+	recs, err := m.Recommend(Request{Genre: "Opera buffa", Limit: 10})
+	if err != nil || len(recs) != 0 {
+		t.Errorf("unknown genre: %v, %v", recs, err)
+	}
+}
+
+// TestIncludeRated checks that IncludeRated lets a rated movie back in: a
+// user who rated the most popular movie sees it in the popular list only
+// with IncludeRated.
+func TestIncludeRated(t *testing.T) {
+	_, m := trainedSmall(t)
+	top, _ := m.Recommend(Request{Algorithm: Popularity, Limit: 1})
+	hist := []Interaction{{UserID: 1, MovieID: top[0].MovieID, Score: 4}}
+	for _, incl := range []bool{false, true} {
+		recs, err := m.Recommend(Request{History: hist, Algorithm: Popularity, Limit: 5, IncludeRated: incl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := slices.ContainsFunc(recs, func(r Recommendation) bool { return r.MovieID == top[0].MovieID })
+		if got != incl {
+			t.Errorf("IncludeRated %v: rated movie in the list = %v", incl, got)
+		}
+	}
+}
+
+func TestUnknownAlgorithm(t *testing.T) {
+	m := trainedSynthetic(t)
+	for _, algo := range []string{"svd", "hybrid2", " "} {
+		_, err := m.Recommend(Request{Algorithm: algo, Limit: 5})
+		if algo == " " {
+			if err != nil {
+				t.Errorf("%q (blank means hybrid): %v", algo, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrUnknownAlgorithm) {
+			t.Errorf("%q: error %v, want ErrUnknownAlgorithm", algo, err)
+		}
+	}
+}
+
+func TestColdStart(t *testing.T) {
+	_, m := trainedSmall(t)
+	for _, algo := range append([]string{""}, Algorithms...) {
+		for _, hist := range [][]Interaction{nil, {{UserID: 999999, MovieID: -42, Score: 5}}} {
+			recs, err := m.Recommend(Request{History: hist, Algorithm: algo, Limit: 20})
+			if err != nil {
+				t.Fatalf("%q: %v", algo, err)
+			}
+			if len(recs) != 20 {
+				t.Errorf("%q with history %v: %d recommendations, want 20", algo, hist, len(recs))
+			}
+			for _, r := range recs {
+				if r.Algorithm != Popularity || r.Reason != "Popular with everyone" {
+					t.Errorf("%q: a user without known ratings got %+v", algo, r)
+				}
+			}
+		}
+	}
+	// One rating: content and popularity, no collaborative pick.
+	one := []Interaction{{UserID: 999999, MovieID: 1, Score: 5}} // Toy Story
+	recs, err := m.Recommend(Request{History: one, Limit: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	algos := map[string]int{}
+	for _, r := range recs {
+		algos[r.Algorithm]++
+	}
+	if algos[Collaborative] != 0 || algos[Content] == 0 || len(recs) != 20 {
+		t.Errorf("one rating: %v", algos)
+	}
+}
+
+// TestNewRatingChangesAnswer adds a 5.0 to a user's history, without
+// retraining, and checks that the answer moves towards that movie's
+// neighbours and names it as the reason.
+func TestNewRatingChangesAnswer(t *testing.T) {
+	ds, m := trainedSmall(t)
+	const toyStory = 1
+	// The user with about 40 ratings, none of Toy Story or Toy Story 2.
+	counts := map[int64]int{}
+	for _, x := range ds.Interactions {
+		counts[x.UserID]++
+		if x.MovieID == toyStory || x.MovieID == 3114 {
+			counts[x.UserID] += 1e6
+		}
+	}
+	user := int64(0)
+	for u, c := range counts {
+		if user == 0 || max(c-40, 40-c) < max(counts[user]-40, 40-counts[user]) ||
+			(max(c-40, 40-c) == max(counts[user]-40, 40-counts[user]) && u < user) {
+			user = u
+		}
+	}
+	hist := historyOf(ds, user)
+	// Movies near Toy Story: its 100 most similar (collaborative and
+	// content), and its 100 most similar by content alone.
+	near := map[int64]bool{}
+	var toy Item
+	for _, it := range ds.Items {
+		if it.ID == toyStory {
+			toy = it
+		}
+	}
+	toy.ID = -1
+	for _, q := range []struct {
+		id   int64
+		item *Item
+	}{{toyStory, nil}, {-1, &toy}} {
+		similar, err := m.SimilarMovies(q.id, q.item, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range similar {
+			near[s.MovieID] = s.MovieID != toyStory
+		}
+	}
+	// closeness weighs each near movie of a list by 1/rank.
+	closeness := func(rs []Recommendation) (c float64) {
+		for i, r := range rs {
+			if near[r.MovieID] {
+				c += 1 / float64(i+1)
+			}
+		}
+		return c
+	}
+	for _, algo := range []string{Hybrid, Collaborative, Content} {
+		before, _ := m.Recommend(Request{History: hist, Algorithm: algo, Limit: 100})
+		added := append(slices.Clone(hist), Interaction{UserID: user, MovieID: toyStory, Score: 5, At: time.Now()})
+		after, _ := m.Recommend(Request{History: added, Algorithm: algo, Limit: 100})
+		if reflect.DeepEqual(before[:20], after[:20]) {
+			t.Errorf("%s: a new 5.0 for Toy Story left the top 20 as it was", algo)
+		}
+		cb, ca := closeness(before), closeness(after)
+		if ca <= cb*1.1 {
+			t.Errorf("%s: closeness to Toy Story %.3f before, %.3f after", algo, cb, ca)
+		}
+		rank := func(rs []Recommendation, id int64) int {
+			return 1 + slices.IndexFunc(rs, func(r Recommendation) bool { return r.MovieID == id })
+		}
+		t.Logf("%s: closeness to Toy Story %.3f → %.3f; Toy Story 2 at rank %d → %d (0 = not in the top 100)",
+			algo, cb, ca, rank(before, 3114), rank(after, 3114))
+		if algo == Collaborative && !slices.ContainsFunc(after, func(r Recommendation) bool {
+			return r.Reason == "Because you rated Toy Story 5.0"
+		}) {
+			t.Errorf("collaborative: no recommendation credits Toy Story: %v", after)
+		}
+	}
+}
+
+func TestReasonsAreTruthful(t *testing.T) {
+	ds, m := trainedSmall(t)
+	titles := map[int64]string{}
+	for _, it := range ds.Items {
+		titles[it.ID] = it.Title
+	}
+	genres := genresOf(ds)
+	hist := historyOf(ds, userWithAbout(ds, 100))
+	scores := map[string]bool{}
+	liked := map[string]bool{}
+	for _, x := range hist {
+		scores[fmt.Sprintf("Because you rated %s %.1f", titles[x.MovieID], x.Score)] = true
+		for _, g := range genres[x.MovieID] {
+			liked[g] = true
+		}
+	}
+	for _, algo := range Algorithms {
+		recs, _ := m.Recommend(Request{History: hist, Algorithm: algo, Limit: 50})
+		for _, r := range recs {
+			switch r.Algorithm {
+			case Collaborative:
+				if !scores[r.Reason] {
+					t.Errorf("%s: %q names no rating of the user", algo, r.Reason)
+				}
+			case Content:
+				rest, ok := strings.CutPrefix(r.Reason, "Matches your taste for ")
+				if !ok {
+					rest, ok = strings.CutPrefix(r.Reason, "Because you like ")
+				}
+				if !ok {
+					t.Errorf("%s: content reason %q", algo, r.Reason)
+				}
+				// Every genre named is the movie's and one the user rated.
+				for _, part := range strings.Split(rest, ", ") {
+					if slices.Contains(synthGenresAll(genres), part) &&
+						(!slices.Contains(genres[r.MovieID], part) || !liked[part]) {
+						t.Errorf("%s: %q for movie %d with genres %v", algo, r.Reason, r.MovieID, genres[r.MovieID])
+					}
+				}
+			case Popularity:
+				if !strings.Contains(r.Reason, "opular") {
+					t.Errorf("%s: popularity reason %q", algo, r.Reason)
+				}
+			}
+		}
+	}
+}
+
+func synthGenresAll(g map[int64][]string) []string {
+	var all []string
+	for _, gs := range g {
+		for _, x := range gs {
+			if !slices.Contains(all, x) {
+				all = append(all, x)
+			}
+		}
+	}
+	return all
+}
+
+func TestSimilarMovies(t *testing.T) {
+	_, m := trainedSmall(t)
+	for _, id := range []int64{1, 296, 2571, 193609 /* one rating */} {
+		sims, err := m.SimilarMovies(id, nil, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sims) != 10 {
+			t.Errorf("movie %d: %d similar movies", id, len(sims))
+		}
+		for i, s := range sims {
+			if s.MovieID == id {
+				t.Errorf("movie %d is similar to itself", id)
+			}
+			if s.Score < 0 || s.Score > 1 || (i > 0 && s.Score > sims[i-1].Score) {
+				t.Errorf("movie %d: score %v at %d", id, s.Score, i)
+			}
+			if s.Reason == "" {
+				t.Errorf("movie %d: no reason", id)
+			}
+		}
+	}
+	// Toy Story's list is led by Toy Story 2 and shares its genres.
+	sims, _ := m.SimilarMovies(1, nil, 5)
+	if !slices.ContainsFunc(sims, func(s Similar) bool { return s.MovieID == 3114 }) {
+		t.Errorf("Toy Story 2 is not among Toy Story's 5 most similar: %+v", sims)
+	}
+	if !strings.HasPrefix(sims[0].Reason, "Often rated by the same people; both ") {
+		t.Errorf("reason %q", sims[0].Reason)
+	}
+}
+
+func TestSimilarUnknownMovie(t *testing.T) {
+	_, m := trainedSmall(t)
+	item := &Item{ID: 99999999, Title: "A New Cartoon", Year: 2018, Genres: []string{"Animation", "Comedy", "Children"}, Tags: []string{"pixar"}}
+	sims, err := m.SimilarMovies(item.ID, item, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sims) != 10 {
+		t.Fatalf("%d similar movies", len(sims))
+	}
+	for _, s := range sims {
+		if s.MovieID == item.ID {
+			t.Error("the movie itself")
+		}
+		if s.Score <= 0 || s.Score > 1 || strings.Contains(s.Reason, "rated by") {
+			t.Errorf("%+v: want a content-only result", s)
+		}
+	}
+	// Unknown and undescribed: nothing, and no error.
+	sims, err = m.SimilarMovies(-1, nil, 10)
+	if err != nil || len(sims) != 0 {
+		t.Errorf("unknown movie without item: %v, %v", sims, err)
+	}
+	// A known movie's own item argument changes nothing.
+	a, _ := m.SimilarMovies(1, nil, 10)
+	b, _ := m.SimilarMovies(1, item, 10)
+	if !reflect.DeepEqual(a, b) {
+		t.Error("item argument changed a known movie's answer")
+	}
+}
+
+// pinClock makes training see a fixed time; it returns the undo.
+func pinClock(at time.Time) func() {
+	old := clock
+	clock = func() time.Time { return at }
+	return func() { clock = old }
+}
+
+func TestDeterminismAndPersistence(t *testing.T) {
+	ds := loadSmall(t)
+	// A third of the users keeps the two trainings quick.
+	sub := &Dataset{Items: ds.Items}
+	for _, x := range ds.Interactions {
+		if x.UserID%3 == 0 {
+			sub.Interactions = append(sub.Interactions, x)
+		}
+	}
+	at := time.Date(2026, 11, 25, 19, 0, 0, 0, time.UTC)
+	undo := pinClock(at)
+	cfg := DefaultConfig()
+	cfg.Workers = 2
+	a, err := Train(context.Background(), sub, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Workers = 1 // the worker count must not matter either
+	b, err := Train(context.Background(), sub, cfg, nil)
+	undo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ab, _ := a.MarshalBinary()
+	bb, _ := b.MarshalBinary()
+	if !bytes.Equal(ab, bb) {
+		t.Fatal("two trainings with the same seed and data gave different bytes")
+	}
+	if !strings.HasPrefix(a.Version(), "20261125T190000Z-") || len(a.Version()) != len("20261125T190000Z-")+8 {
+		t.Errorf("version %q", a.Version())
+	}
+
+	// With the real clock, the model part of the version still agrees.
+	c, err := Train(context.Background(), sub, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Version()[17:] != c.Version()[17:] {
+		t.Errorf("versions %s and %s: different model hashes", a.Version(), c.Version())
+	}
+
+	// Persistence: Load(MarshalBinary) answers identically.
+	cb, err := c.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Load(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Version() != c.Version() || !d.TrainedAt().Equal(c.TrainedAt()) || d.TrainingDuration() != c.TrainingDuration() {
+		t.Errorf("loaded %s %v %v, trained %s %v %v", d.Version(), d.TrainedAt(), d.TrainingDuration(),
+			c.Version(), c.TrainedAt(), c.TrainingDuration())
+	}
+	db, _ := d.MarshalBinary()
+	if !bytes.Equal(cb, db) {
+		t.Error("MarshalBinary(Load(b)) != b")
+	}
+	for _, user := range []int64{3, 6, 414} {
+		for _, algo := range Algorithms {
+			req := Request{History: historyOf(sub, user), Algorithm: algo, Limit: 25}
+			x, _ := c.Recommend(req)
+			y, _ := d.Recommend(req)
+			if !reflect.DeepEqual(x, y) {
+				t.Errorf("user %d %s: loaded model answers differently", user, algo)
+			}
+		}
+	}
+	for _, id := range []int64{1, 296, 5} {
+		x, _ := c.SimilarMovies(id, nil, 10)
+		y, _ := d.SimilarMovies(id, nil, 10)
+		if !reflect.DeepEqual(x, y) {
+			t.Errorf("movie %d: loaded model finds other similar movies", id)
+		}
+	}
+
+	// Damaged bytes are refused, never a panic.
+	for name, bad := range map[string][]byte{
+		"empty":     nil,
+		"magic":     append([]byte("NOTAMODEL"), cb[9:]...),
+		"truncated": cb[:len(cb)/2],
+		"flipped":   flip(cb, len(cb)-3),
+		"trailing":  append(slices.Clone(cb), 0),
+	} {
+		if _, err := Load(bad); !errors.Is(err, ErrCorruptModel) {
+			t.Errorf("%s: error %v, want ErrCorruptModel", name, err)
+		}
+	}
+}
+
+func flip(b []byte, i int) []byte {
+	c := slices.Clone(b)
+	c[i] ^= 0x40
+	return c
+}
+
+func TestCancellation(t *testing.T) {
+	ds := syntheticDataset(200, 300, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Train(ctx, ds, DefaultConfig(), nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled before: %v", err)
+	}
+	if _, err := Evaluate(ctx, ds, EvalConfig{K: 10, Train: DefaultConfig()}, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("Evaluate cancelled before: %v", err)
+	}
+	// Cancelled in the middle of each stage in turn.
+	var stages []string
+	if _, err := Train(context.Background(), ds, DefaultConfig(), func(stage string, done, total int) {
+		if done < 0 || done > total || total <= 0 {
+			t.Errorf("progress %q %d/%d", stage, done, total)
+		}
+		if !slices.Contains(stages, stage) {
+			stages = append(stages, stage)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(stages) < 5 {
+		t.Fatalf("stages %v", stages)
+	}
+	for _, at := range stages {
+		ctx, cancel := context.WithCancel(context.Background())
+		_, err := Train(ctx, ds, DefaultConfig(), func(stage string, done, total int) {
+			if stage == at {
+				cancel()
+			}
+		})
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled in %q: %v", at, err)
+		}
+	}
+}
+
+func TestConcurrentServing(t *testing.T) {
+	ds, m := trainedSmall(t)
+	users := []int64{1, 5, 68, 414, 600, userWithAbout(ds, 100)}
+	type job struct {
+		user  int64
+		algo  string
+		genre string
+	}
+	var jobs []job
+	for _, u := range users {
+		for _, a := range Algorithms {
+			for _, g := range []string{"", "Drama"} {
+				jobs = append(jobs, job{u, a, g})
+			}
+		}
+	}
+	want := make([][]Recommendation, len(jobs))
+	for i, j := range jobs {
+		want[i], _ = m.Recommend(Request{History: historyOf(ds, j.user), Algorithm: j.algo, Genre: j.genre, Limit: 20})
+	}
+	wantSim, _ := m.SimilarMovies(1, nil, 10)
+	var wg sync.WaitGroup
+	errs := make(chan string, 100)
+	for g := range 8 {
+		wg.Go(func() {
+			for k := range 3 * len(jobs) {
+				i := (k*7 + g) % len(jobs)
+				j := jobs[i]
+				got, err := m.Recommend(Request{History: historyOf(ds, j.user), Algorithm: j.algo, Genre: j.genre, Limit: 20})
+				if err != nil || !reflect.DeepEqual(got, want[i]) {
+					select {
+					case errs <- fmt.Sprintf("job %+v differs under concurrency", j):
+					default:
+					}
+				}
+				if k%10 == 0 {
+					if s, _ := m.SimilarMovies(1, nil, 10); !reflect.DeepEqual(s, wantSim) {
+						select {
+						case errs <- "SimilarMovies differs under concurrency":
+						default:
+						}
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+var synth struct {
+	once sync.Once
+	m    *Model
+	err  error
+}
+
+func trainedSynthetic(tb testing.TB) *Model {
+	tb.Helper()
+	synth.once.Do(func() {
+		synth.m, synth.err = Train(context.Background(), syntheticDataset(120, 180, 5), DefaultConfig(), nil)
+	})
+	if synth.err != nil {
+		tb.Fatal(synth.err)
+	}
+	return synth.m
+}
+
+func TestSyntheticStructure(t *testing.T) {
+	ds := syntheticDataset(120, 180, 5)
+	m := trainedSynthetic(t)
+	// A user who loves Horror (genre index 3) gets mostly Horror.
+	hist := historyOf(ds, 4)
+	for _, algo := range []string{Hybrid, Collaborative, Content} {
+		recs, err := m.Recommend(Request{History: hist, Algorithm: algo, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		horror := 0
+		for _, r := range recs {
+			if (r.MovieID-1000)%6 == 3 {
+				horror++
+			}
+		}
+		if horror < 7 {
+			t.Errorf("%s: %d of 10 are Horror for a Horror fan: %+v", algo, horror, recs)
+		}
+	}
+}
+
+func TestTrainEdgeCases(t *testing.T) {
+	tests := []struct {
+		name string
+		ds   *Dataset
+		cfg  func(*Config)
+		ok   bool
+	}{
+		{"nil dataset", nil, nil, false},
+		{"empty", &Dataset{}, nil, true},
+		{"items only", &Dataset{Items: []Item{{ID: 1, Title: "A", Genres: []string{"Drama"}}, {ID: 2, Title: "B"}}}, nil, true},
+		{"ratings only, too few for the head", &Dataset{Interactions: []Interaction{{UserID: 1, MovieID: 5, Score: 4}, {UserID: 2, MovieID: 6, Score: 2}}}, nil, true},
+		{"zero regularization", syntheticDataset(10, 20, 1), func(c *Config) { c.Regularization = 0 }, false},
+		{"negative alpha", syntheticDataset(10, 20, 1), func(c *Config) { c.Alpha = -1 }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			if tt.cfg != nil {
+				tt.cfg(&cfg)
+			}
+			m, err := Train(context.Background(), tt.ds, cfg, nil)
+			if (err == nil) != tt.ok {
+				t.Fatalf("error %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil {
+				return
+			}
+			for _, algo := range Algorithms {
+				recs, err := m.Recommend(Request{Algorithm: algo, Limit: 5, History: []Interaction{{MovieID: 5, Score: 5}, {MovieID: 77, Score: 1}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range recs {
+					if r.MovieID == 5 {
+						t.Error("rated movie recommended")
+					}
+				}
+			}
+			if _, err := m.SimilarMovies(1, nil, 5); err != nil {
+				t.Fatal(err)
+			}
+			b, err := m.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Load(b); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestDuplicateRatingsLatestWins(t *testing.T) {
+	t0 := time.Unix(1e9, 0)
+	ds := &Dataset{Interactions: []Interaction{
+		{UserID: 1, MovieID: 10, Score: 1, At: t0.Add(time.Hour)},
+		{UserID: 1, MovieID: 10, Score: 5, At: t0},
+		{UserID: 2, MovieID: 10, Score: 3, At: t0},
+	}}
+	m := &model{}
+	buildCatalogue(m, ds)
+	r := buildRatings(m, ds.Interactions)
+	if r.users() != 2 || len(r.items) != 2 || r.scores[0] != 1 || r.count[0] != 2 {
+		t.Errorf("users %d items %v scores %v counts %v", r.users(), r.items, r.scores, r.count)
+	}
+}

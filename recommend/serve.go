@@ -1,0 +1,450 @@
+package recommend
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// maxLimit is the largest Limit a request may ask for; Limit is clamped to
+// 1..maxLimit.
+const maxLimit = 100
+
+// Hybrid blending. For a user whose History holds n movies of the
+// catalogue, nc of them in the collaborative head, the hybrid score of a
+// movie is
+//
+//	wc·collab/maxCollab + wt·content/maxContent + wp·pop/maxPop
+//
+// (each recommender's score divided by its largest value among the
+// eligible movies) with
+//
+//	wc = 1 if nc ≥ coldHistory, else 0
+//	wt = hybridContent · hybridHalf/(n + hybridHalf)
+//	wp = hybridPopular · hybridHalf/(n + hybridHalf)
+//
+// so a user with no ratings gets the popular list, a cold user (fewer than
+// coldHistory ratings) content and popularity, and a well-known user
+// mostly the collaborative model. Each movie is credited to the recommender
+// with the largest term. hybridContent and hybridPopular were tuned on the
+// validation split (see DefaultConfig's doc); the cold-start shape is a
+// judgement call, since the offline protocol has no cold users.
+//
+// hybridContent and hybridPopular are variables only so that the tuning
+// test can vary them; nothing else writes them.
+const (
+	coldHistory = 3
+	hybridHalf  = 20
+)
+
+var (
+	hybridContent float32 = 0.1
+	hybridPopular float32 = 0.1
+)
+
+// SimilarMovies blends collaborative and content similarity as
+// similarCollab·collab + (1 − similarCollab)·content for a movie of the
+// collaborative head, content alone otherwise.
+const similarCollab = 0.7
+
+// query is one Recommend call's state.
+type query struct {
+	m       *model
+	s       *scratch
+	limit   int
+	genre   int32 // -1: any
+	genreNm string
+	incl    bool // IncludeRated
+}
+
+func (q *query) eligible(i int32) bool {
+	return (q.incl || q.s.mark[i] == 0) && (q.genre < 0 || q.m.hasGenre(i, q.genre))
+}
+
+func (m *model) recommend(req Request) ([]Recommendation, error) {
+	algo := strings.ToLower(strings.TrimSpace(req.Algorithm))
+	switch algo {
+	case "":
+		algo = Hybrid
+	case Hybrid, Collaborative, Content, Popularity:
+	default:
+		return nil, fmt.Errorf("%w: %q", ErrUnknownAlgorithm, req.Algorithm)
+	}
+	q := query{m: m, limit: min(max(req.Limit, 1), maxLimit), genre: -1, incl: req.IncludeRated}
+	if g := strings.ToLower(strings.TrimSpace(req.Genre)); g != "" {
+		x, ok := m.genreByName[g]
+		if !ok {
+			return []Recommendation{}, nil // no movie has that genre
+		}
+		q.genre, q.genreNm = x, m.genreNames[x]
+	}
+	q.s = m.getScratch()
+	defer m.putScratch(q.s)
+	m.foldHistory(q.s, req.History)
+
+	out := make([]Recommendation, 0, q.limit)
+	switch algo {
+	case Popularity:
+		out = q.popular(out, 0)
+	case Collaborative:
+		out = q.collaborative(out)
+	case Content:
+		out = q.content(out)
+	case Hybrid:
+		out = q.hybrid(out)
+	}
+	return out, nil
+}
+
+// foldHistory records the request's ratings of catalogue movies in s.hist
+// and s.mark (a later rating of the same movie replaces an earlier one).
+func (m *model) foldHistory(s *scratch, hist []Interaction) {
+	for _, x := range hist {
+		i, ok := m.index[x.MovieID]
+		if !ok {
+			continue // a movie newer than the model: nothing to learn from
+		}
+		if p := s.mark[i]; p > 0 {
+			s.hist[p-1].score = float32(x.Score)
+			continue
+		}
+		s.hist = append(s.hist, histEntry{item: i, score: float32(x.Score)})
+		s.mark[i] = int32(len(s.hist))
+	}
+}
+
+// popular appends the most popular eligible movies not yet in out until
+// out holds limit. Their scores are popScore + offset.
+func (q *query) popular(out []Recommendation, offset float32) []Recommendation {
+	m := q.m
+	for _, i := range m.popOrder {
+		if len(out) >= q.limit {
+			break
+		}
+		if !q.eligible(i) || chosen(out, m.ids[i]) {
+			continue
+		}
+		out = append(out, Recommendation{
+			MovieID:   m.ids[i],
+			Score:     float64(m.popScore[i] + offset),
+			Reason:    q.popularReason(i),
+			Algorithm: Popularity,
+		})
+	}
+	return out
+}
+
+func chosen(out []Recommendation, id int64) bool {
+	for _, r := range out {
+		if r.MovieID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (q *query) popularReason(i int32) string {
+	popular := q.m.popScore[i] >= 0.5
+	switch {
+	case q.genre < 0 && popular:
+		return "Popular with everyone"
+	case q.genre < 0:
+		return "Next in the popularity ranking"
+	case popular:
+		return "Popular in " + q.genreNm
+	default:
+		return "Next in the popularity ranking of " + q.genreNm
+	}
+}
+
+// collabScores sets s.collab to the EASE scores of the history and returns
+// how many history movies are in the head.
+func (m *model) collabScores(s *scratch) int {
+	n := len(m.head)
+	sc := s.collab[:n]
+	clear(sc)
+	nc := 0
+	for _, h := range s.hist {
+		p := m.headPos[h.item]
+		if p < 0 {
+			continue
+		}
+		nc++
+		axpy(confidence(m.alpha, h.score), m.weights[int(p)*n:int(p)*n+n], sc)
+	}
+	return nc
+}
+
+// axpy adds a·x to y (len(y) ≥ len(x)).
+func axpy(a float32, x, y []float32) {
+	y = y[:len(x)]
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		xs := x[i : i+4 : i+4]
+		ys := y[i : i+4 : i+4]
+		ys[0] += a * xs[0]
+		ys[1] += a * xs[1]
+		ys[2] += a * xs[2]
+		ys[3] += a * xs[3]
+	}
+	for ; i < len(x); i++ {
+		y[i] += a * x[i]
+	}
+}
+
+func (q *query) collaborative(out []Recommendation) []Recommendation {
+	m, s := q.m, q.s
+	if m.collabScores(s) > 0 {
+		t := &s.top
+		t.reset(q.limit)
+		for h, i := range m.head {
+			if sc := s.collab[h]; sc > 0 && (!t.full() || sc >= t.min().score) && q.eligible(i) {
+				t.offer(cand{sc, i})
+			}
+		}
+		for _, c := range t.sorted() {
+			out = append(out, Recommendation{
+				MovieID:   m.ids[c.item],
+				Score:     float64(c.score),
+				Reason:    m.collabReason(s, c.item),
+				Algorithm: Collaborative,
+			})
+		}
+	}
+	// Too little collaborative signal: popular picks, scored below.
+	return q.popular(out, -1)
+}
+
+// collabReason names the history movie that adds most to item's
+// collaborative score.
+func (m *model) collabReason(s *scratch, item int32) string {
+	n := len(m.head)
+	j := m.headPos[item]
+	best, bestC := int32(-1), float32(0)
+	var bestScore float32
+	for _, h := range s.hist {
+		p := m.headPos[h.item]
+		if p < 0 || h.item == item {
+			continue
+		}
+		if c := confidence(m.alpha, h.score) * m.weights[int(p)*n+int(j)]; c > bestC {
+			best, bestC, bestScore = h.item, c, h.score
+		}
+	}
+	if best < 0 {
+		return "Rated by people whose ratings resemble yours"
+	}
+	return "Because you rated " + m.titles[best] + " " + strconv.FormatFloat(float64(bestScore), 'f', 1, 32)
+}
+
+// contentProfile sets s.profile to the unit-length taste profile of the
+// history: Σ (score − centre)·item vector, where centre is the user's mean
+// score shrunk towards 3.0 as if two extra 3.0 ratings were there, so
+// movies rated below it count against their features. It reports whether
+// some feature is liked.
+func (m *model) contentProfile(s *scratch) bool {
+	p := s.profile
+	clear(p)
+	if len(s.hist) == 0 {
+		return false
+	}
+	sum := 6.0
+	for _, h := range s.hist {
+		sum += float64(h.score)
+	}
+	centre := float32(sum / float64(len(s.hist)+2))
+	for _, h := range s.hist {
+		w := h.score - centre
+		if w == 0 {
+			continue
+		}
+		for k := m.featStart[h.item]; k < m.featStart[h.item+1]; k++ {
+			p[m.featIdx[k]] += w * m.featVal[k]
+		}
+	}
+	var norm float64
+	liked := false
+	for _, v := range p {
+		norm += float64(v) * float64(v)
+		liked = liked || v > 0
+	}
+	if !liked {
+		return false
+	}
+	inv := float32(1 / math.Sqrt(norm))
+	for f := range p {
+		p[f] *= inv
+	}
+	return true
+}
+
+// contentScore is the cosine of item's vector and the unit profile p.
+func (m *model) contentScore(p []float32, item int32) float32 {
+	var s float32
+	lo, hi := m.featStart[item], m.featStart[item+1]
+	idx := m.featIdx[lo:hi]
+	val := m.featVal[lo:hi]
+	val = val[:len(idx)]
+	for k, f := range idx {
+		s += p[f] * val[k]
+	}
+	return s
+}
+
+// contentPopExp is the exponent of the popularity prior of the content
+// recommender: it ranks by cosine × (0.1 + popScore)^contentPopExp, so that
+// among equally good matches the better-known movies come first.
+var contentPopExp = 2.0
+
+func (m *model) popPrior(i int32) float32 { return m.prior[i] }
+
+func (q *query) content(out []Recommendation) []Recommendation {
+	m, s := q.m, q.s
+	if m.contentProfile(s) {
+		t := &s.top
+		t.reset(q.limit)
+		for i := range int32(len(m.ids)) {
+			sc := m.contentScore(s.profile, i)
+			if sc <= 0 {
+				continue
+			}
+			sc *= m.popPrior(i)
+			if (!t.full() || sc >= t.min().score) && q.eligible(i) {
+				t.offer(cand{sc, i})
+			}
+		}
+		for _, c := range t.sorted() {
+			out = append(out, Recommendation{
+				MovieID:   m.ids[c.item],
+				Score:     float64(c.score),
+				Reason:    m.contentReason(s.profile, c.item),
+				Algorithm: Content,
+			})
+		}
+	}
+	return q.popular(out, -1)
+}
+
+// contentReason names the (at most two) features of item that add most to
+// its match with the profile.
+func (m *model) contentReason(p []float32, item int32) string {
+	var best [2]int32
+	var bestC [2]float32
+	best[0], best[1] = -1, -1
+	for k := m.featStart[item]; k < m.featStart[item+1]; k++ {
+		f := m.featIdx[k]
+		c := p[f] * m.featVal[k]
+		switch {
+		case c > bestC[0]:
+			best[1], bestC[1] = best[0], bestC[0]
+			best[0], bestC[0] = f, c
+		case c > bestC[1]:
+			best[1], bestC[1] = f, c
+		}
+	}
+	switch {
+	case best[0] < 0:
+		return "Similar to movies you rated"
+	case best[1] < 0:
+		return "Because you like " + m.featLabel(best[0])
+	default:
+		return "Matches your taste for " + m.featLabel(best[0]) + ", " + m.featLabel(best[1])
+	}
+}
+
+func (m *model) featLabel(f int32) string {
+	switch m.featKind[f] {
+	case featDecade:
+		return m.featNames[f] + " movies"
+	case featTag:
+		return "'" + m.featNames[f] + "'"
+	}
+	return m.featNames[f]
+}
+
+func (q *query) hybrid(out []Recommendation) []Recommendation {
+	m, s := q.m, q.s
+	n := len(s.hist)
+	if n == 0 {
+		return q.popular(out, 0)
+	}
+	wc := float32(0)
+	if nc := m.collabScores(s); nc >= coldHistory {
+		wc = 1
+	}
+	decay := float32(hybridHalf) / float32(n+hybridHalf)
+	wt := hybridContent * decay
+	wp := hybridPopular * decay
+	if !m.contentProfile(s) {
+		wt = 0
+	}
+
+	// Pass 1: each recommender's largest score among eligible movies.
+	var maxC, maxT, maxP float32
+	for i := range int32(len(m.ids)) {
+		if !q.eligible(i) {
+			continue
+		}
+		if wt > 0 {
+			t := m.contentScore(s.profile, i) * m.popPrior(i)
+			s.content[i] = t
+			maxT = max(maxT, t)
+		}
+		maxP = max(maxP, m.popScore[i])
+		if h := m.headPos[i]; h >= 0 && wc > 0 {
+			maxC = max(maxC, s.collab[h])
+		}
+	}
+	var kc, kt, kp float32
+	if maxC > 0 {
+		kc = wc / maxC
+	}
+	if maxT > 0 {
+		kt = wt / maxT
+	}
+	if maxP > 0 {
+		kp = wp / maxP
+	}
+	if kc == 0 && kt == 0 && kp == 0 {
+		kp = 1
+	}
+
+	// Pass 2: the blend.
+	t := &s.top
+	t.reset(q.limit)
+	for i := range int32(len(m.ids)) {
+		if !q.eligible(i) {
+			continue
+		}
+		f := kp * m.popScore[i]
+		if kt > 0 {
+			f += kt * s.content[i]
+		}
+		if h := m.headPos[i]; h >= 0 && kc > 0 {
+			f += kc * s.collab[h]
+		}
+		t.offer(cand{f, i})
+	}
+	for _, c := range t.sorted() {
+		i := c.item
+		r := Recommendation{MovieID: m.ids[i], Score: float64(c.score)}
+		tc, tt, tp := float32(0), float32(0), kp*m.popScore[i]
+		if h := m.headPos[i]; h >= 0 && kc > 0 {
+			tc = kc * s.collab[h]
+		}
+		if kt > 0 {
+			tt = kt * s.content[i]
+		}
+		switch {
+		case tc > 0 && tc >= tt && tc >= tp:
+			r.Algorithm, r.Reason = Collaborative, m.collabReason(s, i)
+		case tt > 0 && tt >= tp:
+			r.Algorithm, r.Reason = Content, m.contentReason(s.profile, i)
+		default:
+			r.Algorithm, r.Reason = Popularity, q.popularReason(i)
+		}
+		out = append(out, r)
+	}
+	return out
+}
