@@ -7,6 +7,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 
 	"github.com/movierec/movierec/sqlstore"
 )
@@ -103,7 +105,12 @@ func createSchema(ctx context.Context, url, schema string) error {
 		return fmt.Errorf("postgres: connect: %w", err)
 	}
 	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+	_, err = c.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "23505" || pgErr.Code == "42P06") {
+		err = nil // created concurrently by another instance
+	}
+	if err != nil {
 		return fmt.Errorf("postgres: create schema %s: %w", schema, err)
 	}
 	return nil
@@ -128,7 +135,19 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub)
+	// An advisory lock makes instances that start together migrate one at
+	// a time.
+	opts := []lock.SessionLockerOption{lock.WithLockTimeout(1, 300)}
+	if schema := pool.Config().ConnConfig.RuntimeParams["search_path"]; schema != "" {
+		// A lock per schema: tests migrating their own schemas don't wait
+		// for each other.
+		opts = append(opts, lock.WithLockID(int64(crc32.ChecksumIEEE([]byte(schema)))))
+	}
+	locker, err := lock.NewPostgresSessionLocker(opts...)
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub, goose.WithSessionLocker(locker))
 	if err != nil {
 		return fmt.Errorf("postgres: migrations: %w", err)
 	}
@@ -150,7 +169,7 @@ type conn struct{ pool *pgxpool.Pool }
 
 // Pool returns the pgx pool under a store opened by this package, or nil.
 func Pool(s *sqlstore.Store) *pgxpool.Pool {
-	if c, ok := s.Conn().(*conn); ok {
+	if c, ok := s.Unobserved().(*conn); ok {
 		return c.pool
 	}
 	return nil
@@ -170,7 +189,14 @@ func (c *conn) CopyIn(ctx context.Context, table string, columns []string, n int
 	return copyIn(ctx, c.pool, table, columns, n, rowAt)
 }
 func (c *conn) Ping(ctx context.Context) error { return c.pool.Ping(ctx) }
-func (c *conn) Close() error                   { c.pool.Close(); return nil }
+
+// Stats reports pgxpool's statistics.
+func (c *conn) Stats() sqlstore.PoolStats {
+	st := c.pool.Stat()
+	return sqlstore.PoolStats{Acquired: int(st.AcquiredConns()), Idle: int(st.IdleConns()), Total: int(st.TotalConns()),
+		Max: int(st.MaxConns()), Waits: st.EmptyAcquireCount(), WaitTime: st.EmptyAcquireWaitTime()}
+}
+func (c *conn) Close() error { c.pool.Close(); return nil }
 
 func (c *conn) InTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 	return pgx.BeginFunc(ctx, c.pool, func(t pgx.Tx) error { return fn(tx{t}) })

@@ -115,7 +115,14 @@ func (c *conn) CopyIn(ctx context.Context, table string, columns []string, n int
 	return copyIn(ctx, c.db, table, columns, n, rowAt)
 }
 func (c *conn) Ping(ctx context.Context) error { return c.db.PingContext(ctx) }
-func (c *conn) Close() error                   { return c.db.Close() }
+
+// Stats reports database/sql's pool statistics.
+func (c *conn) Stats() sqlstore.PoolStats {
+	st := c.db.Stats()
+	return sqlstore.PoolStats{Acquired: st.InUse, Idle: st.Idle, Total: st.OpenConnections,
+		Max: st.MaxOpenConnections, Waits: st.WaitCount, WaitTime: st.WaitDuration}
+}
+func (c *conn) Close() error { return c.db.Close() }
 
 func (c *conn) InTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 	sqlTx, err := c.db.BeginTx(ctx, nil)
