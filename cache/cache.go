@@ -1,0 +1,358 @@
+// Package cache keeps serialized API answers in two tiers: an in-process
+// otter cache in front of Redis (when configured). Keys carry generation
+// counters, so a write invalidates by bumping a counter in Redis before its
+// response returns, and every instance sharing that Redis stops serving the
+// old answer at once. When Redis fails, reads bypass the cache and go to the
+// database (correct, slower) until it answers again; errors are logged once
+// per interval, not per request.
+package cache
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
+)
+
+// Policy is a class of answers with one lifetime.
+type Policy struct {
+	Name string
+	TTL  time.Duration
+}
+
+// Entry is one cached answer.
+type Entry struct {
+	Status      int
+	ContentType string
+	ETag        string
+	Body        []byte
+	ttl         time.Duration
+}
+
+// Scope says which writes invalidate an answer: every answer depends on
+// the catalog; a user's own answers (recommendations) also on that user.
+type Scope struct {
+	UserID int64 // 0: catalog only
+}
+
+// Outcome tells how a Fetch was served.
+type Outcome string
+
+// Fetch outcomes.
+const (
+	HitLocal Outcome = "hit-local" // from the in-process tier
+	HitRedis Outcome = "hit-redis" // from Redis (and now in-process too)
+	Miss     Outcome = "miss"      // filled and stored
+	Bypass   Outcome = "bypass"    // Redis is failing: filled, not stored
+)
+
+// Options configures a Cache.
+type Options struct {
+	// Redis, when set, is the shared tier and holds the generation
+	// counters; nil keeps everything in process (one instance only).
+	Redis *redis.Client
+	// Prefix namespaces the Redis keys (tests give each test its own).
+	Prefix string
+	// MaxEntries bounds the in-process tier (default 10,000).
+	MaxEntries int
+	// Clock drives the in-process TTLs (nil: the real clock).
+	Clock otter.Clock
+	// Log receives Redis failures, at most once per ErrorLogEvery
+	// (default 30s), and recoveries.
+	Log           *slog.Logger
+	ErrorLogEvery time.Duration
+	// Retry is how long to bypass Redis after it failed (default 1s).
+	Retry time.Duration
+	// OnResult and OnRedisError feed metrics (nil: none).
+	OnResult     func(policy string, o Outcome)
+	OnRedisError func()
+}
+
+// Cache is the two-tier answer cache. Safe for concurrent use.
+type Cache struct {
+	opts  Options
+	local *otter.Cache[string, Entry]
+	group singleflight.Group
+
+	// Generations when there is no Redis.
+	genMu    sync.Mutex
+	localGen map[string]uint64
+
+	// Redis health.
+	downUntil  atomic.Int64 // unix nanos; Redis is skipped before this
+	failures   atomic.Int64 // since the last log line
+	lastLog    atomic.Int64
+	wasDown    atomic.Bool
+	pendingMu  sync.Mutex
+	pendingGen map[string]bool // bumps that failed, retried on recovery
+}
+
+// New returns a cache.
+func New(opts Options) (*Cache, error) {
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = 10_000
+	}
+	if opts.ErrorLogEvery <= 0 {
+		opts.ErrorLogEvery = 30 * time.Second
+	}
+	if opts.Retry <= 0 {
+		opts.Retry = time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	local, err := otter.New(&otter.Options[string, Entry]{
+		MaximumSize:      opts.MaxEntries,
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, Entry]) time.Duration { return e.Value.ttl }),
+		Clock:            opts.Clock,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Cache{opts: opts, local: local, localGen: map[string]uint64{}, pendingGen: map[string]bool{}}, nil
+}
+
+// Shared reports whether a Redis tier is configured.
+func (c *Cache) Shared() bool { return c.opts.Redis != nil }
+
+func (c *Cache) genKeys(s Scope) []string {
+	keys := []string{c.opts.Prefix + "gen:catalog"}
+	if s.UserID != 0 {
+		keys = append(keys, c.opts.Prefix+"gen:user:"+strconv.FormatInt(s.UserID, 10))
+	}
+	return keys
+}
+
+// generations returns the current counters of scope, ok false when Redis
+// cannot be asked (the caller then bypasses the cache).
+func (c *Cache) generations(ctx context.Context, s Scope) (string, bool) {
+	keys := c.genKeys(s)
+	if c.opts.Redis == nil {
+		c.genMu.Lock()
+		defer c.genMu.Unlock()
+		g := ""
+		for _, k := range keys {
+			g += strconv.FormatUint(c.localGen[k], 10) + "."
+		}
+		return g, true
+	}
+	if !c.redisUsable() {
+		return "", false
+	}
+	c.flushPending(ctx)
+	vals, err := c.opts.Redis.MGet(ctx, keys...).Result()
+	if err != nil {
+		c.redisFailed(err)
+		return "", false
+	}
+	c.redisOK()
+	g := ""
+	for _, v := range vals {
+		s, _ := v.(string) // nil (never bumped) counts as 0
+		g += s + "."
+	}
+	return g, true
+}
+
+// Fetch returns the answer for key under policy and scope: from the
+// in-process tier, from Redis, or from fill (run once for concurrent
+// misses of one key). Entries whose Status is not 200 are returned but
+// never stored. fill's error is returned as is.
+func (c *Cache) Fetch(ctx context.Context, p Policy, s Scope, key string, fill func(context.Context) (Entry, error)) (Entry, Outcome, error) {
+	gen, ok := c.generations(ctx, s)
+	if !ok {
+		e, err := fill(ctx)
+		c.result(p, Bypass)
+		return e, Bypass, err
+	}
+	owner := ""
+	if s.UserID != 0 { // a user's answers are theirs alone
+		owner = "u" + strconv.FormatInt(s.UserID, 10) + ":"
+	}
+	full := c.opts.Prefix + "v1:" + p.Name + ":" + owner + gen + ":" + key
+	if e, ok := c.local.GetIfPresent(full); ok {
+		c.result(p, HitLocal)
+		return e, HitLocal, nil
+	}
+	type answer struct {
+		e Entry
+		o Outcome
+	}
+	v, err, _ := c.group.Do(full, func() (any, error) {
+		if e, ok := c.fromRedis(ctx, full, p); ok {
+			c.local.Set(full, e)
+			return answer{e, HitRedis}, nil
+		}
+		e, err := fill(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if e.Status == 200 {
+			e.ttl = p.TTL
+			c.local.Set(full, e)
+			c.toRedis(ctx, full, e)
+		}
+		return answer{e, Miss}, nil
+	})
+	if err != nil {
+		return Entry{}, Miss, err
+	}
+	a := v.(answer)
+	c.result(p, a.o)
+	return a.e, a.o, nil
+}
+
+func (c *Cache) result(p Policy, o Outcome) {
+	if c.opts.OnResult != nil {
+		c.opts.OnResult(p.Name, o)
+	}
+}
+
+func (c *Cache) fromRedis(ctx context.Context, key string, p Policy) (Entry, bool) {
+	if c.opts.Redis == nil || !c.redisUsable() {
+		return Entry{}, false
+	}
+	data, err := c.opts.Redis.Get(ctx, key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Entry{}, false
+	} else if err != nil {
+		c.redisFailed(err)
+		return Entry{}, false
+	}
+	e, err := decode(data)
+	if err != nil {
+		return Entry{}, false
+	}
+	e.ttl = p.TTL
+	return e, true
+}
+
+func (c *Cache) toRedis(ctx context.Context, key string, e Entry) {
+	if c.opts.Redis == nil || !c.redisUsable() {
+		return
+	}
+	if err := c.opts.Redis.Set(ctx, key, encode(e), e.ttl).Err(); err != nil {
+		c.redisFailed(err)
+	}
+}
+
+// Invalidate makes every answer of scope stale, on every instance sharing
+// the Redis tier, before it returns. A failing Redis is logged (and the
+// bump retried once it answers); it never fails the write.
+func (c *Cache) Invalidate(ctx context.Context, s Scope) {
+	keys := c.genKeys(s)
+	if s.UserID != 0 {
+		keys = keys[1:] // a user's own answers only
+	}
+	if c.opts.Redis == nil {
+		c.genMu.Lock()
+		for _, k := range keys {
+			c.localGen[k]++
+		}
+		c.genMu.Unlock()
+		return
+	}
+	pipe := c.opts.Redis.TxPipeline()
+	for _, k := range keys {
+		pipe.Incr(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		c.redisFailed(err)
+		c.pendingMu.Lock()
+		for _, k := range keys {
+			c.pendingGen[k] = true
+		}
+		c.pendingMu.Unlock()
+	}
+}
+
+// flushPending retries bumps that failed while Redis was down.
+func (c *Cache) flushPending(ctx context.Context) {
+	c.pendingMu.Lock()
+	defer c.pendingMu.Unlock()
+	for k := range c.pendingGen {
+		if err := c.opts.Redis.Incr(ctx, k).Err(); err != nil {
+			return
+		}
+		delete(c.pendingGen, k)
+	}
+}
+
+func (c *Cache) redisUsable() bool { return time.Now().UnixNano() >= c.downUntil.Load() }
+
+// redisFailed records a failure: Redis is skipped for Retry, and the error
+// is logged at most once per ErrorLogEvery.
+func (c *Cache) redisFailed(err error) {
+	now := time.Now()
+	c.downUntil.Store(now.Add(c.opts.Retry).UnixNano())
+	c.wasDown.Store(true)
+	if c.opts.OnRedisError != nil {
+		c.opts.OnRedisError()
+	}
+	n := c.failures.Add(1)
+	last := c.lastLog.Load()
+	if now.UnixNano()-last >= int64(c.opts.ErrorLogEvery) && c.lastLog.CompareAndSwap(last, now.UnixNano()) {
+		c.failures.Store(0)
+		c.opts.Log.Error("redis unavailable; serving from the database", slog.Any("err", err),
+			slog.Int64("failures_since_last_report", n))
+	}
+}
+
+func (c *Cache) redisOK() {
+	if c.wasDown.CompareAndSwap(true, false) {
+		c.opts.Log.Info("redis is back; caching again")
+	}
+}
+
+// encode: status (2 bytes), content type and ETag (1-byte lengths), body.
+func encode(e Entry) []byte {
+	b := make([]byte, 0, 4+len(e.ContentType)+len(e.ETag)+len(e.Body))
+	b = binary.BigEndian.AppendUint16(b, uint16(e.Status))
+	b = append(b, byte(len(e.ContentType)))
+	b = append(b, e.ContentType...)
+	b = append(b, byte(len(e.ETag)))
+	b = append(b, e.ETag...)
+	return append(b, e.Body...)
+}
+
+func decode(b []byte) (Entry, error) {
+	var e Entry
+	if len(b) < 4 {
+		return e, fmt.Errorf("cache: short entry")
+	}
+	e.Status = int(binary.BigEndian.Uint16(b))
+	b = b[2:]
+	n := int(b[0])
+	if len(b) < 1+n+1 {
+		return e, fmt.Errorf("cache: short entry")
+	}
+	e.ContentType, b = string(b[1:1+n]), b[1+n:]
+	m := int(b[0])
+	if len(b) < 1+m {
+		return e, fmt.Errorf("cache: short entry")
+	}
+	e.ETag, e.Body = string(b[1:1+m]), b[1+m:]
+	return e, nil
+}
+
+// Health is "ok" when the cache works (in process, or with Redis
+// answering) and "unavailable" when Redis does not answer (reads then go
+// to the database).
+func (c *Cache) Health(ctx context.Context) string {
+	if c.opts.Redis == nil {
+		return "ok"
+	}
+	if err := c.opts.Redis.Ping(ctx).Err(); err != nil {
+		return "unavailable"
+	}
+	return "ok"
+}
