@@ -57,6 +57,7 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p auth.Pr
 			s.writeError(w, r, err)
 			return
 		}
+		rememberPrincipal(r.Context(), p)
 		h(w, r, p)
 	}
 }

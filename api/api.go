@@ -5,6 +5,9 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -14,6 +17,8 @@ import (
 	"time"
 
 	"github.com/movierec/movierec"
+	"github.com/movierec/movierec/cache"
+	"github.com/movierec/movierec/observe"
 	"github.com/movierec/movierec/throttle"
 )
 
@@ -21,6 +26,7 @@ import (
 type Catalog interface {
 	ListMovies(ctx context.Context, f movierec.MovieFilter) (movierec.Page[movierec.Movie], error)
 	Movie(ctx context.Context, id int64) (movierec.Movie, error)
+	MoviesByIDs(ctx context.Context, ids []int64) ([]movierec.Movie, error)
 	PopularMovies(ctx context.Context, limit int) ([]movierec.Movie, error)
 	TrendingMovies(ctx context.Context, period time.Duration, limit int) ([]movierec.ScoredMovie, error)
 	TopRatedMovies(ctx context.Context, minRatings, limit int) ([]movierec.ScoredMovie, error)
@@ -49,6 +55,15 @@ type Options struct {
 	TrustProxy bool
 	// Now is the throttling clock (nil: time.Now).
 	Now func() time.Time
+	// Recommender serves the recommendation routes (nil: they answer 503).
+	Recommender Recommender
+	// Metrics records request metrics and is served at /metrics (nil: no
+	// metrics).
+	Metrics *observe.Metrics
+	// Cache keeps answers (nil: none); Policies are their lifetimes
+	// (zero: DefaultPolicies).
+	Cache    *cache.Cache
+	Policies Policies
 }
 
 // DefaultOptions are the contract's limits: login 5 per minute per address
@@ -62,19 +77,27 @@ func DefaultOptions() Options {
 
 // Server is the HTTP API.
 type Server struct {
-	store      Store
-	accounts   Accounts
-	log        *slog.Logger
-	mux        *http.ServeMux
-	routes     []string
-	ready      atomic.Bool
-	trustProxy bool
-	limits     struct{ loginAddr, loginUser, register *throttle.Limiter }
+	store       Store
+	accounts    Accounts
+	log         *slog.Logger
+	mux         *http.ServeMux
+	routes      []string
+	ready       atomic.Bool
+	trustProxy  bool
+	recommender Recommender
+	metrics     *observe.Metrics
+	cache       *cache.Cache
+	policies    Policies
+	limits      struct{ loginAddr, loginUser, register *throttle.Limiter }
 }
 
 // New returns a Server, ready to serve.
 func New(store Store, accounts Accounts, log *slog.Logger, opts Options) *Server {
-	s := &Server{store: store, accounts: accounts, log: log, mux: http.NewServeMux(), trustProxy: opts.TrustProxy}
+	s := &Server{store: store, accounts: accounts, log: log, mux: http.NewServeMux(), trustProxy: opts.TrustProxy,
+		recommender: opts.Recommender, metrics: opts.Metrics, cache: opts.Cache, policies: opts.Policies}
+	if s.policies == (Policies{}) {
+		s.policies = DefaultPolicies()
+	}
 	s.limits.loginAddr = throttle.New(opts.LoginLimit, opts.Now)
 	s.limits.loginUser = throttle.New(opts.LoginLimit, opts.Now)
 	s.limits.register = throttle.New(opts.RegisterLimit, opts.Now)
@@ -99,32 +122,33 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 }
 
 func (s *Server) registerRoutes() {
+	list, popular, detail, recs := s.policies.List, s.policies.Popular, s.policies.Detail, s.policies.Recommendations
 	s.handle("GET /api/{$}", s.apiRoot)
 	s.handle("GET /api/schema/{$}", s.schema)
 
-	s.handle("GET /api/movies/{$}", s.listMovies)
-	s.handle("POST /api/movies/{$}", s.staff(s.createMovie))
-	s.handle("GET /api/movies/{id}/{$}", s.getMovie)
-	s.handle("PUT /api/movies/{id}/{$}", s.staff(s.updateMovie))
-	s.handle("PATCH /api/movies/{id}/{$}", s.staff(s.updateMovie))
-	s.handle("DELETE /api/movies/{id}/{$}", s.deleteByID(s.store.DeleteMovie))
-	s.handle("GET /api/movies/popular/{$}", s.popularMovies)
-	s.handle("GET /api/movies/trending/{$}", s.trendingMovies)
-	s.handle("GET /api/movies/top-rated/{$}", s.topRatedMovies)
-	s.handle("GET /api/movies/genres/{$}", s.listGenres)
-	s.handle("POST /api/movies/genres/{$}", s.staff(s.saveGenre))
-	s.handle("GET /api/movies/genres/{id}/{$}", s.getGenre)
-	s.handle("PUT /api/movies/genres/{id}/{$}", s.staff(s.saveGenre))
-	s.handle("PATCH /api/movies/genres/{id}/{$}", s.staff(s.saveGenre))
-	s.handle("DELETE /api/movies/genres/{id}/{$}", s.deleteByID(s.store.DeleteGenre))
-	s.handle("GET /api/movies/genres/{id}/movies/{$}", s.genreMovies)
-	s.handle("GET /api/movies/tags/{$}", s.listTags)
-	s.handle("POST /api/movies/tags/{$}", s.staff(s.saveTag))
-	s.handle("GET /api/movies/tags/{id}/{$}", s.getTag)
-	s.handle("PUT /api/movies/tags/{id}/{$}", s.staff(s.saveTag))
-	s.handle("PATCH /api/movies/tags/{id}/{$}", s.staff(s.saveTag))
-	s.handle("DELETE /api/movies/tags/{id}/{$}", s.deleteByID(s.store.DeleteTag))
-	s.handle("GET /api/movies/tags/{id}/movies/{$}", s.tagMovies)
+	s.handle("GET /api/movies/{$}", s.cached(list, nil, s.listMovies))
+	s.handle("POST /api/movies/{$}", s.invalidates(s.staff(s.createMovie)))
+	s.handle("GET /api/movies/{id}/{$}", s.cached(detail, nil, s.getMovie))
+	s.handle("PUT /api/movies/{id}/{$}", s.invalidates(s.staff(s.updateMovie)))
+	s.handle("PATCH /api/movies/{id}/{$}", s.invalidates(s.staff(s.updateMovie)))
+	s.handle("DELETE /api/movies/{id}/{$}", s.invalidates(s.deleteByID(s.store.DeleteMovie)))
+	s.handle("GET /api/movies/popular/{$}", s.cached(popular, nil, s.popularMovies))
+	s.handle("GET /api/movies/trending/{$}", s.cached(popular, nil, s.trendingMovies))
+	s.handle("GET /api/movies/top-rated/{$}", s.cached(popular, nil, s.topRatedMovies))
+	s.handle("GET /api/movies/genres/{$}", s.cached(list, nil, s.listGenres))
+	s.handle("POST /api/movies/genres/{$}", s.invalidates(s.staff(s.saveGenre)))
+	s.handle("GET /api/movies/genres/{id}/{$}", s.cached(detail, nil, s.getGenre))
+	s.handle("PUT /api/movies/genres/{id}/{$}", s.invalidates(s.staff(s.saveGenre)))
+	s.handle("PATCH /api/movies/genres/{id}/{$}", s.invalidates(s.staff(s.saveGenre)))
+	s.handle("DELETE /api/movies/genres/{id}/{$}", s.invalidates(s.deleteByID(s.store.DeleteGenre)))
+	s.handle("GET /api/movies/genres/{id}/movies/{$}", s.cached(list, nil, s.genreMovies))
+	s.handle("GET /api/movies/tags/{$}", s.cached(list, nil, s.listTags))
+	s.handle("POST /api/movies/tags/{$}", s.invalidates(s.staff(s.saveTag)))
+	s.handle("GET /api/movies/tags/{id}/{$}", s.cached(detail, nil, s.getTag))
+	s.handle("PUT /api/movies/tags/{id}/{$}", s.invalidates(s.staff(s.saveTag)))
+	s.handle("PATCH /api/movies/tags/{id}/{$}", s.invalidates(s.staff(s.saveTag)))
+	s.handle("DELETE /api/movies/tags/{id}/{$}", s.invalidates(s.deleteByID(s.store.DeleteTag)))
+	s.handle("GET /api/movies/tags/{id}/movies/{$}", s.cached(list, nil, s.tagMovies))
 
 	s.handle("POST /api/auth/register/{$}", s.register)
 	s.handle("POST /api/auth/login/{$}", s.login)
@@ -136,9 +160,9 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /api/auth/password/change/{$}", s.authed(s.changePassword))
 
 	s.handle("GET /api/ratings/movies/{id}/rate/{$}", s.movieRating(s.getRating))
-	s.handle("POST /api/ratings/movies/{id}/rate/{$}", s.movieRating(s.rateMovie))
-	s.handle("PUT /api/ratings/movies/{id}/rate/{$}", s.movieRating(s.rateMovie))
-	s.handle("DELETE /api/ratings/movies/{id}/rate/{$}", s.movieRating(s.deleteRating))
+	s.handle("POST /api/ratings/movies/{id}/rate/{$}", s.invalidates(s.movieRating(s.rateMovie)))
+	s.handle("PUT /api/ratings/movies/{id}/rate/{$}", s.invalidates(s.movieRating(s.rateMovie)))
+	s.handle("DELETE /api/ratings/movies/{id}/rate/{$}", s.invalidates(s.movieRating(s.deleteRating)))
 	s.handle("GET /api/ratings/my-ratings/{$}", myList(s, s.store.UserRatings, newMyRatingJSON))
 	s.handle("POST /api/ratings/movies/{id}/favorite/{$}", s.movieRating(s.toggleFavorite))
 	s.handle("GET /api/ratings/my-favorites/{$}", myList(s, s.store.Favorites, newFavoriteJSON))
@@ -146,13 +170,20 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /api/ratings/movies/{id}/unwatch/{$}", s.movieRating(s.unwatch))
 	s.handle("GET /api/ratings/my-watchlist/{$}", myList(s, s.store.WatchHistory, newWatchJSON))
 	s.handle("GET /api/ratings/my-stats/{$}", s.authed(s.myStats))
-	s.handle("GET /api/ratings/movies/{id}/ratings/{$}", s.movieRatings)
-	s.handle("GET /api/ratings/movies/{id}/stats/{$}", s.movieStats)
+	s.handle("GET /api/ratings/movies/{id}/ratings/{$}", s.cached(list, nil, s.movieRatings))
+	s.handle("GET /api/ratings/movies/{id}/stats/{$}", s.cached(list, nil, s.movieStats))
 
-	s.handle("GET /api/recommendations/trending/{$}", s.trendingMovies)
+	s.handle("GET /api/recommendations/for-me/{$}", s.cached(recs, s.callerID, s.authed(s.forMe)))
+	s.handle("GET /api/recommendations/users/{user_id}/{$}", s.cached(recs, s.pathUserID, s.staff(s.forUser)))
+	s.handle("GET /api/recommendations/movies/{id}/similar/{$}", s.cached(detail, nil, s.similarMovies))
+	s.handle("GET /api/recommendations/trending/{$}", s.cached(popular, nil, s.trendingMovies))
 	s.handle("GET /health/{$}", s.health)
 	s.handle("GET /healthz", s.healthz)
 	s.handle("GET /readyz", s.readyz)
+	if s.metrics != nil {
+		s.mux.Handle("GET /metrics", s.metrics.Handler())
+		s.routes = append(s.routes, "GET /metrics")
+	}
 }
 
 // noSlash lists the paths served without a trailing slash.
@@ -163,17 +194,33 @@ var noSlash = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": tru
 // error body, and panics become a logged 500.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
+	id := requestID(r.Header.Get("X-Request-ID"))
+	log := s.log.With(slog.String("request_id", id))
+	ctx, stats := observe.WithRequestStats(observe.WithLogger(r.Context(), log))
+	r = r.WithContext(ctx)
+	w.Header().Set("X-Request-ID", id)
+	sw := &statusWriter{ResponseWriter: w, stats: stats, start: start}
+	route := "unmatched"
+	if s.metrics != nil {
+		s.metrics.InFlight.Inc()
+	}
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.ErrorContext(r.Context(), "panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+			log.ErrorContext(ctx, "panic", slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
 			if sw.status == 0 {
 				s.writeError(sw, r, movierec.Errorf(movierec.EINTERNAL, "panic"))
 			}
 		}
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method),
-			slog.String("path", r.URL.Path), slog.Int("status", sw.status),
-			slog.Duration("duration", time.Since(start)))
+		took := time.Since(start)
+		if s.metrics != nil {
+			s.metrics.InFlight.Dec()
+			s.metrics.RequestDuration.WithLabelValues(route, r.Method, observe.StatusClass(sw.status)).Observe(took.Seconds())
+			s.metrics.QueriesPerRequest.WithLabelValues(route).Observe(float64(stats.Queries()))
+		}
+		// The path only: query strings are not logged.
+		log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("route", route),
+			slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes),
+			slog.Duration("duration", took), slog.Int("queries", stats.Queries()), slog.Duration("db", stats.DBTime()))
 	}()
 	if p := r.URL.Path; !strings.HasSuffix(p, "/") {
 		if trimmed := strings.TrimSuffix(p, "/"); !noSlash[trimmed] {
@@ -184,6 +231,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		route = pattern
+	}
 	if allow := s.readOnlySibling(r, pattern); allow != "" {
 		sw.Header().Set("Allow", allow)
 		s.writeError(sw, r, &movierec.Error{Code: codeMethodNotAllowed,
@@ -231,24 +281,40 @@ func (s *Server) readOnlySibling(r *http.Request, pattern string) string {
 	return "GET, HEAD"
 }
 
-// statusWriter remembers the status a handler wrote.
+// statusWriter remembers the status and size of the answer, and adds the
+// Server-Timing header (database time and statement count so far, and the
+// handler's total) just before the header is sent.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	bytes  int64
+	stats  *observe.RequestStats
+	start  time.Time
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		if w.stats != nil {
+			timing := fmt.Sprintf(`db;dur=%.3f;desc="%d queries", app;dur=%.3f`,
+				float64(w.stats.DBTime().Microseconds())/1000, w.stats.Queries(),
+				float64(time.Since(w.start).Microseconds())/1000)
+			if c := w.stats.Cache(); c != "" {
+				timing += `, cache;desc="` + c + `"`
+			}
+			w.Header().Set("Server-Timing", timing)
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -270,6 +336,17 @@ func (w *recordWriter) Write(b []byte) (int, error) {
 		w.status = http.StatusOK
 	}
 	return len(b), nil
+}
+
+// requestID keeps a client's X-Request-ID when it is a sane token
+// (1–128 of A–Z a–z 0–9 . _ : -) and makes a random one otherwise.
+func requestID(in string) string {
+	if n := len(in); n > 0 && n <= 128 && strings.Trim(in, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == "" {
+		return in
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // pathID parses the {id} path value; anything but a positive integer is a

@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/movierec/movierec/api"
+	"github.com/movierec/movierec/cache"
 	"github.com/movierec/movierec/movielens"
 	"github.com/movierec/movierec/sqlstore"
 	"github.com/movierec/movierec/storetest"
@@ -55,6 +57,44 @@ func benchPaths(b *testing.B, s *sqlstore.Store) {
 					b.Fatalf("%s: %d", bc.path, w.Code)
 				}
 				io.Copy(io.Discard, w.Body)
+			}
+		})
+	}
+}
+
+// BenchmarkCacheHit measures answers served from the in-process cache tier
+// against writing the same bytes straight from memory:
+//
+//	go test -run '^$' -bench CacheHit -benchmem ./api/
+func BenchmarkCacheHit(b *testing.B) {
+	s := storetest.OpenSQLite(b)
+	if _, err := s.Import(context.Background(), storetest.Fixture(200), nil); err != nil {
+		b.Fatal(err)
+	}
+	c, err := cache.New(cache.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := api.New(s, storetest.Accounts(b, s), slog.New(slog.DiscardHandler), api.Options{Cache: c})
+	for _, path := range []string{"/api/movies/", "/api/movies/1/"} {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req) // warm
+		body := w.Body.Bytes()
+		b.Run("cached"+strings.ReplaceAll(path, "/", "_"), func(b *testing.B) {
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatal(w.Code)
+				}
+			}
+		})
+		b.Run("memory"+strings.ReplaceAll(path, "/", "_"), func(b *testing.B) {
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				w.Header().Set("Content-Type", "application/json; charset=utf-8")
+				w.Write(body)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/movierec/movierec"
+	"github.com/movierec/movierec/observe"
 )
 
 // statusOf maps each error code to its HTTP status. It is the only place
@@ -47,7 +48,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusInternalServerError
 	}
 	if code == movierec.EINTERNAL {
-		s.log.ErrorContext(r.Context(), "internal error", slog.String("method", r.Method),
+		observe.Logger(r.Context(), s.log).ErrorContext(r.Context(), "internal error", slog.String("method", r.Method),
 			slog.String("path", r.URL.Path), slog.Any("err", err))
 	}
 	if status == http.StatusUnauthorized {

@@ -22,6 +22,16 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 	defer cancel()
 	h := healthJSON{Status: "healthy", Database: "ok", Cache: "ok"}
+	if s.cache != nil {
+		h.Cache = s.cache.Health(ctx)
+	} else {
+		h.Cache = "disabled"
+	}
+	if s.recommender != nil {
+		if v := s.recommender.ModelVersion(); v != "" {
+			h.ModelVersion = &v
+		}
+	}
 	status := http.StatusOK
 	if err := s.store.Ping(ctx); err != nil {
 		h.Status, h.Database = "unhealthy", "unreachable"

@@ -26,6 +26,7 @@ import (
 
 	"github.com/movierec/movierec"
 	"github.com/movierec/movierec/auth"
+	"github.com/movierec/movierec/engine"
 	"github.com/movierec/movierec/sqlstore"
 	"github.com/movierec/movierec/storetest"
 	"github.com/movierec/movierec/throttle"
@@ -850,7 +851,7 @@ func (f oaFixture) concrete(path string) string {
 	case strings.HasPrefix(path, "/api/movies/tags/"):
 		return strings.ReplaceAll(path, "{id}", strconv.FormatInt(f.tagID, 10))
 	}
-	return strings.ReplaceAll(path, "{id}", "1")
+	return strings.NewReplacer("{id}", "1", "{user_id}", "1").Replace(path)
 }
 
 func oaOpenFixture(t *testing.T) oaFixture {
@@ -860,7 +861,13 @@ func oaOpenFixture(t *testing.T) oaFixture {
 		t.Fatalf("Import: %v", err)
 	}
 	f := oaFixture{store: store, accounts: storetest.Accounts(t, store)}
-	f.ts = httptest.NewServer(New(store, f.accounts, oaLogger(), DefaultOptions()))
+	eng := engine.New(store, engine.DefaultConfig(), oaLogger())
+	if _, err := eng.Train(context.Background(), nil); err != nil {
+		t.Fatalf("Train: %v", err)
+	}
+	opts := DefaultOptions()
+	opts.Recommender = eng
+	f.ts = httptest.NewServer(New(store, f.accounts, oaLogger(), opts))
 	t.Cleanup(f.ts.Close)
 	firstID := func(path string) int64 {
 		t.Helper()
@@ -1328,6 +1335,19 @@ func oaWrites() []oaRequest {
 		{method: post, target: "/api/ratings/movies/1/rate/", auth: "alice", status: 400},
 		{method: post, target: "/api/ratings/movies/1/rate/", auth: "alice", body: `{"score": 4}`, contentType: "text/plain", status: 415},
 		{method: post, target: "/api/ratings/movies/1/rate/", auth: "alice", body: oaBig, status: 413},
+
+		// Recommendations, from alice's ratings so far.
+		{target: "/api/recommendations/for-me/", auth: "alice", status: 200, contains: `"algorithm_used":"hybrid"`},
+		{target: "/api/recommendations/for-me/?algorithm=collaborative&limit=5", auth: "alice", status: 200},
+		{target: "/api/recommendations/for-me/?algorithm=content&genre=drama&exclude_rated=false", auth: "alice", status: 200},
+		{target: "/api/recommendations/for-me/?algorithm=popularity", auth: "alice", status: 200, contains: `"algorithm":"popularity"`},
+		{target: "/api/recommendations/for-me/?algorithm=magic", auth: "alice", status: 400},
+		{target: "/api/recommendations/for-me/?limit=0", auth: "alice", status: 400},
+		{target: "/api/recommendations/for-me/?exclude_rated=maybe", auth: "alice", status: 400},
+		{target: "/api/recommendations/movies/1/similar/", status: 200, contains: `"movie_id":1`},
+		{target: "/api/recommendations/movies/1/similar/?limit=3", status: 200},
+		{target: "/api/recommendations/movies/424242/similar/", status: 404},
+		{target: "/api/recommendations/movies/1/similar/?limit=500", status: 400},
 		{method: post, target: "/api/ratings/movies/99999/rate/", auth: "alice", body: `{"score": 3}`, status: 404},
 		{method: post, target: "/api/ratings/movies/abc/rate/", auth: "alice", body: `{"score": 3}`, status: 404},
 		{target: "/api/ratings/movies/99999/rate/", auth: "alice", status: 404},
@@ -1377,6 +1397,9 @@ func oaWrites() []oaRequest {
 		{method: post, target: "/api/auth/login/", body: `{"username": "oa_staff", "password": "` + oaPassword + `"}`, status: 200,
 			contains: `"is_staff":true`, save: map[string]string{"staff.access": "access"}},
 		{method: post, target: "/api/movies/", auth: "alice", body: `{"title": "Not Yours"}`, status: 403},
+		{target: "/api/recommendations/users/1/?limit=3", auth: "staff", status: 200},
+		{target: "/api/recommendations/users/424242/", auth: "staff", status: 404},
+		{target: "/api/recommendations/users/abc/", auth: "staff", status: 404},
 		{method: post, target: "/api/movies/", auth: "staff", status: 201, contains: `"release_year":2001`,
 			body: `{"title": "OA Test Movie", "description": "Made by the OpenAPI test.", "release_date": "2001-02-03",
 				"duration": 101, "imdb_rating": 7.5, "poster_url": "https://example.com/p.jpg", "trailer_url": null,
@@ -1542,8 +1565,9 @@ func TestOpenAPIQueryParameters(t *testing.T) {
 		}
 	}
 
-	// Authenticated operations are called as a user who rated a movie.
-	u := f.user(t, "oa_query", false)
+	// Authenticated operations are called as a (staff) user who rated a
+	// movie.
+	u := f.user(t, "oa_query", true)
 	header := http.Header{"Authorization": {"Bearer " + f.login(t, "oa_query")}}
 	if _, _, err := f.store.RateMovie(context.Background(), u.ID, 1, 4, "Fine."); err != nil {
 		t.Fatal(err)

@@ -91,6 +91,20 @@ func (q *query) float(name string) *float64 {
 	return &f
 }
 
+// boolean returns name as a boolean (true/false/1/0), def when absent.
+func (q *query) boolean(name string, def bool) bool {
+	s := q.one(name)
+	if s == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		q.fail(name, "must be true or false")
+		return def
+	}
+	return b
+}
+
 // choice returns name if it is one of options, def when absent.
 func (q *query) choice(name, def string, options ...string) string {
 	s := q.one(name)

@@ -75,14 +75,15 @@ type Dialect struct {
 
 // Store is movierec's storage on a SQL database.
 type Store struct {
-	conn    Conn
+	conn    Conn // raw, or raw wrapped by Observe
+	raw     Conn
 	dialect Dialect
 	now     func() time.Time
 }
 
 // New returns a Store on conn. The caller has applied the migrations.
 func New(conn Conn, d Dialect) *Store {
-	return &Store{conn: conn, dialect: d, now: time.Now}
+	return &Store{conn: conn, raw: conn, dialect: d, now: time.Now}
 }
 
 // SetClock replaces the store's clock (tests use a fixed one).
@@ -93,14 +94,14 @@ func (s *Store) Dialect() string { return s.dialect.Name }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.conn.Ping(ctx); err != nil {
+	if err := s.raw.Ping(ctx); err != nil {
 		return fmt.Errorf("ping %s: %w", s.dialect.Name, err)
 	}
 	return nil
 }
 
 // Close releases the connection pool.
-func (s *Store) Close() error { return s.conn.Close() }
+func (s *Store) Close() error { return s.raw.Close() }
 
 // Conn exposes the underlying connection, for backend-specific tests and
 // tools (EXPLAIN checks, benchmarks).

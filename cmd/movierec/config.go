@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/movierec/movierec/api"
 	"github.com/movierec/movierec/auth"
+	"github.com/movierec/movierec/engine"
 	"github.com/movierec/movierec/throttle"
 )
 
@@ -24,11 +26,20 @@ type config struct {
 	LogLevel      slog.Level        // MOVIEREC_LOG_LEVEL: debug, info, warn, error
 	LogFormat     string            // MOVIEREC_LOG_FORMAT: text or json
 	ShutdownGrace time.Duration     // MOVIEREC_SHUTDOWN_GRACE, default 10s
+	ShutdownDelay time.Duration     // MOVIEREC_SHUTDOWN_DELAY, default 0: keep serving, not ready, this long before closing
 	SecretKey     string            // MOVIEREC_SECRET_KEY: token signing key; unset = generated once and kept in the database
 	LoginLimit    throttle.Limit    // MOVIEREC_THROTTLE_LOGIN, default 5/min (per address and per username)
 	RegisterLimit throttle.Limit    // MOVIEREC_THROTTLE_REGISTER, default 3/min (per address)
 	TrustProxy    bool              // MOVIEREC_TRUST_PROXY: take client addresses from X-Forwarded-For
 	Argon2        auth.Argon2Params // MOVIEREC_ARGON2_MEMORY_KIB (12288), MOVIEREC_ARGON2_TIME (2)
+	Cache         bool              // MOVIEREC_CACHE (true): cache answers
+	CacheTTL      api.Policies      // MOVIEREC_CACHE_TTL_{LIST,POPULAR,DETAIL,RECOMMENDATIONS}: 15m, 10m, 1h, 30m
+	Debug         bool              // MOVIEREC_DEBUG=1: debug logs with every SQL statement and its duration
+	SlowQuery     time.Duration     // MOVIEREC_SLOW_QUERY (200ms): log slower statements (0 = off)
+	AdminAddr     string            // MOVIEREC_ADMIN_ADDR: listener for /metrics and /debug/pprof (unset = none)
+	// Engine: MOVIEREC_TRAIN_INTERVAL (1h), MOVIEREC_TRAIN_AFTER_RATINGS
+	// (1000), MOVIEREC_TRAIN_POLL (30s), MOVIEREC_TRAIN_SEED.
+	Engine engine.Config
 }
 
 // loadConfig reads the environment through getenv.
@@ -67,6 +78,56 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.ShutdownGrace = d
 	}
+	c.Engine = engine.DefaultConfig()
+	c.Cache = true
+	if v := getenv("MOVIEREC_CACHE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("MOVIEREC_CACHE=%q: want true or false", v))
+		}
+		c.Cache = b
+	}
+	c.CacheTTL = api.DefaultPolicies()
+	c.SlowQuery = 200 * time.Millisecond
+	c.AdminAddr = getenv("MOVIEREC_ADMIN_ADDR")
+	if v := getenv("MOVIEREC_DEBUG"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("MOVIEREC_DEBUG=%q: want 1 or 0", v))
+		}
+		c.Debug = b
+	}
+	durVar := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				errs = append(errs, fmt.Sprintf("%s=%q: want a duration such as 1h (0 turns it off)", name, v))
+			}
+			*dst = d
+		}
+	}
+	durVar("MOVIEREC_TRAIN_INTERVAL", &c.Engine.Interval)
+	durVar("MOVIEREC_TRAIN_POLL", &c.Engine.Poll)
+	durVar("MOVIEREC_SLOW_QUERY", &c.SlowQuery)
+	durVar("MOVIEREC_SHUTDOWN_DELAY", &c.ShutdownDelay)
+	durVar("MOVIEREC_CACHE_TTL_LIST", &c.CacheTTL.List.TTL)
+	durVar("MOVIEREC_CACHE_TTL_POPULAR", &c.CacheTTL.Popular.TTL)
+	durVar("MOVIEREC_CACHE_TTL_DETAIL", &c.CacheTTL.Detail.TTL)
+	durVar("MOVIEREC_CACHE_TTL_RECOMMENDATIONS", &c.CacheTTL.Recommendations.TTL)
+	if v := getenv("MOVIEREC_TRAIN_AFTER_RATINGS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Sprintf("MOVIEREC_TRAIN_AFTER_RATINGS=%q: want a count (0 turns it off)", v))
+		}
+		c.Engine.AfterRatings = n
+	}
+	if v := getenv("MOVIEREC_TRAIN_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("MOVIEREC_TRAIN_SEED=%q: want an unsigned integer", v))
+		}
+		c.Engine.Train.Seed = n
+	}
 	c.SecretKey = getenv("MOVIEREC_SECRET_KEY")
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
 		errs = append(errs, "MOVIEREC_SECRET_KEY: want at least 32 characters")
@@ -89,6 +150,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(or(getenv("MOVIEREC_LOG_LEVEL"), "info"))); err != nil {
 		errs = append(errs, fmt.Sprintf("MOVIEREC_LOG_LEVEL: %v", err))
+	}
+	if c.Debug {
+		c.LogLevel = slog.LevelDebug
 	}
 	switch c.DemoData {
 	case "auto", "always", "never":

@@ -10,8 +10,10 @@ import (
 	"golang.org/x/term"
 
 	"github.com/movierec/movierec"
+	"github.com/movierec/movierec/cache"
 	"github.com/movierec/movierec/demodata"
 	"github.com/movierec/movierec/movielens"
+	"github.com/movierec/movierec/observe"
 	"github.com/movierec/movierec/sqlstore"
 )
 
@@ -35,6 +37,7 @@ func importMovieLens(ctx context.Context, cfg config, dir string, stdout, stderr
 	if err != nil {
 		return err
 	}
+	invalidateShared(ctx, cfg)
 	fmt.Fprintf(stdout, "imported %s into %s: %d movies, %d users, %d ratings, %d tag applications (read %v, load %v, total %v)\n",
 		dir, store.Dialect(), res.Movies, res.Users, res.Ratings, res.Tags,
 		read.Round(time.Millisecond), res.Elapsed.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
@@ -52,6 +55,7 @@ func loadDemoData(ctx context.Context, cfg config, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	invalidateShared(ctx, cfg)
 	fmt.Fprintf(stdout, "loaded demo data into %s: %d movies, %d users, %d ratings, %d tag applications in %v\n",
 		store.Dialect(), res.Movies, res.Users, res.Ratings, res.Tags, res.Elapsed.Round(time.Millisecond))
 	return nil
@@ -100,3 +104,17 @@ func (p *progress) done() {
 }
 
 var _ movierec.Progress = (&progress{}).report
+
+// invalidateShared tells running servers sharing REDIS_URL that the
+// catalog changed.
+func invalidateShared(ctx context.Context, cfg config) {
+	if cfg.RedisURL == "" {
+		return
+	}
+	c, closeCache, err := newCache(cfg, observe.NewMetrics(), cfg.logger())
+	if err != nil || c == nil {
+		return
+	}
+	defer closeCache()
+	c.Invalidate(ctx, cache.Scope{})
+}

@@ -50,6 +50,11 @@ commands:
                          create an account; the password is the first line of stdin (prompted for on a terminal)
   user set-password --username NAME
                          set an account's password (read as for create) and end all of its sessions
+  train                  train a recommendation model on the database's ratings and store it
+  recommend --user ID [--limit K] [--algorithm A] [--json]
+                         print a user's recommendations from the stored model
+  eval [-data DIR] [-k 10] [-seed 42] [-test-fraction 0.25] [-algorithms LIST] [-json]
+                         offline evaluation of every recommender on a MovieLens directory
 
 common flags:
   -db URL                database (DATABASE_URL): sqlite:///path/file.db or postgres://...
@@ -71,14 +76,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	fs.StringVar(&cfg.DatabaseURL, "db", cfg.DatabaseURL, "database URL")
-	if cmd == "serve" {
+	var recOpts recommendOptions
+	var evalOpts evalOptions
+	switch cmd {
+	case "serve":
 		fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address")
+	case "recommend":
+		recOpts = recommendFlags(fs)
+	case "eval":
+		evalOpts = evalFlags(fs)
 	}
 	switch cmd {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "serve", "migrate", "import", "demo-data", "user":
+	case "serve", "migrate", "import", "demo-data", "user", "train", "recommend", "eval":
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
@@ -112,6 +124,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return loadDemoData(ctx, cfg, stdout, stderr)
 	case "user":
 		return userCommand(ctx, cfg, fs, stdin, stdout, stderr)
+	case "train":
+		return trainModel(ctx, cfg, log, stdout, stderr)
+	case "recommend":
+		return recommendCommand(ctx, cfg, log, recOpts, stdout)
+	case "eval":
+		return evalCommand(ctx, cfg, evalOpts, stdout, stderr)
 	}
 	return nil
 }

@@ -4,15 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/redis/go-redis/v9"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/movierec/movierec"
 	"github.com/movierec/movierec/api"
+	"github.com/movierec/movierec/cache"
+	"github.com/movierec/movierec/engine"
+	"github.com/movierec/movierec/observe"
 )
 
 // serve runs the HTTP API until ctx is cancelled, then shuts down
@@ -25,9 +30,6 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	defer store.Close()
 	log.Info("database ready", slog.String("backend", store.Dialect()), slog.String("url", redactURL(cfg.DatabaseURL)))
-	if cfg.RedisURL != "" {
-		log.Warn("REDIS_URL is set, but this build caches in process only; it is ignored")
-	}
 	if fill := cfg.DemoData == "always" || (cfg.DemoData == "auto" && store.Dialect() == "sqlite"); fill {
 		page, err := store.ListMovies(ctx, movierec.MovieFilter{Limit: 1})
 		if err != nil {
@@ -48,11 +50,43 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	metrics := observe.NewMetrics()
+	obs := &observe.DBObserver{Metrics: metrics, Log: log, Debug: cfg.Debug, Slow: cfg.SlowQuery}
+	if store.Dialect() == "postgres" {
+		obs.Explain = observe.Explain(store.Unobserved())
+	}
+	store.Observe(obs)
+	metrics.RegisterPool(store.PoolStats)
+	answers, closeCache, err := newCache(cfg, metrics, log)
+	if err != nil {
+		return err
+	}
+	defer closeCache()
+	eng := engine.New(store, cfg.Engine, log)
+	metrics.RegisterModel(func() (observe.ModelInfo, bool) {
+		m := eng.Model()
+		if m == nil {
+			return observe.ModelInfo{}, false
+		}
+		return observe.ModelInfo{Version: m.Version(), TrainedAt: m.TrainedAt(), TrainingDuration: m.TrainingDuration()}, true
+	})
+	engineCtx, stopEngine := context.WithCancel(ctx)
+	engineDone := make(chan struct{})
+	go func() { defer close(engineDone); eng.Run(engineCtx) }()
+	defer func() { stopEngine(); <-engineDone }()
 	srv := api.New(store, accounts, log, api.Options{LoginLimit: cfg.LoginLimit,
-		RegisterLimit: cfg.RegisterLimit, TrustProxy: cfg.TrustProxy})
+		RegisterLimit: cfg.RegisterLimit, TrustProxy: cfg.TrustProxy, Recommender: eng, Metrics: metrics,
+		Cache: answers, Policies: cfg.CacheTTL})
+	if cfg.AdminAddr != "" {
+		admin, err := serveAdmin(cfg.AdminAddr, metrics, log)
+		if err != nil {
+			return err
+		}
+		defer admin.Close()
+	}
 	hs := &http.Server{
 		Addr:              cfg.Addr,
-		Handler:           srv,
+		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -71,8 +105,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", slog.Duration("grace", cfg.ShutdownGrace))
+	log.Info("shutting down", slog.Duration("delay", cfg.ShutdownDelay), slog.Duration("grace", cfg.ShutdownGrace))
 	srv.SetReady(false)
+	// Keep serving while load balancers notice /readyz failing.
+	time.Sleep(cfg.ShutdownDelay)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
@@ -94,4 +130,57 @@ func displayAddr(a net.Addr) string {
 		}
 	}
 	return s
+}
+
+// serveAdmin starts the admin listener: /metrics and net/http/pprof,
+// kept off the public port.
+func serveAdmin(addr string, metrics *observe.Metrics, log *slog.Logger) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin listener: %w", err)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	log.Info("admin listener (metrics, pprof)", slog.String("url", "http://"+displayAddr(ln.Addr())+"/metrics"))
+	return hs, nil
+}
+
+// newCache builds the answer cache: in process, in front of Redis when
+// REDIS_URL is set. A Redis that is down at start is not fatal: reads go
+// to the database until it answers.
+func newCache(cfg config, metrics *observe.Metrics, log *slog.Logger) (*cache.Cache, func(), error) {
+	if !cfg.Cache {
+		return nil, func() {}, nil
+	}
+	opts := cache.Options{Log: log,
+		OnResult: func(policy string, o cache.Outcome) {
+			result := map[cache.Outcome]string{cache.HitLocal: "hit", cache.HitRedis: "hit", cache.Miss: "miss", cache.Bypass: "error"}[o]
+			metrics.CacheRequests.WithLabelValues(policy, result).Inc()
+		},
+		OnRedisError: metrics.RedisErrors.Inc,
+	}
+	closeFn := func() {}
+	if cfg.RedisURL != "" {
+		ro, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		// Fail fast: a slow Redis must not slow every request.
+		ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, ro.MaxRetries = 250*time.Millisecond, 250*time.Millisecond, 250*time.Millisecond, -1
+		client := redis.NewClient(ro)
+		opts.Redis = client
+		closeFn = func() { client.Close() }
+		log.Info("caching in process and in Redis", slog.String("redis", redactURL(cfg.RedisURL)))
+	} else {
+		log.Info("caching in process (set REDIS_URL to share the cache between instances)")
+	}
+	c, err := cache.New(opts)
+	return c, closeFn, err
 }

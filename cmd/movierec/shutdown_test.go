@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets a test run the real binary: the test executable re-runs
+// itself with MOVIEREC_MAIN_ARGS set and becomes "movierec ARGS".
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv("MOVIEREC_MAIN_ARGS"); ok {
+		os.Args = append([]string{"movierec"}, strings.Fields(args)...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestGracefulShutdown sends SIGTERM to a real "movierec serve" process
+// under load: readiness turns 503 while requests are still answered, and
+// no request the server accepted fails.
+func TestGracefulShutdown(t *testing.T) {
+	addr := freeAddr(t)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(),
+		"MOVIEREC_MAIN_ARGS=serve -addr "+addr,
+		"DATABASE_URL=sqlite://"+filepath.Join(t.TempDir(), "graceful.db"),
+		"MOVIEREC_SHUTDOWN_DELAY=1s", "MOVIEREC_SHUTDOWN_GRACE=10s", "MOVIEREC_LOG_LEVEL=warn",
+		"MOVIEREC_TRAIN_INTERVAL=0", "MOVIEREC_TRAIN_AFTER_RATINGS=0")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	base := "http://" + addr
+	deadline := time.Now().Add(time.Minute)
+	for !ready(base) {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not become ready:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	client := &http.Client{Timeout: 20 * time.Second}
+	ctx, stop := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	var ok, refused int
+	var failures []string
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 2000 && ctx.Err() == nil; i++ {
+				res, err := client.Get(base + "/api/movies/?page_size=50")
+				mu.Lock()
+				switch {
+				case err != nil && errors.Is(err, syscall.ECONNREFUSED):
+					refused++ // not accepted: the listener is closed
+				case err != nil:
+					failures = append(failures, err.Error())
+				default:
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode == 200 {
+						ok++
+					} else {
+						failures = append(failures, res.Status)
+					}
+				}
+				closed := refused > 0
+				mu.Unlock()
+				if closed {
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	sawNotReady := false
+	for start := time.Now(); time.Since(start) < 900*time.Millisecond; time.Sleep(50 * time.Millisecond) {
+		res, err := client.Get(base + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			sawNotReady = sawNotReady || res.StatusCode == http.StatusServiceUnavailable
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve exited with %v:\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not exit after SIGTERM")
+	}
+	stop()
+	wg.Wait()
+	if !sawNotReady {
+		t.Error("/readyz never answered 503 during the shutdown delay")
+	}
+	if len(failures) > 0 {
+		t.Errorf("%d accepted requests failed, e.g. %s", len(failures), failures[0])
+	}
+	if ok == 0 {
+		t.Error("no request succeeded")
+	}
+	t.Logf("%d requests answered, %d refused after the listener closed", ok, refused)
+}
+
+func ready(base string) bool {
+	res, err := http.Get(base + "/readyz")
+	if err != nil {
+		return false
+	}
+	res.Body.Close()
+	return res.StatusCode == 200
+}
