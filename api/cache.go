@@ -87,7 +87,9 @@ func (s *Server) cached(p cache.Policy, userOf func(*http.Request) (int64, bool)
 		}
 		fill := func(context.Context) (cache.Entry, error) {
 			rec := &capture{header: http.Header{}}
-			h(rec, r)
+			// Concurrent requests for this key wait on this fill: the first
+			// client hanging up must not fail theirs.
+			h(rec, r.WithContext(context.WithoutCancel(r.Context())))
 			return cache.Entry{Status: rec.status, ContentType: rec.header.Get("Content-Type"),
 				ETag: etag(rec.body.Bytes()), Body: rec.body.Bytes()}, nil
 		}

@@ -218,6 +218,34 @@ func checkWritesVisible(t *testing.T, a, b *env) {
 	if _, body := fetch(t, b, "/api/movies/genres/", "", nil); !strings.Contains(string(body), "Mumblecore") {
 		t.Error("a new genre is missing from the genre list")
 	}
+	call(t, a.url, "PATCH", "/api/movies/genres/"+itoa(g.ID)+"/", staff, map[string]string{"name": "Mumblecore Revival"}, nil)
+	if _, body := fetch(t, b, "/api/movies/genres/", "", nil); !strings.Contains(string(body), "Mumblecore Revival") {
+		t.Error("a renamed genre keeps its old name in the genre list")
+	}
+	warm("/api/movies/tags/")
+	var tg struct{ ID int64 }
+	call(t, a.url, "POST", "/api/movies/tags/", staff, map[string]string{"name": "slow-burn"}, &tg)
+	if _, body := fetch(t, b, "/api/movies/tags/", "", nil); !strings.Contains(string(body), "slow-burn") {
+		t.Error("a new tag is missing from the tag list")
+	}
+	call(t, a.url, "DELETE", "/api/movies/tags/"+itoa(tg.ID)+"/", staff, nil, nil)
+	if _, body := fetch(t, b, "/api/movies/tags/", "", nil); strings.Contains(string(body), "slow-burn") {
+		t.Error("a deleted tag is still listed")
+	}
+	var count struct{ Count int }
+	_, body = fetch(t, b, "/api/movies/?page_size=1", "", nil)
+	json.Unmarshal(body, &count)
+	call(t, a.url, "POST", "/api/movies/", staff, map[string]any{"title": "Freshly Added"}, nil)
+	var after struct{ Count int }
+	_, body = fetch(t, b, "/api/movies/?page_size=1", "", nil)
+	json.Unmarshal(body, &after)
+	if after.Count != count.Count+1 {
+		t.Errorf("after creating a movie the list counts %d, want %d", after.Count, count.Count+1)
+	}
+	call(t, a.url, "PUT", "/api/ratings/movies/6/rate/", tk.Access, map[string]any{"score": 2}, nil)
+	if n, _ := detail(); n != n0+1 {
+		t.Errorf("after a PUT rating: %d, want %d", n, n0+1)
+	}
 	call(t, a.url, "DELETE", "/api/movies/6/", staff, nil, nil)
 	if n, _ := detail(); n != -1 {
 		t.Error("a deleted movie is still served")
