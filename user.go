@@ -30,9 +30,11 @@ type Session struct {
 	ID          string
 	UserID      int64
 	RefreshHash string
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-	RevokedAt   *time.Time
+	// PreviousRefreshHash is the hash before the last rotation ("" none).
+	PreviousRefreshHash string
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+	RevokedAt           *time.Time
 }
 
 // Rating is one user's score of one movie.

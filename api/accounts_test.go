@@ -360,6 +360,8 @@ func TestValidationErrors(t *testing.T) {
 			{"WatchCompletedNull", "POST", "/api/ratings/movies/2/watch/", tk.Access, map[string]any{"completed": nil}, 400, "VALIDATION_ERROR", "completed"},
 			{"QueryOnWrite", "POST", "/api/ratings/movies/2/rate/?score=5", tk.Access, map[string]any{"score": 4}, 400, "VALIDATION_ERROR", "score"},
 			{"MovieGenresNull", "PATCH", "/api/movies/2/", staff, map[string]any{"genres": nil}, 400, "VALIDATION_ERROR", "genres"},
+			{"RegisterNUL", "POST", "/api/auth/register/", "", map[string]any{"username": "nully", "email": "n@example.com", "password": "correct horse", "first_name": "a\u0000"}, 400, "VALIDATION_ERROR", "first_name"},
+			{"ReviewNUL", "POST", "/api/ratings/movies/2/rate/", tk.Access, map[string]any{"score": 4, "review": "bad\u0000byte"}, 400, "VALIDATION_ERROR", "review"},
 			{"RegisterMissing", "POST", "/api/auth/register/", "", map[string]any{"username": "x"}, 400, "VALIDATION_ERROR", "password"},
 			{"RegisterDuplicate", "POST", "/api/auth/register/", "", map[string]any{"username": "MALLORY", "email": "new@example.com", "password": "correct horse"}, 400, "VALIDATION_ERROR", "username"},
 			{"LoginWrong", "POST", "/api/auth/login/", "", map[string]any{"username": "mallory", "password": "nope"}, 401, "NOT_AUTHENTICATED", ""},

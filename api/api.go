@@ -155,8 +155,9 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /api/auth/token/refresh/{$}", s.refreshToken)
 	s.handle("POST /api/auth/logout/{$}", s.logout)
 	s.handle("GET /api/auth/profile/{$}", s.authed(s.getProfile))
-	s.handle("PUT /api/auth/profile/{$}", s.authed(s.updateProfile))
-	s.handle("PATCH /api/auth/profile/{$}", s.authed(s.updateProfile))
+	// A username shows in cached public rating lists.
+	s.handle("PUT /api/auth/profile/{$}", s.invalidates(s.authed(s.updateProfile)))
+	s.handle("PATCH /api/auth/profile/{$}", s.invalidates(s.authed(s.updateProfile)))
 	s.handle("POST /api/auth/password/change/{$}", s.authed(s.changePassword))
 
 	s.handle("GET /api/ratings/movies/{id}/rate/{$}", s.movieRating(s.getRating))
@@ -214,7 +215,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		took := time.Since(start)
 		if s.metrics != nil {
 			s.metrics.InFlight.Dec()
-			s.metrics.RequestDuration.WithLabelValues(route, r.Method, observe.StatusClass(sw.status)).Observe(took.Seconds())
+			s.metrics.RequestDuration.WithLabelValues(route, methodLabel(r.Method), observe.StatusClass(sw.status)).Observe(took.Seconds())
 			s.metrics.QueriesPerRequest.WithLabelValues(route).Observe(float64(stats.Queries()))
 		}
 		// The path only: query strings are not logged.
@@ -336,6 +337,15 @@ func (w *recordWriter) Write(b []byte) (int, error) {
 		w.status = http.StatusOK
 	}
 	return len(b), nil
+}
+
+// methodLabel bounds the method label: clients may send any token.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }
 
 // requestID keeps a client's X-Request-ID when it is a sane token

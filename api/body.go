@@ -102,6 +102,9 @@ func (b *body) str(field string, dst *string, required bool, maxLen int) bool {
 	}
 	s = strings.TrimSpace(s)
 	switch {
+	case strings.ContainsRune(s, 0):
+		b.fail(field, "must not contain NUL characters")
+		return false
 	case required && s == "":
 		b.fail(field, "may not be blank")
 		return false
@@ -119,7 +122,9 @@ func (b *body) rawString(field string, dst *string) {
 		b.fail(field, "This field is required.")
 		return
 	}
-	b.decode(field, dst, "must be a string")
+	if b.decode(field, dst, "must be a string") && strings.ContainsRune(*dst, 0) {
+		b.fail(field, "must not contain NUL characters")
+	}
 }
 
 // number reads a required finite number.

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -136,7 +137,20 @@ func TestMetricsExposition(t *testing.T) {
 	get(t, ts.URL+"/api/movies/?page=2", nil)
 	get(t, ts.URL+"/api/movies/4242/", nil)
 	get(t, ts.URL+"/no/such/route", nil)
+	for i := range 3 { // made-up methods must not mint label values
+		req, _ := http.NewRequest(fmt.Sprintf("X%d", i), ts.URL+"/nope", nil)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}
 	fams := scrape(t, ts.URL)
+	for _, m := range fams["movierec_http_request_duration_seconds"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "method" && strings.HasPrefix(l.GetValue(), "X") {
+				t.Errorf("method label %q from a client", l.GetValue())
+			}
+		}
+	}
 	list := find(fams, "movierec_http_request_duration_seconds", map[string]string{"route": "GET /api/movies/{$}", "method": "GET", "status": "2xx"})
 	if list == nil || list.GetHistogram().GetSampleCount() != 2 {
 		t.Errorf("list requests: %v", list)

@@ -48,6 +48,10 @@ func (q *query) one(name string) string {
 	if len(vs) == 0 {
 		return ""
 	}
+	if strings.ContainsRune(vs[0], 0) {
+		q.fail(name, "must not contain NUL characters")
+		return ""
+	}
 	return strings.TrimSpace(vs[0])
 }
 
@@ -56,6 +60,10 @@ func (q *query) all(name string) []string {
 	q.used[name] = true
 	var out []string
 	for _, v := range q.values[name] {
+		if strings.ContainsRune(v, 0) {
+			q.fail(name, "must not contain NUL characters")
+			continue
+		}
 		if v = strings.TrimSpace(v); v != "" {
 			out = append(out, v)
 		}

@@ -289,8 +289,15 @@ func (s *Service) liveSession(ctx context.Context, refresh string) (movierec.Ses
 	if sess.RevokedAt != nil || !s.now().Before(sess.ExpiresAt) {
 		return sess, "", errToken("Session has ended; log in again.")
 	}
-	if refreshHash(secret) != sess.RefreshHash {
+	switch h := refreshHash(secret); {
+	case h == sess.RefreshHash:
+	case h == sess.PreviousRefreshHash:
+		// A rotated-out token again: it may have been stolen, so the
+		// session ends for everyone holding it.
 		return sess, "", s.revoke(ctx, sid, "Refresh token already used.")
+	default:
+		// A wrong secret proves nothing; it must not end someone's session.
+		return sess, "", errToken("Invalid refresh token.")
 	}
 	return sess, secret, nil
 }

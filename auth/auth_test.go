@@ -191,6 +191,21 @@ func TestRefreshAndLogout(t *testing.T) {
 		wantUnauthorized(t, "refresh token after logout", err)
 		wantUnauthorized(t, "second logout", svc.Logout(ctx, fresh.Refresh))
 	})
+	t.Run("GuessedSecretDoesNotEndSession", func(t *testing.T) {
+		_, fresh, err := svc.Login(ctx, "heidi", "correct horse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sid, _, _ := strings.Cut(fresh.Refresh, ".")
+		_, err = svc.Refresh(ctx, sid+".guessed")
+		wantUnauthorized(t, "a guessed secret", err)
+		if _, err := svc.Authenticate(ctx, fresh.Access); err != nil {
+			t.Errorf("a stranger's guess ended the session: %v", err)
+		}
+		if _, err := svc.Refresh(ctx, fresh.Refresh); err != nil {
+			t.Errorf("the real refresh token after a guess: %v", err)
+		}
+	})
 	t.Run("ErrMalformed", func(t *testing.T) {
 		for _, bad := range []string{"", "nodot", "unknown.secret", "."} {
 			_, err := svc.Refresh(ctx, bad)

@@ -148,11 +148,26 @@ func (c *Cache) generations(ctx context.Context, s Scope) (string, bool) {
 	if !c.redisUsable() {
 		return "", false
 	}
+	ctx = context.WithoutCancel(ctx) // a client hanging up is not a Redis failure
 	c.flushPending(ctx)
-	vals, err := c.opts.Redis.MGet(ctx, keys...).Result()
+	// The epoch changes whenever Redis loses its counters (a restart
+	// without persistence, a flush), so generations never repeat and
+	// answers cached under old ones are never served again.
+	epochKey := c.opts.Prefix + "gen:epoch"
+	vals, err := c.opts.Redis.MGet(ctx, append([]string{epochKey}, keys...)...).Result()
 	if err != nil {
 		c.redisFailed(err)
 		return "", false
+	}
+	if vals[0] == nil {
+		if err := c.opts.Redis.SetNX(ctx, epochKey, strconv.FormatInt(time.Now().UnixNano(), 36), 0).Err(); err != nil {
+			c.redisFailed(err)
+			return "", false
+		}
+		if vals, err = c.opts.Redis.MGet(ctx, append([]string{epochKey}, keys...)...).Result(); err != nil {
+			c.redisFailed(err)
+			return "", false
+		}
 	}
 	c.redisOK()
 	g := ""
@@ -221,7 +236,7 @@ func (c *Cache) fromRedis(ctx context.Context, key string, p Policy) (Entry, boo
 	if c.opts.Redis == nil || !c.redisUsable() {
 		return Entry{}, false
 	}
-	data, err := c.opts.Redis.Get(ctx, key).Bytes()
+	data, err := c.opts.Redis.Get(context.WithoutCancel(ctx), key).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return Entry{}, false
 	} else if err != nil {
@@ -240,7 +255,7 @@ func (c *Cache) toRedis(ctx context.Context, key string, e Entry) {
 	if c.opts.Redis == nil || !c.redisUsable() {
 		return
 	}
-	if err := c.opts.Redis.Set(ctx, key, encode(e), e.ttl).Err(); err != nil {
+	if err := c.opts.Redis.Set(context.WithoutCancel(ctx), key, encode(e), e.ttl).Err(); err != nil {
 		c.redisFailed(err)
 	}
 }
@@ -261,6 +276,7 @@ func (c *Cache) Invalidate(ctx context.Context, s Scope) {
 		c.genMu.Unlock()
 		return
 	}
+	ctx = context.WithoutCancel(ctx) // the write committed: its bump must happen
 	pipe := c.opts.Redis.TxPipeline()
 	for _, k := range keys {
 		pipe.Incr(ctx, k)
@@ -309,6 +325,8 @@ func (c *Cache) redisFailed(err error) {
 
 func (c *Cache) redisOK() {
 	if c.wasDown.CompareAndSwap(true, false) {
+		// Writes elsewhere during the outage may not have reached us.
+		c.local.InvalidateAll()
 		c.opts.Log.Info("redis is back; caching again")
 	}
 }

@@ -242,3 +242,41 @@ func TestRedisOutage(t *testing.T) {
 		t.Errorf("the outage write's generation bump was not replayed: gen %d", g)
 	}
 }
+
+// TestRedisLosesCounters: a Redis restarted without persistence (or
+// flushed) forgets the generations; answers cached before must not come
+// back.
+func TestRedisLosesCounters(t *testing.T) {
+	client, prefix := storetest.Redis(t)
+	c := mustNew(t, cache.Options{Redis: client, Prefix: prefix})
+	ctx := context.Background()
+	var f filler
+	c.Fetch(ctx, detail, cache.Scope{}, "k", f.fill) // "1", under generation 0
+	c.Invalidate(ctx, cache.Scope{})
+	c.Fetch(ctx, detail, cache.Scope{}, "k", f.fill) // "2", under generation 1
+	keys, _ := client.Keys(ctx, prefix+"*").Result()
+	client.Del(ctx, keys...) // what a restart without persistence does
+	e, o, _ := c.Fetch(ctx, detail, cache.Scope{}, "k", f.fill)
+	if o != cache.Miss || string(e.Body) == "1" {
+		t.Errorf("after Redis lost its counters: %s %q, want a fresh answer", o, e.Body)
+	}
+}
+
+// TestCancelledClientIsNotAnOutage: a request whose client hung up does
+// not trip the Redis breaker for everyone else.
+func TestCancelledClientIsNotAnOutage(t *testing.T) {
+	client, prefix := storetest.Redis(t)
+	var errs atomic.Int64
+	c := mustNew(t, cache.Options{Redis: client, Prefix: prefix, OnRedisError: func() { errs.Add(1) }})
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	var f filler
+	c.Fetch(gone, list, cache.Scope{}, "k", f.fill)
+	c.Invalidate(gone, cache.Scope{})
+	if _, o, _ := c.Fetch(context.Background(), list, cache.Scope{}, "k", f.fill); o == cache.Bypass || errs.Load() != 0 {
+		t.Errorf("after a cancelled request: %s, %d Redis errors", o, errs.Load())
+	}
+	if g, _ := client.Get(context.Background(), prefix+"gen:catalog").Int(); g != 1 {
+		t.Errorf("the cancelled writer's invalidation was lost: gen %d", g)
+	}
+}

@@ -185,8 +185,9 @@ func (s *Store) CreateSession(ctx context.Context, sess movierec.Session) error 
 func (s *Store) Session(ctx context.Context, id string) (movierec.Session, error) {
 	var sess movierec.Session
 	var created, expires, revoked nullTime
-	err := s.conn.QueryRow(ctx, `SELECT id, user_id, refresh_hash, created_at, expires_at, revoked_at FROM sessions WHERE id = $1`, id).
-		Scan(&sess.ID, &sess.UserID, &sess.RefreshHash, &created, &expires, &revoked)
+	err := s.conn.QueryRow(ctx, `SELECT id, user_id, refresh_hash, previous_refresh_hash, created_at, expires_at, revoked_at
+		FROM sessions WHERE id = $1`, id).
+		Scan(&sess.ID, &sess.UserID, &sess.RefreshHash, &sess.PreviousRefreshHash, &created, &expires, &revoked)
 	if err == ErrNoRows {
 		return sess, fmt.Errorf("Session: %w", movierec.ErrNotFound)
 	} else if err != nil {
@@ -204,7 +205,7 @@ func (s *Store) Session(ctx context.Context, id string) (movierec.Session, error
 // newHash and extends it to expires. It reports false, changing nothing,
 // when the session is revoked, expired, or holds another hash.
 func (s *Store) RotateRefresh(ctx context.Context, id, oldHash, newHash string, expires time.Time) (bool, error) {
-	n, err := s.conn.Exec(ctx, `UPDATE sessions SET refresh_hash = $1, expires_at = $2
+	n, err := s.conn.Exec(ctx, `UPDATE sessions SET refresh_hash = $1, previous_refresh_hash = refresh_hash, expires_at = $2
 		WHERE id = $3 AND refresh_hash = $4 AND revoked_at IS NULL AND expires_at > $5`,
 		newHash, expires.UTC(), id, oldHash, s.timestamp())
 	if err != nil {

@@ -112,6 +112,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close() // the grace period is over: drop what is still running
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
