@@ -146,6 +146,15 @@ func (e *Engine) Train(ctx context.Context, progress recommend.Progress) (*recom
 		return nil, fmt.Errorf("train: read data: %w", err)
 	}
 	e.log.Info("training recommendation model", slog.Int("ratings", len(ds.Interactions)), slog.Int("movies", len(ds.Items)))
+	if progress == nil { // the background trainer logs each stage as it starts
+		last := ""
+		progress = func(stage string, done, total int) {
+			if stage != last {
+				last = stage
+				e.log.Info("training", slog.String("stage", stage), slog.Int("total", total))
+			}
+		}
+	}
 	m, err := recommend.Train(ctx, ds, e.cfg.Train, progress)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
