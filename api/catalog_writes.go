@@ -169,91 +169,87 @@ func (s *Server) deleteByID(del func(ctx context.Context, id int64) error) http.
 	})
 }
 
-// saveGenre serves POST (id 0), PUT and PATCH of genres.
-func (s *Server) saveGenre(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	var g movierec.Genre
-	if r.Method != http.MethodPost {
-		id, err := pathID(r)
-		if err == nil {
-			g, err = s.store.Genre(r.Context(), id)
-		}
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	b, err := readBody(w, r, false)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	full := r.Method != http.MethodPatch
-	if full {
-		g.Description = ""
-	}
-	b.str("name", &g.Name, full, 100)
-	if b.has("name") && g.Name == "" {
-		b.fail("name", "may not be blank")
-	}
-	b.str("description", &g.Description, false, 2000)
-	b.readOnly("id", "movie_count")
-	if err := b.err(); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	save, status := s.store.UpdateGenre, http.StatusOK
-	if r.Method == http.MethodPost {
-		save, status = s.store.CreateGenre, http.StatusCreated
-	}
-	g, err = save(r.Context(), g)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if status == http.StatusCreated {
-		w.Header().Set("Location", absURL(r, fmt.Sprintf("/api/movies/genres/%d/", g.ID)))
-	}
-	writeJSON(w, status, newGenreJSON(g))
+// named describes a genre-or-tag resource for saveNamed.
+type named[T any] struct {
+	path           string // "/api/movies/genres/"
+	load           func(ctx context.Context, id int64) (T, error)
+	create, update func(ctx context.Context, v T) (T, error)
+	// read applies the body's fields to v; full (POST, PUT) requires the
+	// name and clears omitted fields.
+	read   func(b *body, v *T, full bool)
+	id     func(T) int64
+	render func(T) any
 }
 
-// saveTag serves POST (id 0), PUT and PATCH of tags.
-func (s *Server) saveTag(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
-	var t movierec.Tag
-	if r.Method != http.MethodPost {
-		id, err := pathID(r)
-		if err == nil {
-			t, err = s.store.Tag(r.Context(), id)
+// saveNamed serves POST (create, 201 with Location), PUT and PATCH of a
+// genre or tag.
+func saveNamed[T any](s *Server, res named[T]) func(http.ResponseWriter, *http.Request, auth.Principal) {
+	return func(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+		var v T
+		if r.Method != http.MethodPost {
+			id, err := pathID(r)
+			if err == nil {
+				v, err = res.load(r.Context(), id)
+			}
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
 		}
+		b, err := readBody(w, r, false)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
+		res.read(b, &v, r.Method != http.MethodPatch)
+		b.readOnly("id", "movie_count")
+		if err := b.err(); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		save, status := res.update, http.StatusOK
+		if r.Method == http.MethodPost {
+			save, status = res.create, http.StatusCreated
+		}
+		if v, err = save(r.Context(), v); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if status == http.StatusCreated {
+			w.Header().Set("Location", absURL(r, fmt.Sprintf("%s%d/", res.path, res.id(v))))
+		}
+		writeJSON(w, status, res.render(v))
 	}
-	b, err := readBody(w, r, false)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	b.str("name", &t.Name, r.Method != http.MethodPatch, 100)
-	if b.has("name") && t.Name == "" {
+}
+
+// readName reads the required-when-full, never blank name field.
+func readName(b *body, name *string, full bool) {
+	b.str("name", name, full, 100)
+	if b.has("name") && *name == "" {
 		b.fail("name", "may not be blank")
 	}
-	b.readOnly("id", "movie_count")
-	if err := b.err(); err != nil {
-		s.writeError(w, r, err)
-		return
+}
+
+func (s *Server) genreResource() named[movierec.Genre] {
+	return named[movierec.Genre]{
+		path: "/api/movies/genres/", load: s.store.Genre, create: s.store.CreateGenre, update: s.store.UpdateGenre,
+		read: func(b *body, g *movierec.Genre, full bool) {
+			if full {
+				g.Description = ""
+			}
+			readName(b, &g.Name, full)
+			b.str("description", &g.Description, false, 2000)
+		},
+		id:     func(g movierec.Genre) int64 { return g.ID },
+		render: func(g movierec.Genre) any { return newGenreJSON(g) },
 	}
-	save, status := s.store.UpdateTag, http.StatusOK
-	if r.Method == http.MethodPost {
-		save, status = s.store.CreateTag, http.StatusCreated
+}
+
+func (s *Server) tagResource() named[movierec.Tag] {
+	return named[movierec.Tag]{
+		path: "/api/movies/tags/", load: s.store.Tag, create: s.store.CreateTag, update: s.store.UpdateTag,
+		read:   func(b *body, t *movierec.Tag, full bool) { readName(b, &t.Name, full) },
+		id:     func(t movierec.Tag) int64 { return t.ID },
+		render: func(t movierec.Tag) any { return tagJSON{ID: t.ID, Name: t.Name, MovieCount: t.MovieCount} },
 	}
-	t, err = save(r.Context(), t)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if status == http.StatusCreated {
-		w.Header().Set("Location", absURL(r, fmt.Sprintf("/api/movies/tags/%d/", t.ID)))
-	}
-	writeJSON(w, status, tagJSON{ID: t.ID, Name: t.Name, MovieCount: t.MovieCount})
 }

@@ -93,11 +93,15 @@ func (s *Server) rateMovie(w http.ResponseWriter, r *http.Request, p auth.Princi
 		s.writeError(w, r, err)
 		return
 	}
-	status := http.StatusOK
+	writeJSON(w, createdStatus(created), newRatingJSON(rt))
+}
+
+// createdStatus is 201 for a new resource, 200 for a replaced one.
+func createdStatus(created bool) int {
 	if created {
-		status = http.StatusCreated
+		return http.StatusCreated
 	}
-	writeJSON(w, status, newRatingJSON(rt))
+	return http.StatusOK
 }
 
 func (s *Server) deleteRating(w http.ResponseWriter, r *http.Request, p auth.Principal, movieID int64) {
@@ -206,11 +210,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, p auth.Principal,
 		s.writeError(w, r, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, newWatchJSON(e))
+	writeJSON(w, createdStatus(created), newWatchJSON(e))
 }
 
 func (s *Server) unwatch(w http.ResponseWriter, r *http.Request, p auth.Principal, movieID int64) {

@@ -370,8 +370,9 @@ func (r metricRef) hasLabel(l string) bool {
 
 // checkVariableQuery checks a Grafana label_values(selector, label) query.
 func checkVariableQuery(q string, c catalog) ([]string, []error) {
-	inner, ok := strings.CutPrefix(strings.TrimSpace(q), "label_values(")
-	if inner, ok = strings.CutSuffix(inner, ")"); !ok {
+	inner, hasPrefix := strings.CutPrefix(strings.TrimSpace(q), "label_values(")
+	inner, hasSuffix := strings.CutSuffix(inner, ")")
+	if !hasPrefix || !hasSuffix {
 		return nil, []error{fmt.Errorf("want label_values(selector, label)")}
 	}
 	i := strings.LastIndex(inner, ",")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/movierec/movierec"
 	"github.com/movierec/movierec/sqlite"
+	"github.com/movierec/movierec/sqlstore"
 	"github.com/movierec/movierec/storetest"
 )
 
@@ -70,20 +71,15 @@ func dbURLs(t *testing.T) map[string]string {
 
 func countMovies(t *testing.T, url string) int {
 	t.Helper()
-	cfg, err := loadConfig(func(k string) string { return map[string]string{"DATABASE_URL": url}[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := openStore(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	p, err := s.ListMovies(context.Background(), movierec.MovieFilter{Limit: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.Count
+	n := 0
+	withStore(t, url, func(s *sqlstore.Store) {
+		p, err := s.ListMovies(context.Background(), movierec.MovieFilter{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n = p.Count
+	})
+	return n
 }
 
 var goodCSV = map[string]string{

@@ -229,16 +229,9 @@ func TestUserCreateDBFlagAfterSubcommand(t *testing.T) {
 	if _, _, err := runCmdInput(t, nil, "Corr3ct horse\n", "user", "create", "-db", url, "--username", "flagged", "--email", "f@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := loadConfig(func(k string) string { return map[string]string{"DATABASE_URL": url}[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := openStore(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.UserByUsername(context.Background(), "flagged"); err != nil {
-		t.Errorf("user not in the -db database: %v", err)
-	}
+	withStore(t, url, func(s *sqlstore.Store) {
+		if _, err := s.UserByUsername(context.Background(), "flagged"); err != nil {
+			t.Errorf("user not in the -db database: %v", err)
+		}
+	})
 }
