@@ -23,16 +23,21 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Dialect is PostgreSQL's flavour of the shared SQL.
+// Dialect is PostgreSQL's flavour of the shared SQL. Its Notify sends on
+// CatalogChannel; Open gives each store a copy that sends on the channel
+// of its schema (see Channel).
 var Dialect = sqlstore.Dialect{
 	Name:      "postgres",
 	Epoch:     func(expr string) string { return "extract(epoch from " + expr + ")::float8" },
-	Round2:    func(expr string) string { return "round((" + expr + ")::numeric, 2)::float8" },
 	ForUpdate: " FOR UPDATE",
 	IsUniqueViolation: func(err error) bool {
 		var pgErr *pgconn.PgError
 		return errors.As(err, &pgErr) && pgErr.Code == "23505"
 	},
+	// Rating writers lock a movie row (ROW SHARE) and update it (ROW
+	// EXCLUSIVE); both wait while an import holds EXCLUSIVE, and the import
+	// waits for those under way. Plain reads go on.
+	BeforeImport: []string{`LOCK TABLE movies IN EXCLUSIVE MODE`},
 	AfterImport: []string{
 		// Imports keep their own IDs; move the identity sequences past them
 		// so rows created later get fresh ones.
@@ -41,6 +46,15 @@ var Dialect = sqlstore.Dialect{
 		`SELECT setval(pg_get_serial_sequence('genres', 'id'), GREATEST((SELECT max(id) FROM genres), 1))`,
 		`SELECT setval(pg_get_serial_sequence('tags', 'id'), GREATEST((SELECT max(id) FROM tags), 1))`,
 	},
+	// Only the store's own tables (through search_path): a bare VACUUM or
+	// ANALYZE would visit every schema of the database.
+	Analyze: `VACUUM (ANALYZE) movies, ratings, movie_genres, taggings, genres, tags, users`,
+	// Self-conflicting, and conflicting with the ROW EXCLUSIVE an INSERT
+	// takes, but not with reads: change writers queue from here to their
+	// commit, so versions commit in order. The table is the schema's own,
+	// so stores in different schemas do not wait for each other.
+	SerializeChanges: `LOCK TABLE catalog_changes IN SHARE ROW EXCLUSIVE MODE`,
+	Notify:           notifySQL(CatalogChannel),
 }
 
 // Config says how to reach PostgreSQL.
@@ -65,7 +79,9 @@ func Open(ctx context.Context, cfg Config) (*sqlstore.Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return sqlstore.New(&conn{pool: pool}, Dialect), nil
+	d := Dialect
+	d.Notify = notifySQL(poolChannel(pool))
+	return sqlstore.New(&conn{pool: pool}, d), nil
 }
 
 // NewPool opens a pgx pool as cfg says, creating cfg.Schema if needed.
@@ -200,6 +216,13 @@ func (c *conn) Close() error { c.pool.Close(); return nil }
 
 func (c *conn) InTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 	return pgx.BeginFunc(ctx, c.pool, func(t pgx.Tx) error { return fn(tx{t}) })
+}
+
+// InReadTx runs fn in a REPEATABLE READ, READ ONLY transaction: every
+// statement sees the snapshot of the first.
+func (c *conn) InReadTx(ctx context.Context, fn func(sqlstore.DB) error) error {
+	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	return pgx.BeginTxFunc(ctx, c.pool, opts, func(t pgx.Tx) error { return fn(tx{t}) })
 }
 
 // tx adapts pgx.Tx to sqlstore.DB.

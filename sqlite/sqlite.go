@@ -24,9 +24,8 @@ var migrations embed.FS
 
 // Dialect is SQLite's flavour of the shared SQL.
 var Dialect = sqlstore.Dialect{
-	Name:   "sqlite",
-	Epoch:  func(expr string) string { return "unixepoch(" + expr + ", 'subsec')" },
-	Round2: func(expr string) string { return "round(" + expr + ", 2)" },
+	Name:  "sqlite",
+	Epoch: func(expr string) string { return "unixepoch(" + expr + ", 'subsec')" },
 	IsUniqueViolation: func(err error) bool {
 		return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 	},
@@ -131,6 +130,22 @@ func (c *conn) InTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 	}
 	if err := fn(&tx{sqlTx}); err != nil {
 		sqlTx.Rollback()
+		return err
+	}
+	return sqlTx.Commit()
+}
+
+// InReadTx runs fn in a read-only transaction. It begins deferred (not
+// IMMEDIATE like InTx), so it takes no write lock: in WAL mode its first
+// statement fixes a snapshot that writers committing meanwhile do not
+// change.
+func (c *conn) InReadTx(ctx context.Context, fn func(sqlstore.DB) error) error {
+	sqlTx, err := c.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer sqlTx.Rollback()
+	if err := fn(&tx{sqlTx}); err != nil {
 		return err
 	}
 	return sqlTx.Commit()

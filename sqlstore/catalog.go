@@ -39,8 +39,9 @@ func movieDate(d *time.Time) any {
 	return d.UTC().Truncate(24 * time.Hour)
 }
 
-// CreateMovie stores a new movie with the given genres (by name) and
-// returns it as Movie would. The caller has validated the fields.
+// CreateMovie stores a new movie with the given genres (by name), records
+// a ChangeMovie in the same transaction and returns the movie as Movie
+// would. The caller has validated the fields.
 func (s *Store) CreateMovie(ctx context.Context, m movierec.Movie) (movierec.Movie, error) {
 	now := s.timestamp()
 	var id int64
@@ -56,7 +57,10 @@ func (s *Store) CreateMovie(ctx context.Context, m movierec.Movie) (movierec.Mov
 			m.PosterURL, m.TrailerURL, m.IMDbID, m.TMDbID, now).Scan(&id); err != nil {
 			return err
 		}
-		return setMovieGenres(ctx, tx, id, genreIDs)
+		if err := setMovieGenres(ctx, tx, id, genreIDs); err != nil {
+			return err
+		}
+		return s.recordChange(ctx, tx, movierec.ChangeMovie, id)
 	})
 	if err != nil {
 		return movierec.Movie{}, fmt.Errorf("CreateMovie: %w", err)
@@ -77,7 +81,8 @@ func setMovieGenres(ctx context.Context, tx DB, movieID int64, genreIDs []int64)
 }
 
 // UpdateMovie replaces the editable fields and genres of movie m.ID with
-// m's. Aggregates are not editable. An unknown movie wraps ErrNotFound.
+// m's and records a ChangeMovie in the same transaction. Aggregates are not
+// editable. An unknown movie wraps ErrNotFound.
 func (s *Store) UpdateMovie(ctx context.Context, m movierec.Movie) (movierec.Movie, error) {
 	err := s.conn.InTx(ctx, func(tx DB) error {
 		if err := s.lockMovie(ctx, tx, m.ID); err != nil {
@@ -94,7 +99,10 @@ func (s *Store) UpdateMovie(ctx context.Context, m movierec.Movie) (movierec.Mov
 			m.PosterURL, m.TrailerURL, m.IMDbID, m.TMDbID, s.timestamp(), m.ID); err != nil {
 			return err
 		}
-		return setMovieGenres(ctx, tx, m.ID, genreIDs)
+		if err := setMovieGenres(ctx, tx, m.ID, genreIDs); err != nil {
+			return err
+		}
+		return s.recordChange(ctx, tx, movierec.ChangeMovie, m.ID)
 	})
 	if err != nil {
 		return movierec.Movie{}, fmt.Errorf("UpdateMovie(%d): %w", m.ID, err)
@@ -103,15 +111,22 @@ func (s *Store) UpdateMovie(ctx context.Context, m movierec.Movie) (movierec.Mov
 }
 
 // DeleteMovie removes a movie with its ratings, favourites, watch history,
-// genre links and tag applications (the foreign keys cascade). An unknown
-// movie wraps ErrNotFound.
+// genre links and tag applications (the foreign keys cascade) and records
+// a ChangeMovie in the same transaction. An unknown movie wraps
+// ErrNotFound.
 func (s *Store) DeleteMovie(ctx context.Context, id int64) error {
-	n, err := s.conn.Exec(ctx, `DELETE FROM movies WHERE id = $1`, id)
+	err := s.conn.InTx(ctx, func(tx DB) error {
+		n, err := tx.Exec(ctx, `DELETE FROM movies WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return movierec.ErrNotFound
+		}
+		return s.recordChange(ctx, tx, movierec.ChangeMovie, id)
+	})
 	if err != nil {
 		return fmt.Errorf("DeleteMovie(%d): %w", id, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("DeleteMovie(%d): %w", id, movierec.ErrNotFound)
 	}
 	return nil
 }
@@ -123,8 +138,10 @@ func nameTaken(kind string) error {
 }
 
 // saveNamed inserts (id 0) or renames a genre or tag row, enforcing
-// case-insensitive uniqueness; it returns the row's id.
-func (s *Store) saveNamed(ctx context.Context, table, kind string, id int64, name string, set string, extra ...any) (int64, error) {
+// case-insensitive uniqueness, and records a change of the given kind
+// (ChangeGenre or ChangeTag) in the same transaction; it returns the row's
+// id.
+func (s *Store) saveNamed(ctx context.Context, table, kind, change string, id int64, name string, set string, extra ...any) (int64, error) {
 	err := s.conn.InTx(ctx, func(tx DB) error {
 		var n int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE lower(name) = lower($1) AND id <> $2`, name, id).Scan(&n); err != nil {
@@ -139,8 +156,11 @@ func (s *Store) saveNamed(ctx context.Context, table, kind string, id int64, nam
 			if set != "" {
 				cols, vals = cols+", "+set, vals+", $3"
 			}
-			return s.uniqueName(tx.QueryRow(ctx, `INSERT INTO `+table+` (`+cols+`) VALUES (`+vals+`) RETURNING id`,
-				append([]any{name, now}, extra...)...).Scan(&id), kind)
+			if err := s.uniqueName(tx.QueryRow(ctx, `INSERT INTO `+table+` (`+cols+`) VALUES (`+vals+`) RETURNING id`,
+				append([]any{name, now}, extra...)...).Scan(&id), kind); err != nil {
+				return err
+			}
+			return s.recordChange(ctx, tx, change, id)
 		}
 		assign := "name = $1, updated_at = $2"
 		if set != "" {
@@ -153,7 +173,7 @@ func (s *Store) saveNamed(ctx context.Context, table, kind string, id int64, nam
 		if cnt == 0 {
 			return movierec.ErrNotFound
 		}
-		return nil
+		return s.recordChange(ctx, tx, change, id)
 	})
 	return id, err
 }
@@ -165,60 +185,76 @@ func (s *Store) uniqueName(err error, kind string) error {
 	return err
 }
 
-// CreateGenre stores a new genre. A name taken case-insensitively is an
-// EINVALID error on name.
+// CreateGenre stores a new genre and records a ChangeGenre in the same
+// transaction. A name taken case-insensitively is an EINVALID error on
+// name.
 func (s *Store) CreateGenre(ctx context.Context, g movierec.Genre) (movierec.Genre, error) {
-	id, err := s.saveNamed(ctx, "genres", "genre", 0, g.Name, "description", g.Description)
+	id, err := s.saveNamed(ctx, "genres", "genre", movierec.ChangeGenre, 0, g.Name, "description", g.Description)
 	if err != nil {
 		return g, fmt.Errorf("CreateGenre: %w", err)
 	}
 	return s.Genre(ctx, id)
 }
 
-// UpdateGenre renames and redescribes genre g.ID. An unknown genre wraps
-// ErrNotFound.
+// UpdateGenre renames and redescribes genre g.ID and records a
+// ChangeGenre in the same transaction. An unknown genre wraps ErrNotFound;
+// a name taken case-insensitively is an EINVALID error on name.
 func (s *Store) UpdateGenre(ctx context.Context, g movierec.Genre) (movierec.Genre, error) {
-	if _, err := s.saveNamed(ctx, "genres", "genre", g.ID, g.Name, "description", g.Description); err != nil {
+	if _, err := s.saveNamed(ctx, "genres", "genre", movierec.ChangeGenre, g.ID, g.Name, "description", g.Description); err != nil {
 		return g, fmt.Errorf("UpdateGenre(%d): %w", g.ID, err)
 	}
 	return s.Genre(ctx, g.ID)
 }
 
-// DeleteGenre removes a genre from the catalog and from every movie.
+// DeleteGenre removes a genre from the catalog and from every movie and
+// records a ChangeGenre in the same transaction. An unknown genre wraps
+// ErrNotFound.
 func (s *Store) DeleteGenre(ctx context.Context, id int64) error {
-	return s.deleteNamed(ctx, "genres", id)
+	return s.deleteNamed(ctx, "genres", movierec.ChangeGenre, id)
 }
 
-// CreateTag stores a new tag. A name taken case-insensitively is an
-// EINVALID error on name.
+// CreateTag stores a new tag and records a ChangeTag in the same
+// transaction. A name taken case-insensitively is an EINVALID error on
+// name.
 func (s *Store) CreateTag(ctx context.Context, t movierec.Tag) (movierec.Tag, error) {
-	id, err := s.saveNamed(ctx, "tags", "tag", 0, t.Name, "")
+	id, err := s.saveNamed(ctx, "tags", "tag", movierec.ChangeTag, 0, t.Name, "")
 	if err != nil {
 		return t, fmt.Errorf("CreateTag: %w", err)
 	}
 	return s.Tag(ctx, id)
 }
 
-// UpdateTag renames tag t.ID. An unknown tag wraps ErrNotFound.
+// UpdateTag renames tag t.ID and records a ChangeTag in the same
+// transaction. An unknown tag wraps ErrNotFound; a name taken
+// case-insensitively is an EINVALID error on name.
 func (s *Store) UpdateTag(ctx context.Context, t movierec.Tag) (movierec.Tag, error) {
-	if _, err := s.saveNamed(ctx, "tags", "tag", t.ID, t.Name, ""); err != nil {
+	if _, err := s.saveNamed(ctx, "tags", "tag", movierec.ChangeTag, t.ID, t.Name, ""); err != nil {
 		return t, fmt.Errorf("UpdateTag(%d): %w", t.ID, err)
 	}
 	return s.Tag(ctx, t.ID)
 }
 
-// DeleteTag removes a tag and its applications.
+// DeleteTag removes a tag and its applications and records a ChangeTag in
+// the same transaction. An unknown tag wraps ErrNotFound.
 func (s *Store) DeleteTag(ctx context.Context, id int64) error {
-	return s.deleteNamed(ctx, "tags", id)
+	return s.deleteNamed(ctx, "tags", movierec.ChangeTag, id)
 }
 
-func (s *Store) deleteNamed(ctx context.Context, table string, id int64) error {
-	n, err := s.conn.Exec(ctx, `DELETE FROM `+table+` WHERE id = $1`, id)
+// deleteNamed deletes a genre or tag row and records a change of the
+// given kind, in one transaction.
+func (s *Store) deleteNamed(ctx context.Context, table, change string, id int64) error {
+	err := s.conn.InTx(ctx, func(tx DB) error {
+		n, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return movierec.ErrNotFound
+		}
+		return s.recordChange(ctx, tx, change, id)
+	})
 	if err != nil {
 		return fmt.Errorf("delete %s %d: %w", table, id, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("delete %s %d: %w", table, id, movierec.ErrNotFound)
 	}
 	return nil
 }

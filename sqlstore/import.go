@@ -9,10 +9,6 @@ import (
 	"github.com/movierec/movierec"
 )
 
-// PopularityHalfLifeDays is the half-life of a rating's weight in the
-// popularity score.
-const PopularityHalfLifeDays = 365
-
 // staging tables an import bulk-loads before merging. Their column types
 // are valid on both backends.
 var stagingDDL = []string{
@@ -95,8 +91,10 @@ type ImportResult struct {
 // Import loads ds in one transaction: movies, genres, links, users, ratings
 // and tag applications are upserted by their IDs, so importing the same
 // data twice changes nothing, and a failure leaves the database as it was.
-// Aggregates (rating_count, average_rating, popularity_score) are
-// recomputed before commit.
+// Before commit, the popularity epoch moves to the newest rating, every
+// movie's aggregates (rating_count, rating_total, average_rating,
+// popularity_score) are recomputed from scratch, and a ChangeAll is
+// recorded.
 func (s *Store) Import(ctx context.Context, ds *movierec.Dataset, progress movierec.Progress) (ImportResult, error) {
 	start := time.Now()
 	if progress == nil {
@@ -104,6 +102,11 @@ func (s *Store) Import(ctx context.Context, ds *movierec.Dataset, progress movie
 	}
 	now := s.timestamp()
 	err := s.conn.InTx(ctx, func(tx DB) error {
+		for _, q := range s.dialect.BeforeImport {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return fmt.Errorf("before import: %w", err)
+			}
+		}
 		for _, t := range stagingTables {
 			if _, err := tx.Exec(ctx, `DROP TABLE IF EXISTS `+t); err != nil {
 				return err
@@ -147,7 +150,7 @@ func (s *Store) Import(ctx context.Context, ds *movierec.Dataset, progress movie
 				return err
 			}
 		}
-		return nil
+		return s.recordChange(ctx, tx, movierec.ChangeAll, 0)
 	})
 	if err != nil {
 		return ImportResult{}, fmt.Errorf("import: %w", err)
@@ -155,7 +158,11 @@ func (s *Store) Import(ctx context.Context, ds *movierec.Dataset, progress movie
 	// Fresh statistics, so the planners pick the right indexes at once
 	// instead of after autovacuum (PostgreSQL) or never (SQLite).
 	progress("analyze", 0, 1)
-	if _, err := s.conn.Exec(ctx, `ANALYZE`); err != nil {
+	analyze := s.dialect.Analyze
+	if analyze == "" {
+		analyze = `ANALYZE`
+	}
+	if _, err := s.conn.Exec(ctx, analyze); err != nil {
 		return ImportResult{}, fmt.Errorf("import: analyze: %w", err)
 	}
 	progress("analyze", 1, 1)
@@ -214,24 +221,34 @@ func stage(ctx context.Context, tx DB, ds *movierec.Dataset, progress movierec.P
 	return nil
 }
 
-// recomputeAggregates sets every movie's rating_count, average_rating and
-// popularity_score from its ratings. The popularity score is
+// recomputeAggregates moves the popularity epoch E to the newest rating
+// in the store (the current time when there are none) and sets every
+// movie's rating_count, rating_total, average_rating (rating_total /
+// rating_count, 0 without ratings) and popularity_score from its ratings,
+// in one statement. The popularity score is
 //
-//	Σ over the movie's ratings of (score / 5) · 2^(−age / 365 days)
+//	Σ over the movie's ratings of (score / 5) · 2^((rated_at − E) / 365 days)
 //
-// rounded to two decimals, where age is measured back from the newest
-// rating in the store: recent, well-liked activity counts most, and an
-// imported historical data set still has a meaningful ranking.
+// (see PopularityHalfLifeDays), unrounded. Each sum runs in rating ID
+// order, so the same ratings always give the same bits whatever plan the
+// database picks, and a repeated import changes nothing.
 func (s *Store) recomputeAggregates(ctx context.Context, tx DB) error {
-	d := s.dialect
-	q := `UPDATE movies SET
-		rating_count = COALESCE((SELECT count(*) FROM ratings r WHERE r.movie_id = movies.id), 0),
-		average_rating = COALESCE((SELECT avg(r.score) FROM ratings r WHERE r.movie_id = movies.id), 0),
-		popularity_score = COALESCE((SELECT ` + d.Round2(`sum(r.score / 5.0 * power(2.0, (`+
-		d.Epoch(`r.rated_at`)+` - a.newest) / 86400.0 / `+fmt.Sprint(PopularityHalfLifeDays)+`))`) + `
-			FROM ratings r, (SELECT ` + d.Epoch(`max(rated_at)`) + ` AS newest FROM ratings) a
-			WHERE r.movie_id = movies.id), 0)`
-	if _, err := tx.Exec(ctx, q); err != nil {
+	epoch, err := newestRating(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("recompute aggregates: %w", err)
+	}
+	if epoch.IsZero() {
+		epoch = s.timestamp()
+	}
+	epoch = epoch.UTC().Truncate(time.Microsecond)
+	if err := setPopularityEpoch(ctx, tx, epoch); err != nil {
+		return fmt.Errorf("recompute aggregates: %w", err)
+	}
+	q := `UPDATE movies SET (rating_count, rating_total, average_rating, popularity_score) = (
+		SELECT count(*), COALESCE(sum(r.score), 0), COALESCE(sum(r.score) / count(*), 0),
+			COALESCE(sum(r.score / 5.0 * power(2.0, (` + s.dialect.Epoch(`r.rated_at`) + ` - $1) / $2) ORDER BY r.id), 0)
+		FROM ratings r WHERE r.movie_id = movies.id)`
+	if _, err := tx.Exec(ctx, q, epochSeconds(epoch), float64(popularityHalfLife)); err != nil {
 		return fmt.Errorf("recompute aggregates: %w", err)
 	}
 	return nil

@@ -3,8 +3,10 @@ package sqlstore_test
 import (
 	"context"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/movierec/movierec"
 	"github.com/movierec/movierec/movielens"
@@ -62,6 +64,7 @@ func TestMovieLensSmallImport(t *testing.T) {
 		if s.Dialect() == "postgres" {
 			t.Run("ListUsesIndexes", func(t *testing.T) { checkListPlans(t, s) })
 		}
+		t.Run("CatalogSnapshot", func(t *testing.T) { checkMovieLensSnapshot(t, s) })
 	})
 }
 
@@ -98,5 +101,57 @@ func checkListPlans(t *testing.T, s *sqlstore.Store) {
 				t.Errorf("ordering %+v does not walk an index:\n%s", f.Ordering[0], text)
 			}
 		}
+	}
+}
+
+// checkMovieLensSnapshot checks CatalogSnapshot against Movie on a
+// sample of ml-latest-small and logs how long the bulk load takes.
+func checkMovieLensSnapshot(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	start := time.Now()
+	snap, err := s.CatalogSnapshot(ctx, 30*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: CatalogSnapshot of %d movies in %v", s.Dialect(), len(snap.Movies), time.Since(start))
+	if len(snap.Movies) != 9742 || len(snap.Genres) != 19 {
+		t.Errorf("%d movies, %d genres", len(snap.Movies), len(snap.Genres))
+	}
+	recent := 0
+	for i, m := range snap.Movies {
+		recent += len(m.Recent)
+		if i%97 != 0 {
+			continue
+		}
+		want, err := s.Movie(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(m.Movie, want) {
+			t.Errorf("movie %d:\n got %+v\nwant %+v", m.ID, m.Movie, want)
+		}
+	}
+	if recent == 0 {
+		t.Error("no recent ratings in the window")
+	}
+}
+
+func BenchmarkCatalogSnapshot(b *testing.B) {
+	for _, backend := range storetest.Backends() {
+		b.Run(backend.Name, func(b *testing.B) {
+			s := backend.Open(b)
+			ds, err := movielens.Read(context.Background(), storetest.MovieLensDir(b), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.Import(context.Background(), ds, nil); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := s.CatalogSnapshot(context.Background(), 7*24*time.Hour); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -65,6 +65,16 @@ func (c *observedConn) InTx(ctx context.Context, fn func(DB) error) error {
 	return c.Conn.InTx(ctx, func(tx DB) error { return fn(&observedDB{DB: tx, o: c.o}) })
 }
 
+// InReadTx runs fn in the underlying connection's read transaction (an
+// ordinary one when it has none), observing its statements.
+func (c *observedConn) InReadTx(ctx context.Context, fn func(DB) error) error {
+	wrapped := func(tx DB) error { return fn(&observedDB{DB: tx, o: c.o}) }
+	if rc, ok := c.Conn.(ReadTxConn); ok {
+		return rc.InReadTx(ctx, wrapped)
+	}
+	return c.Conn.InTx(ctx, wrapped)
+}
+
 type observedDB struct {
 	DB
 	o Observer

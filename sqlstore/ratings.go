@@ -3,7 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"strconv"
+	"time"
 
 	"github.com/movierec/movierec"
 )
@@ -20,20 +20,57 @@ func (s *Store) lockMovie(ctx context.Context, tx DB, movieID int64) error {
 	return err
 }
 
-// refreshMovieAggregates recomputes one movie's rating_count,
-// average_rating and popularity_score from its ratings (see
-// recomputeAggregates for the popularity formula).
-func (s *Store) refreshMovieAggregates(ctx context.Context, tx DB, movieID int64) error {
-	d := s.dialect
-	_, err := tx.Exec(ctx, `UPDATE movies SET
-		rating_count = (SELECT count(*) FROM ratings r WHERE r.movie_id = $1),
-		average_rating = COALESCE((SELECT avg(r.score) FROM ratings r WHERE r.movie_id = $1), 0),
-		popularity_score = COALESCE((SELECT `+d.Round2(`sum(r.score / 5.0 * power(2.0, (`+
-		d.Epoch(`r.rated_at`)+` - a.newest) / 86400.0 / `+strconv.Itoa(PopularityHalfLifeDays)+`))`)+`
-			FROM ratings r, (SELECT `+d.Epoch(`max(rated_at)`)+` AS newest FROM ratings) a
-			WHERE r.movie_id = $1), 0)
-		WHERE id = $1`, movieID)
+// aggregates are a movie's stored rating aggregates.
+type aggregates struct {
+	count      int
+	total, pop float64
+}
+
+// lockAggregates locks a movie's row for the rest of tx, like lockMovie,
+// and returns its aggregates.
+func (s *Store) lockAggregates(ctx context.Context, tx DB, movieID int64) (aggregates, error) {
+	var a aggregates
+	err := tx.QueryRow(ctx, `SELECT rating_count, rating_total, popularity_score FROM movies WHERE id = $1`+s.dialect.ForUpdate,
+		movieID).Scan(&a.count, &a.total, &a.pop)
+	if err == ErrNoRows {
+		return a, movierec.ErrNotFound
+	}
+	return a, err
+}
+
+// add applies a rating's arrival (n = 1, its score), departure (n = -1,
+// minus its score) or change of score (n = 0, the difference), made at
+// ratedAt, to the aggregates, with epoch the popularity epoch.
+func (a *aggregates) add(n int, scoreDelta float64, ratedAt, epoch time.Time) {
+	a.count += n
+	a.total += scoreDelta
+	a.pop = max(0, a.pop+scoreDelta/5*popularityWeight(ratedAt, epoch))
+	if a.count <= 0 {
+		*a = aggregates{}
+	}
+}
+
+// save stores the aggregates of a movie locked by lockAggregates. Only
+// this movie changes: every other movie's popularity keeps its value.
+func (a aggregates) save(ctx context.Context, tx DB, movieID int64) error {
+	var avg float64
+	if a.count > 0 {
+		avg = a.total / float64(a.count)
+	}
+	_, err := tx.Exec(ctx, `UPDATE movies SET rating_count = $1, rating_total = $2, average_rating = $3, popularity_score = $4
+		WHERE id = $5`, a.count, a.total, avg, a.pop, movieID)
 	return err
+}
+
+// ratingBefore returns the score and time of the user's current rating of
+// a movie; found is false when there is none.
+func ratingBefore(ctx context.Context, tx DB, userID, movieID int64) (score float64, ratedAt time.Time, found bool, err error) {
+	var at nullTime
+	err = tx.QueryRow(ctx, `SELECT score, rated_at FROM ratings WHERE user_id = $1 AND movie_id = $2`, userID, movieID).Scan(&score, &at)
+	if err == ErrNoRows {
+		return 0, time.Time{}, false, nil
+	}
+	return score, at.Time, err == nil, err
 }
 
 const ratingColumns = `r.id, r.user_id, u.username, r.movie_id, r.score, r.review, r.rated_at, r.updated_at`
@@ -48,28 +85,49 @@ func scanRating(row Row, r *movierec.Rating, extra ...any) error {
 	return nil
 }
 
-// RateMovie creates or replaces the user's rating of a movie and updates
-// the movie's aggregates in the same transaction. created reports whether
-// the rating is new. An unknown movie wraps ErrNotFound; the caller has
-// validated score and review.
+// RateMovie creates or replaces the user's rating of a movie, updates the
+// movie's aggregates and records a ChangeMovie, all in one transaction.
+// The aggregates change incrementally, under the movie's row lock: the
+// rating's popularity contribution (see PopularityHalfLifeDays) is added,
+// or for a replaced score adjusted at the rating's original time, and no
+// other movie is touched. created reports whether the rating is new. An
+// unknown movie wraps ErrNotFound; the caller has validated score and
+// review.
 func (s *Store) RateMovie(ctx context.Context, userID, movieID int64, score float64, review string) (r movierec.Rating, created bool, err error) {
 	now := s.timestamp()
 	err = s.conn.InTx(ctx, func(tx DB) error {
-		if err := s.lockMovie(ctx, tx, movieID); err != nil {
-			return err
-		}
-		n, err := tx.Exec(ctx, `UPDATE ratings SET score = $1, review = $2, updated_at = $3 WHERE user_id = $4 AND movie_id = $5`,
-			score, review, now, userID, movieID)
+		agg, err := s.lockAggregates(ctx, tx, movieID)
 		if err != nil {
 			return err
 		}
-		if created = n == 0; created {
+		// Read after the lock, so that it is the epoch an import that
+		// committed while we waited set.
+		epoch, err := s.popularityEpoch(ctx, tx)
+		if err != nil {
+			return err
+		}
+		oldScore, ratedAt, found, err := ratingBefore(ctx, tx, userID, movieID)
+		if err != nil {
+			return err
+		}
+		if created = !found; created {
 			if _, err := tx.Exec(ctx, `INSERT INTO ratings (user_id, movie_id, score, review, rated_at, updated_at)
 				VALUES ($1, $2, $3, $4, $5, $5)`, userID, movieID, score, review, now); err != nil {
 				return err
 			}
+			agg.add(1, score, now, epoch)
+		} else {
+			// A new score keeps the rating's time, and so its weight.
+			if _, err := tx.Exec(ctx, `UPDATE ratings SET score = $1, review = $2, updated_at = $3 WHERE user_id = $4 AND movie_id = $5`,
+				score, review, now, userID, movieID); err != nil {
+				return err
+			}
+			agg.add(0, score-oldScore, ratedAt, epoch)
 		}
-		if err := s.refreshMovieAggregates(ctx, tx, movieID); err != nil {
+		if err := agg.save(ctx, tx, movieID); err != nil {
+			return err
+		}
+		if err := s.recordChange(ctx, tx, movierec.ChangeMovie, movieID); err != nil {
 			return err
 		}
 		return scanRating(tx.QueryRow(ctx, `SELECT `+ratingColumns+` FROM ratings r JOIN users u ON u.id = r.user_id
@@ -95,22 +153,34 @@ func (s *Store) Rating(ctx context.Context, userID, movieID int64) (movierec.Rat
 	return r, nil
 }
 
-// DeleteRating removes the user's rating of a movie and updates the
-// movie's aggregates in the same transaction. No such rating wraps
-// ErrNotFound.
+// DeleteRating removes the user's rating of a movie, takes it out of the
+// movie's aggregates (as RateMovie puts it in) and records a ChangeMovie,
+// in one transaction. No such rating wraps ErrNotFound.
 func (s *Store) DeleteRating(ctx context.Context, userID, movieID int64) error {
 	err := s.conn.InTx(ctx, func(tx DB) error {
-		if err := s.lockMovie(ctx, tx, movieID); err != nil {
-			return err
-		}
-		n, err := tx.Exec(ctx, `DELETE FROM ratings WHERE user_id = $1 AND movie_id = $2`, userID, movieID)
+		agg, err := s.lockAggregates(ctx, tx, movieID)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
+		epoch, err := s.popularityEpoch(ctx, tx)
+		if err != nil {
+			return err
+		}
+		score, ratedAt, found, err := ratingBefore(ctx, tx, userID, movieID)
+		if err != nil {
+			return err
+		}
+		if !found {
 			return movierec.ErrNotFound
 		}
-		return s.refreshMovieAggregates(ctx, tx, movieID)
+		if _, err := tx.Exec(ctx, `DELETE FROM ratings WHERE user_id = $1 AND movie_id = $2`, userID, movieID); err != nil {
+			return err
+		}
+		agg.add(-1, -score, ratedAt, epoch)
+		if err := agg.save(ctx, tx, movieID); err != nil {
+			return err
+		}
+		return s.recordChange(ctx, tx, movierec.ChangeMovie, movieID)
 	})
 	if err != nil {
 		return fmt.Errorf("DeleteRating(%d, %d): %w", userID, movieID, err)

@@ -59,18 +59,47 @@ type Dialect struct {
 	// Epoch returns an expression for the Unix time, in seconds, of a
 	// timestamp expression.
 	Epoch func(expr string) string
-	// Round2 returns an expression rounding a float expression to two
-	// decimals, as a float.
-	Round2 func(expr string) string
 	// ForUpdate is appended to a SELECT that must lock its row until the
 	// transaction ends (" FOR UPDATE" on PostgreSQL; SQLite's writers are
 	// serialised by BEGIN IMMEDIATE already).
 	ForUpdate string
 	// IsUniqueViolation reports whether err is a unique-constraint failure.
 	IsUniqueViolation func(err error) bool
+	// BeforeImport statements run first in an import's transaction
+	// (PostgreSQL locks movies against concurrent writers, whose
+	// incremental aggregate updates would otherwise miss the import's
+	// recomputation or be overwritten by it; SQLite's writers are
+	// serialised already).
+	BeforeImport []string
 	// AfterImport statements run at the end of an import's transaction
 	// (PostgreSQL moves its identity sequences past imported IDs).
 	AfterImport []string
+	// Analyze runs after an import commits, outside any transaction, so
+	// that the planners pick the right indexes at once ("ANALYZE" when
+	// empty). PostgreSQL vacuums too, which marks the fresh pages
+	// all-visible: CatalogSnapshot's index-only scans then need not visit
+	// millions of heap rows.
+	Analyze string
+	// SerializeChanges, when set, runs just before a catalog change is
+	// recorded and holds a lock until the transaction ends, so that
+	// versions commit in order: whoever sees version v also sees every
+	// smaller version that will ever commit. (A sequence alone hands out
+	// versions in start order, not commit order. SQLite's writers are
+	// serialised already.)
+	SerializeChanges string
+	// Notify, when set, runs right after a catalog change is recorded, in
+	// the same transaction, with the change's version as $1. PostgreSQL
+	// sends it with pg_notify, which is delivered on commit and dropped on
+	// rollback.
+	Notify string
+}
+
+// ReadTxConn is implemented by Conns that can run fn in a read-only
+// transaction on one consistent snapshot of the database (REPEATABLE READ
+// on PostgreSQL, a deferred transaction on SQLite in WAL mode). Bulk
+// catalog reads use it when available and InTx otherwise.
+type ReadTxConn interface {
+	InReadTx(ctx context.Context, fn func(tx DB) error) error
 }
 
 // Store is movierec's storage on a SQL database.
@@ -106,6 +135,15 @@ func (s *Store) Close() error { return s.raw.Close() }
 // Conn exposes the underlying connection, for backend-specific tests and
 // tools (EXPLAIN checks, benchmarks).
 func (s *Store) Conn() Conn { return s.conn }
+
+// inReadTx runs fn in a read-only snapshot transaction when the backend
+// offers one, and in an ordinary transaction otherwise.
+func (s *Store) inReadTx(ctx context.Context, fn func(tx DB) error) error {
+	if c, ok := s.conn.(ReadTxConn); ok {
+		return c.InReadTx(ctx, fn)
+	}
+	return s.conn.InTx(ctx, fn)
+}
 
 // timestamp returns the store's current time, in UTC and at the microsecond
 // precision both backends keep.

@@ -48,11 +48,15 @@ func TestImportAggregates(t *testing.T) {
 			n        int
 			sum, pop float64
 		}
-		var newest time.Time
+		// The import moves the popularity epoch E to the newest rating.
+		var epoch time.Time
 		for _, r := range ds.Ratings {
-			if r.RatedAt.After(newest) {
-				newest = r.RatedAt
+			if r.RatedAt.After(epoch) {
+				epoch = r.RatedAt
 			}
+		}
+		if e, err := s.PopularityEpoch(context.Background()); err != nil || !e.Equal(epoch) {
+			t.Errorf("PopularityEpoch = %v, %v; want the newest rating, %v", e, err, epoch)
 		}
 		want := map[int64]*agg{}
 		for _, r := range ds.Ratings {
@@ -63,8 +67,8 @@ func TestImportAggregates(t *testing.T) {
 			}
 			a.n++
 			a.sum += r.Score
-			ageDays := newest.Sub(r.RatedAt).Hours() / 24
-			a.pop += r.Score / 5 * math.Pow(2, -ageDays/sqlstore.PopularityHalfLifeDays)
+			days := r.RatedAt.Sub(epoch).Hours() / 24
+			a.pop += r.Score / 5 * math.Pow(2, days/sqlstore.PopularityHalfLifeDays)
 		}
 		movies := allMovies(t, s)
 		if len(movies) != fixtureMovies {
@@ -85,7 +89,7 @@ func TestImportAggregates(t *testing.T) {
 			if math.Abs(m.AverageRating-avg) > 1e-9 {
 				t.Errorf("movie %d: average_rating %v, want %v", m.ID, m.AverageRating, avg)
 			}
-			if math.Abs(m.PopularityScore-w.pop) > 0.0051 {
+			if math.Abs(m.PopularityScore-w.pop) > 1e-9*w.pop {
 				t.Errorf("movie %d: popularity_score %v, want %v", m.ID, m.PopularityScore, w.pop)
 			}
 		}

@@ -1,0 +1,158 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/movierec/movierec"
+)
+
+// prunedSettingKey is the settings key holding the newest version
+// PruneCatalogChanges deleted (decimal text).
+const prunedSettingKey = "catalog_changes_pruned"
+
+// recordChange appends a change to the catalog change log in tx, the
+// transaction of the write it describes: if the write fails, so does the
+// record. It must be the write's last locking statement (SerializeChanges
+// holds its lock until commit). On PostgreSQL it also notifies listeners
+// (see Dialect.Notify), on commit.
+func (s *Store) recordChange(ctx context.Context, tx DB, kind string, id int64) error {
+	if s.dialect.SerializeChanges != "" {
+		if _, err := tx.Exec(ctx, s.dialect.SerializeChanges); err != nil {
+			return fmt.Errorf("record change: %w", err)
+		}
+	}
+	var version int64
+	if err := tx.QueryRow(ctx, `INSERT INTO catalog_changes (kind, entity_id, changed_at) VALUES ($1, $2, $3) RETURNING version`,
+		kind, id, s.timestamp()).Scan(&version); err != nil {
+		return fmt.Errorf("record change: %w", err)
+	}
+	if s.dialect.Notify != "" {
+		if _, err := tx.Exec(ctx, s.dialect.Notify, version); err != nil {
+			return fmt.Errorf("record change: notify: %w", err)
+		}
+	}
+	return nil
+}
+
+// CatalogVersion returns the newest version in the catalog change log, 0
+// when it is empty. Every committed catalog write adds a version, and
+// versions never go back (PruneCatalogChanges keeps the newest).
+func (s *Store) CatalogVersion(ctx context.Context) (int64, error) {
+	v, err := catalogVersion(ctx, s.conn)
+	if err != nil {
+		return 0, fmt.Errorf("CatalogVersion: %w", err)
+	}
+	return v, nil
+}
+
+func catalogVersion(ctx context.Context, db DB) (int64, error) {
+	var v int64
+	err := db.QueryRow(ctx, `SELECT COALESCE(max(version), 0) FROM catalog_changes`).Scan(&v)
+	return v, err
+}
+
+// CatalogChanges returns the committed changes with a version above after,
+// oldest first, at most limit of them (every one when limit ≤ 0). Versions
+// become visible in order, so a reader that has applied everything up to
+// version v and asks for the changes after v misses none; there may be
+// gaps where a transaction rolled back.
+//
+// When changes after after have been pruned already (see
+// PruneCatalogChanges), the first change returned is a ChangeAll whose
+// Version is the newest pruned one: the reader must reload everything.
+func (s *Store) CatalogChanges(ctx context.Context, after int64, limit int) ([]movierec.CatalogChange, error) {
+	if limit <= 0 {
+		limit = math.MaxInt32
+	}
+	changes := []movierec.CatalogChange{}
+	err := s.inReadTx(ctx, func(tx DB) error {
+		changes = changes[:0]
+		// The changes first, then the pruning mark: a prune in between
+		// (where there is no snapshot) shows in the mark.
+		rows, err := tx.Query(ctx, `SELECT version, kind, entity_id FROM catalog_changes
+			WHERE version > $1 ORDER BY version LIMIT $2`, after, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c movierec.CatalogChange
+			if err := rows.Scan(&c.Version, &c.Kind, &c.ID); err != nil {
+				return err
+			}
+			changes = append(changes, c)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		pruned, err := prunedVersion(ctx, tx)
+		if err != nil || pruned <= after {
+			return err
+		}
+		kept := []movierec.CatalogChange{{Version: pruned, Kind: movierec.ChangeAll}}
+		for _, c := range changes {
+			if c.Version > pruned && len(kept) < limit {
+				kept = append(kept, c)
+			}
+		}
+		changes = kept
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("CatalogChanges(%d): %w", after, err)
+	}
+	return changes, nil
+}
+
+// prunedVersion reads the newest version PruneCatalogChanges deleted (0
+// when it never deleted any).
+func prunedVersion(ctx context.Context, db DB) (int64, error) {
+	var v string
+	err := db.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, prunedSettingKey).Scan(&v)
+	if err == ErrNoRows {
+		return 0, nil
+	} else if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s %q: %w", prunedSettingKey, v, err)
+	}
+	return n, nil
+}
+
+// PruneCatalogChanges deletes the changes recorded before the given time
+// and reports how many it deleted. It always keeps the newest change, so
+// CatalogVersion never goes back, and it deletes by version: up to the
+// newest version recorded before that time. A reader asking for changes
+// it deleted is told to reload everything (see CatalogChanges).
+func (s *Store) PruneCatalogChanges(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.conn.InTx(ctx, func(tx DB) error {
+		var upTo *int64
+		if err := tx.QueryRow(ctx, `SELECT max(version) FROM catalog_changes
+			WHERE changed_at < $1 AND version < (SELECT max(version) FROM catalog_changes)`,
+			before.UTC()).Scan(&upTo); err != nil {
+			return err
+		}
+		if upTo == nil {
+			return nil
+		}
+		var err error
+		if n, err = tx.Exec(ctx, `DELETE FROM catalog_changes WHERE version <= $1`, *upTo); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, prunedSettingKey, strconv.FormatInt(*upTo, 10))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("PruneCatalogChanges: %w", err)
+	}
+	return n, nil
+}
