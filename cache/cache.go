@@ -11,7 +11,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -35,7 +34,12 @@ type Entry struct {
 	ContentType string
 	ETag        string
 	Body        []byte
-	ttl         time.Duration
+	// Gzip, when set, is Body gzip-compressed (by the filler, once), so
+	// hits never compress; GzipETag is that representation's own strong
+	// validator. Both are kept in each tier, Redis included.
+	Gzip     []byte
+	GzipETag string
+	ttl      time.Duration
 }
 
 // Scope says which writes invalidate an answer: every answer depends on
@@ -79,9 +83,10 @@ type Options struct {
 
 // Cache is the two-tier answer cache. Safe for concurrent use.
 type Cache struct {
-	opts  Options
-	local *otter.Cache[string, Entry]
-	group singleflight.Group
+	opts       Options
+	local      *otter.Cache[string, Entry]
+	catalogGen string // the catalog's generation key
+	group      singleflight.Group
 
 	// Generations when there is no Redis.
 	genMu    sync.Mutex
@@ -118,33 +123,42 @@ func New(opts Options) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cache{opts: opts, local: local, localGen: map[string]uint64{}, pendingGen: map[string]bool{}}, nil
+	return &Cache{opts: opts, local: local, catalogGen: opts.Prefix + "gen:catalog", localGen: map[string]uint64{},
+		pendingGen: map[string]bool{}}, nil
 }
 
 // Shared reports whether a Redis tier is configured.
 func (c *Cache) Shared() bool { return c.opts.Redis != nil }
 
 func (c *Cache) genKeys(s Scope) []string {
-	keys := []string{c.opts.Prefix + "gen:catalog"}
+	keys := []string{c.catalogGen}
 	if s.UserID != 0 {
-		keys = append(keys, c.opts.Prefix+"gen:user:"+strconv.FormatInt(s.UserID, 10))
+		keys = append(keys, c.userGen(s.UserID))
 	}
 	return keys
+}
+
+func (c *Cache) userGen(id int64) string {
+	return c.opts.Prefix + "gen:user:" + strconv.FormatInt(id, 10)
 }
 
 // generations returns the current counters of scope, ok false when Redis
 // cannot be asked (the caller then bypasses the cache).
 func (c *Cache) generations(ctx context.Context, s Scope) (string, bool) {
-	keys := c.genKeys(s)
 	if c.opts.Redis == nil {
+		// Every hit passes here: no key building for the catalog's.
 		c.genMu.Lock()
 		defer c.genMu.Unlock()
-		g := ""
-		for _, k := range keys {
-			g += strconv.FormatUint(c.localGen[k], 10) + "."
+		var buf [48]byte
+		g := strconv.AppendUint(buf[:0], c.localGen[c.catalogGen], 10)
+		g = append(g, '.')
+		if s.UserID != 0 {
+			g = strconv.AppendUint(g, c.localGen[c.userGen(s.UserID)], 10)
+			g = append(g, '.')
 		}
-		return g, true
+		return string(g), true
 	}
+	keys := c.genKeys(s)
 	if !c.redisUsable() {
 		return "", false
 	}
@@ -193,7 +207,9 @@ func (c *Cache) Fetch(ctx context.Context, p Policy, s Scope, key string, fill f
 	if s.UserID != 0 { // a user's answers are theirs alone
 		owner = "u" + strconv.FormatInt(s.UserID, 10) + ":"
 	}
-	full := c.opts.Prefix + "v1:" + p.Name + ":" + owner + gen + ":" + key
+	// v2: entries carry a gzip representation (see encode); v1 entries
+	// left in Redis by older builds are never read.
+	full := c.opts.Prefix + "v2:" + p.Name + ":" + owner + gen + ":" + key
 	if e, ok := c.local.GetIfPresent(full); ok {
 		c.result(p, HitLocal)
 		return e, HitLocal, nil
@@ -331,35 +347,73 @@ func (c *Cache) redisOK() {
 	}
 }
 
-// encode: status (2 bytes), content type and ETag (1-byte lengths), body.
+// formatV2 starts every encoded entry; decode rejects anything else.
+const formatV2 = 2
+
+// encode: format byte, status (2 bytes), content type and ETag (1-byte
+// lengths), body (4-byte length), gzip ETag (1-byte length), gzip body
+// (the rest; empty when there is none).
 func encode(e Entry) []byte {
-	b := make([]byte, 0, 4+len(e.ContentType)+len(e.ETag)+len(e.Body))
+	b := make([]byte, 0, 10+len(e.ContentType)+len(e.ETag)+len(e.Body)+len(e.GzipETag)+len(e.Gzip))
+	b = append(b, formatV2)
 	b = binary.BigEndian.AppendUint16(b, uint16(e.Status))
 	b = append(b, byte(len(e.ContentType)))
 	b = append(b, e.ContentType...)
 	b = append(b, byte(len(e.ETag)))
 	b = append(b, e.ETag...)
-	return append(b, e.Body...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(e.Body)))
+	b = append(b, e.Body...)
+	b = append(b, byte(len(e.GzipETag)))
+	b = append(b, e.GzipETag...)
+	return append(b, e.Gzip...)
 }
 
+var errBadEntry = errors.New("cache: truncated entry or unknown format")
+
 func decode(b []byte) (Entry, error) {
+	r := entryReader{rest: b}
+	if r.uint(1) != formatV2 {
+		return Entry{}, errBadEntry
+	}
 	var e Entry
-	if len(b) < 4 {
-		return e, fmt.Errorf("cache: short entry")
+	e.Status = r.uint(2)
+	e.ContentType = string(r.take(r.uint(1)))
+	e.ETag = string(r.take(r.uint(1)))
+	e.Body = r.take(r.uint(4))
+	e.GzipETag = string(r.take(r.uint(1)))
+	if r.bad {
+		return Entry{}, errBadEntry
 	}
-	e.Status = int(binary.BigEndian.Uint16(b))
-	b = b[2:]
-	n := int(b[0])
-	if len(b) < 1+n+1 {
-		return e, fmt.Errorf("cache: short entry")
+	if len(r.rest) > 0 {
+		e.Gzip = r.rest
 	}
-	e.ContentType, b = string(b[1:1+n]), b[1+n:]
-	m := int(b[0])
-	if len(b) < 1+m {
-		return e, fmt.Errorf("cache: short entry")
-	}
-	e.ETag, e.Body = string(b[1:1+m]), b[1+m:]
 	return e, nil
+}
+
+// entryReader reads encode's fields; once it runs out of bytes every read
+// is empty and bad is set.
+type entryReader struct {
+	rest []byte
+	bad  bool
+}
+
+func (r *entryReader) take(n int) []byte {
+	if r.bad || n > len(r.rest) {
+		r.bad = true
+		return nil
+	}
+	v := r.rest[:n:n]
+	r.rest = r.rest[n:]
+	return v
+}
+
+// uint reads a big-endian unsigned integer of n (1, 2 or 4) bytes.
+func (r *entryReader) uint(n int) int {
+	v := 0
+	for _, c := range r.take(n) {
+		v = v<<8 | int(c)
+	}
+	return v
 }
 
 // Health is "ok" when the cache works (in process, or with Redis

@@ -280,3 +280,30 @@ func TestCancelledClientIsNotAnOutage(t *testing.T) {
 		t.Errorf("the cancelled writer's invalidation was lost: gen %d", g)
 	}
 }
+
+// TestGzipThroughRedis: an entry's compressed representation and its tag
+// reach a second instance through Redis byte for byte; an entry without
+// one comes back without one.
+func TestGzipThroughRedis(t *testing.T) {
+	client, prefix := storetest.Redis(t)
+	a := mustNew(t, cache.Options{Redis: client, Prefix: prefix})
+	b := mustNew(t, cache.Options{Redis: client, Prefix: prefix})
+	ctx := context.Background()
+	withGzip := cache.Entry{Status: 200, ContentType: "application/json; charset=utf-8", ETag: `"abc"`,
+		Body: []byte(`{"count":1}`), Gzip: []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 0}, GzipETag: `"abc-gzip"`}
+	plainOnly := cache.Entry{Status: 200, ContentType: "application/json", ETag: `"def"`, Body: []byte("[]")}
+	for key, want := range map[string]cache.Entry{"gzip": withGzip, "plain": plainOnly} {
+		a.Fetch(ctx, list, cache.Scope{}, key, func(context.Context) (cache.Entry, error) { return want, nil })
+		got, o, err := b.Fetch(ctx, list, cache.Scope{}, key, func(context.Context) (cache.Entry, error) {
+			t.Fatalf("%s: the second instance filled instead of reading Redis", key)
+			return cache.Entry{}, nil
+		})
+		if err != nil || o != cache.HitRedis {
+			t.Fatalf("%s: %s %v", key, o, err)
+		}
+		if got.Status != want.Status || got.ContentType != want.ContentType || got.ETag != want.ETag || !bytes.Equal(got.Body, want.Body) ||
+			!bytes.Equal(got.Gzip, want.Gzip) || got.GzipETag != want.GzipETag || (want.Gzip == nil) != (got.Gzip == nil) {
+			t.Errorf("%s: read back %+v, want %+v", key, got, want)
+		}
+	}
+}
