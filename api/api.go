@@ -5,10 +5,8 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -46,7 +44,8 @@ type Store interface {
 	Profiles
 }
 
-// Options tunes the server. The zero value disables throttling.
+// Options tunes the server. The zero value disables throttling and logs
+// every request.
 type Options struct {
 	// LoginLimit applies per client address and, separately, per username;
 	// RegisterLimit per client address.
@@ -64,14 +63,30 @@ type Options struct {
 	// (zero: DefaultPolicies).
 	Cache    *cache.Cache
 	Policies Policies
+	// Versions, when set, keys cached catalog answers by the in-memory
+	// catalog's versions instead of invalidating them on writes.
+	Versions Versions
+	// AccessLog chooses the requests that get an access log line (zero:
+	// all); under AccessLogSample, one in AccessLogSample (0: 100)
+	// ordinary requests does. Except under AccessLogOff, 4xx and 5xx
+	// answers, and requests taking AccessLogSlow or longer (0: none is
+	// slow), always do.
+	AccessLog       AccessLog
+	AccessLogSample int
+	AccessLogSlow   time.Duration
 }
 
 // DefaultOptions are the contract's limits: login 5 per minute per address
-// and per username, register 3 per minute per address.
+// and per username, register 3 per minute per address; and the access log
+// of one ordinary request in 100, with every error and every request
+// slower than 500ms.
 func DefaultOptions() Options {
 	return Options{
-		LoginLimit:    throttle.Limit{N: 5, Per: time.Minute},
-		RegisterLimit: throttle.Limit{N: 3, Per: time.Minute},
+		LoginLimit:      throttle.Limit{N: 5, Per: time.Minute},
+		RegisterLimit:   throttle.Limit{N: 3, Per: time.Minute},
+		AccessLog:       AccessLogSample,
+		AccessLogSample: 100,
+		AccessLogSlow:   500 * time.Millisecond,
 	}
 }
 
@@ -87,17 +102,20 @@ type Server struct {
 	recommender Recommender
 	metrics     *observe.Metrics
 	cache       *cache.Cache
+	versions    Versions
 	policies    Policies
 	limits      struct{ loginAddr, loginUser, register *throttle.Limiter }
+	access      *accessLog
 }
 
 // New returns a Server, ready to serve.
 func New(store Store, accounts Accounts, log *slog.Logger, opts Options) *Server {
 	s := &Server{store: store, accounts: accounts, log: log, mux: http.NewServeMux(), trustProxy: opts.TrustProxy,
-		recommender: opts.Recommender, metrics: opts.Metrics, cache: opts.Cache, policies: opts.Policies}
+		recommender: opts.Recommender, metrics: opts.Metrics, cache: opts.Cache, versions: opts.Versions, policies: opts.Policies}
 	if s.policies == (Policies{}) {
 		s.policies = DefaultPolicies()
 	}
+	s.access = newAccessLog(opts)
 	s.limits.loginAddr = throttle.New(opts.LoginLimit, opts.Now)
 	s.limits.loginUser = throttle.New(opts.LoginLimit, opts.Now)
 	s.limits.register = throttle.New(opts.RegisterLimit, opts.Now)
@@ -171,7 +189,7 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /api/ratings/movies/{id}/unwatch/{$}", s.movieRating(s.unwatch))
 	s.handle("GET /api/ratings/my-watchlist/{$}", myList(s, s.store.WatchHistory, newWatchJSON))
 	s.handle("GET /api/ratings/my-stats/{$}", s.authed(s.myStats))
-	s.handle("GET /api/ratings/movies/{id}/ratings/{$}", s.cached(list, nil, s.movieRatings))
+	s.handle("GET /api/ratings/movies/{id}/ratings/{$}", s.uncachedWhenVersioned(list, s.movieRatings))
 	s.handle("GET /api/ratings/movies/{id}/stats/{$}", s.cached(list, nil, s.movieStats))
 
 	s.handle("GET /api/recommendations/for-me/{$}", s.cached(recs, s.callerID, s.authed(s.forMe)))
@@ -195,11 +213,12 @@ var noSlash = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": tru
 // error body, and panics become a logged 500.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	id := requestID(r.Header.Get("X-Request-ID"))
-	log := s.log.With(slog.String("request_id", id))
+	// "X-Request-Id" is the canonical spelling: Get and Set copy others.
+	id := requestID(r.Header.Get("X-Request-Id"))
+	log := slog.New(&requestLogHandler{Handler: s.log.Handler(), id: id})
 	ctx, stats := observe.WithRequestStats(observe.WithLogger(r.Context(), log))
 	r = r.WithContext(ctx)
-	w.Header().Set("X-Request-ID", id)
+	w.Header().Set("X-Request-Id", id)
 	sw := &statusWriter{ResponseWriter: w, stats: stats, start: start}
 	route := "unmatched"
 	if s.metrics != nil {
@@ -218,10 +237,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.metrics.RequestDuration.WithLabelValues(route, methodLabel(r.Method), observe.StatusClass(sw.status)).Observe(took.Seconds())
 			s.metrics.QueriesPerRequest.WithLabelValues(route).Observe(float64(stats.Queries()))
 		}
-		// The path only: query strings are not logged.
-		log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("route", route),
-			slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes),
-			slog.Duration("duration", took), slog.Int("queries", stats.Queries()), slog.Duration("db", stats.DBTime()))
+		if level, stands, ok := s.access.decide(sw.status, took); ok && log.Enabled(ctx, level) {
+			// The path only: query strings are not logged.
+			attrs := append(make([]slog.Attr, 0, 9), slog.String("method", r.Method), slog.String("route", route),
+				slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes),
+				slog.Duration("duration", took), slog.Int("queries", stats.Queries()), slog.Duration("db", stats.DBTime()))
+			if stands > 1 {
+				attrs = append(attrs, slog.Uint64("sampled_1_in", stands))
+			}
+			log.LogAttrs(ctx, level, "request", attrs...)
+		}
 	}()
 	if p := r.URL.Path; !strings.HasSuffix(p, "/") {
 		if trimmed := strings.TrimSuffix(p, "/"); !noSlash[trimmed] {
@@ -297,16 +322,33 @@ func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
 		if w.stats != nil {
-			timing := fmt.Sprintf(`db;dur=%.3f;desc="%d queries", app;dur=%.3f`,
-				float64(w.stats.DBTime().Microseconds())/1000, w.stats.Queries(),
-				float64(time.Since(w.start).Microseconds())/1000)
-			if c := w.stats.Cache(); c != "" {
-				timing += `, cache;desc="` + c + `"`
-			}
-			w.Header().Set("Server-Timing", timing)
+			w.Header().Set("Server-Timing", w.serverTiming())
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// serverTiming is `db;dur=1.234;desc="3 queries", app;dur=2.345`, with
+// `, cache;desc="hit-local"` when the answer went through the cache.
+func (w *statusWriter) serverTiming() string {
+	var buf [128]byte
+	b := append(buf[:0], "db;dur="...)
+	b = appendMillis(b, w.stats.DBTime())
+	b = append(b, `;desc="`...)
+	b = strconv.AppendInt(b, int64(w.stats.Queries()), 10)
+	b = append(b, ` queries", app;dur=`...)
+	b = appendMillis(b, time.Since(w.start))
+	if c := w.stats.Cache(); c != "" {
+		b = append(b, `, cache;desc="`...)
+		b = append(b, c...)
+		b = append(b, '"')
+	}
+	return string(b)
+}
+
+// appendMillis appends d in milliseconds with three decimals.
+func appendMillis(b []byte, d time.Duration) []byte {
+	return strconv.AppendFloat(b, float64(d.Microseconds())/1000, 'f', 3, 64)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
@@ -349,14 +391,19 @@ func methodLabel(m string) string {
 }
 
 // requestID keeps a client's X-Request-ID when it is a sane token
-// (1–128 of A–Z a–z 0–9 . _ : -) and makes a random one otherwise.
+// (1–128 of A–Z a–z 0–9 . _ : -) and makes a random one otherwise: 16 hex
+// digits. IDs correlate log lines; they are not secrets, so the runtime's
+// fast generator will do.
 func requestID(in string) string {
 	if n := len(in); n > 0 && n <= 128 && strings.Trim(in, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == "" {
 		return in
 	}
-	b := make([]byte, 8)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	for i, n := 0, rand.Uint64(); i < len(b); i, n = i+1, n>>4 {
+		b[i] = digits[n&15]
+	}
+	return string(b[:])
 }
 
 // pathID parses the {id} path value; anything but a positive integer is a

@@ -16,6 +16,7 @@ import (
 	"github.com/movierec/movierec"
 	"github.com/movierec/movierec/api"
 	"github.com/movierec/movierec/auth"
+	"github.com/movierec/movierec/catalog"
 	"github.com/movierec/movierec/sqlstore"
 	"github.com/movierec/movierec/storetest"
 )
@@ -39,7 +40,9 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 			t.Fatal(err)
 		}
 		accounts := storetest.Accounts(t, s)
-		srv := api.New(s, accounts, slog.New(slog.DiscardHandler), api.Options{}) // no throttling here; see TestThrottling
+		cs := servingStore(t, s)
+		// No throttling here; see TestThrottling.
+		srv := api.New(cs, accounts, slog.New(slog.DiscardHandler), api.Options{Versions: cs.Catalog})
 		hs := httptest.NewServer(srv)
 		t.Cleanup(hs.Close)
 		p, err := s.ListMovies(context.Background(), movierec.MovieFilter{Limit: 1000})
@@ -48,6 +51,17 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 		}
 		fn(t, &env{t: t, store: s, accounts: accounts, srv: srv, url: hs.URL, all: p.Items})
 	})
+}
+
+// servingStore is s as the server uses it: catalog reads from the
+// in-memory catalog, which its writes keep current.
+func servingStore(t testing.TB, s *sqlstore.Store) *catalog.Store {
+	t.Helper()
+	c := catalog.New(s, catalog.Options{})
+	if err := c.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return catalog.NewStore(s, c, nil)
 }
 
 // get requests path and decodes the JSON body into out (if non-nil),
@@ -203,7 +217,7 @@ func TestMovieListFilters(t *testing.T) {
 			query  string
 			filter movierec.MovieFilter
 		}{
-			{"search=alpha", movierec.MovieFilter{Search: "alpha"}},
+			{"search=alpha&ordering=-popularity_score", movierec.MovieFilter{Search: "alpha", Ordering: []movierec.Order{{Field: "popularity_score", Desc: true}}}},
 			{"search=bending", movierec.MovieFilter{Search: "bending"}},
 			{"genre=drama", movierec.MovieFilter{Genres: []string{"drama"}}},
 			{"genre=Drama&genre=comedy", movierec.MovieFilter{Genres: []string{"Drama", "comedy"}}},
@@ -498,6 +512,31 @@ func TestAPIRoot(t *testing.T) {
 			if res := e.get(strings.TrimPrefix(u, e.url), nil); res.StatusCode != 200 {
 				t.Errorf("link %s answers %d", k, res.StatusCode)
 			}
+		}
+	})
+}
+
+// TestSearchRanksTitlesFirst: a search without an ordering lists title
+// matches before movies that only carry a matching tag, whatever their
+// popularity; an explicit ordering overrides the ranking.
+func TestSearchRanksTitlesFirst(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		// Movie 3 is "100% Pure_Fun"; the tag "funny" is on several others.
+		var p page
+		e.get("/api/movies/?search=fun&page_size=100", &p)
+		if p.Count < 2 || p.Results[0].ID != 3 {
+			t.Fatalf("search=fun: %v, want the title match (3) first", itemIDs(p.Results))
+		}
+		want, err := e.store.ListMovies(context.Background(), movierec.MovieFilter{Search: "fun", Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Sorted(slices.Values(itemIDs(p.Results))); !slices.Equal(got, slices.Sorted(slices.Values(storetest.MovieIDs(want.Items)))) {
+			t.Fatalf("search=fun matches %v, SQL says %v", got, storetest.MovieIDs(want.Items))
+		}
+		e.get("/api/movies/?search=fun&page_size=100&ordering=-rating_count", &p)
+		if !slices.Equal(itemIDs(p.Results), storetest.MovieIDs(storetest.SortMovies(want.Items, []movierec.Order{{Field: "rating_count", Desc: true}}))) {
+			t.Fatalf("search=fun&ordering=-rating_count: %v", itemIDs(p.Results))
 		}
 	})
 }

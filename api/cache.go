@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzhttp"
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/movierec/movierec/auth"
 	"github.com/movierec/movierec/cache"
@@ -34,7 +36,9 @@ func DefaultPolicies() Policies {
 }
 
 // Handler is the server with gzip (above 1 KiB, with Vary:
-// Accept-Encoding) in front.
+// Accept-Encoding) in front. Cached answers arrive already compressed
+// (with Content-Encoding set), and gzhttp passes those through as they
+// are.
 func (s *Server) Handler() http.Handler {
 	wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(1024))
 	if err != nil {
@@ -69,12 +73,108 @@ func etag(body []byte) string {
 	return `"` + hex.EncodeToString(sum[:16]) + `"`
 }
 
+// gzipETag is the strong validator of the gzip representation of the
+// answer tagged tag: `"abc"` becomes `"abc-gzip"`. The two
+// representations differ byte for byte, so they need different strong
+// tags.
+func gzipETag(tag string) string {
+	return strings.TrimSuffix(tag, `"`) + `-gzip"`
+}
+
+const (
+	// precompressMin is the smallest answer kept compressed (gzhttp's
+	// MinSize: below it gzip saves nothing worth a packet).
+	precompressMin = 1024
+	// precompressLevel: answers are compressed once, when cached, and
+	// served many times. On a 4.4 KB list page and a 22 KB one, level 5
+	// is 10-15% smaller than BestSpeed, within 2% of the default level,
+	// at 15-55 µs once per fill (a fill costs milliseconds of SQL).
+	precompressLevel = 5
+)
+
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, precompressLevel)
+	return zw
+}}
+
+// precompress returns body gzip-compressed.
+func precompress(body []byte) []byte {
+	var buf bytes.Buffer
+	buf.Grow(len(body)/3 + 64)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&buf)
+	zw.Write(body) // a bytes.Buffer does not fail
+	zw.Close()
+	gzipWriters.Put(zw)
+	return bytes.Clone(buf.Bytes()) // cached for long: no spare capacity
+}
+
+// acceptsGzip reports whether the Accept-Encoding fields allow gzip
+// (RFC 9110 §12.5.3): "gzip" (or its alias "x-gzip") with a q-value above
+// 0, or, when neither is listed, "*" above 0. No field means identity: a
+// client that did not ask gets the plain body. A malformed q-value counts
+// as 0. The q-value of identity is not weighed against gzip's.
+func acceptsGzip(h http.Header) bool {
+	gzipQ, anyQ := -1, -1 // -1: not listed; else 0 or 1 (above 0)
+	for _, field := range h.Values("Accept-Encoding") {
+		for field != "" {
+			var item string
+			item, field, _ = strings.Cut(field, ",")
+			coding, params, _ := strings.Cut(item, ";")
+			q := 1
+			for params != "" {
+				var param string
+				param, params, _ = strings.Cut(params, ";")
+				name, value, _ := strings.Cut(param, "=")
+				if strings.EqualFold(strings.TrimSpace(name), "q") {
+					if f, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err != nil || !(f > 0) { // NaN too
+						q = 0
+					}
+				}
+			}
+			switch coding = strings.TrimSpace(coding); {
+			case strings.EqualFold(coding, "gzip"), strings.EqualFold(coding, "x-gzip"):
+				gzipQ = max(gzipQ, q)
+			case coding == "*":
+				anyQ = max(anyQ, q)
+			}
+		}
+	}
+	if gzipQ >= 0 {
+		return gzipQ > 0
+	}
+	return anyQ > 0
+}
+
+// addVary lists Accept-Encoding in Vary unless it is already there.
+func addVary(h http.Header) {
+	for _, v := range h["Vary"] {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Accept-Encoding") {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Accept-Encoding")
+}
+
 // cached serves a GET route from the cache: shared catalog answers
 // (userOf nil) get "public, max-age" for the policy's lifetime; a user's
 // answers are cached per user and marked "private, no-store" for HTTP
 // caches. Every 200 carries a strong ETag and If-None-Match yields 304.
 // version, when set, is part of the key (the recommendation model).
+//
+// A cached 200 of at least 1 KiB is also kept gzip-compressed (compressed
+// once, when it is filled): a client that accepts gzip gets those bytes
+// with Content-Encoding: gzip and the tag gzipETag, others the plain body.
+// If-None-Match with either representation's tag yields 304: both carry
+// the same content, so the copy the client holds is current, and the 304
+// names that copy's tag so caches update the response they stored.
 func (s *Server) cached(p cache.Policy, userOf func(*http.Request) (int64, bool), h http.HandlerFunc) http.HandlerFunc {
+	cacheControl := "public, max-age=" + strconv.Itoa(int(p.TTL.Seconds()))
+	if userOf != nil {
+		cacheControl = "private, no-store"
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		var scope cache.Scope
 		if userOf != nil {
@@ -90,15 +190,28 @@ func (s *Server) cached(p cache.Policy, userOf func(*http.Request) (int64, bool)
 			// Concurrent requests for this key wait on this fill: the first
 			// client hanging up must not fail theirs.
 			h(rec, r.WithContext(context.WithoutCancel(r.Context())))
-			return cache.Entry{Status: rec.status, ContentType: rec.header.Get("Content-Type"),
-				ETag: etag(rec.body.Bytes()), Body: rec.body.Bytes()}, nil
+			body := rec.body.Bytes()
+			e := cache.Entry{Status: rec.status, ContentType: rec.header.Get("Content-Type"),
+				ETag: etag(body), Body: body}
+			// Without a cache nothing is kept: gzhttp compresses as it goes.
+			if s.cache != nil && e.Status == http.StatusOK && len(body) >= precompressMin && rec.header.Get("Content-Encoding") == "" {
+				e.Gzip, e.GzipETag = precompress(body), gzipETag(e.ETag)
+			}
+			return e, nil
 		}
 		var e cache.Entry
 		if s.cache == nil {
 			e, _ = fill(r.Context())
 		} else {
 			var outcome cache.Outcome
-			e, outcome, _ = s.cache.Fetch(r.Context(), p, scope, s.cacheKey(r), fill)
+			switch key := s.cacheKey(r); {
+			case s.versions == nil:
+				e, outcome, _ = s.cache.Fetch(r.Context(), p, scope, key, fill)
+			case userOf == nil: // catalog answers: versioned keys, this instance only
+				e, outcome, _ = s.cache.FetchLocal(r.Context(), p, key+s.catalogVersion(r), fill)
+			default: // a user's answers show catalog data too
+				e, outcome, _ = s.cache.Fetch(r.Context(), p, scope, key+s.catalogVersion(r), fill)
+			}
 			if st := observe.Stats(r.Context()); st != nil {
 				st.SetCache(string(outcome))
 			}
@@ -113,20 +226,37 @@ func (s *Server) cached(p cache.Policy, userOf func(*http.Request) (int64, bool)
 			w.Write(e.Body)
 			return
 		}
-		if userOf != nil {
-			hdr.Set("Cache-Control", "private, no-store")
-		} else {
-			hdr.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(p.TTL.Seconds())))
+		hdr.Set("Cache-Control", cacheControl)
+		tag, other, body := e.ETag, e.GzipETag, e.Body
+		gz := e.Gzip != nil && acceptsGzip(r.Header)
+		if gz {
+			tag, other, body = e.GzipETag, e.ETag, e.Gzip
 		}
-		hdr.Set("ETag", e.ETag)
-		if matchesETag(r.Header.Get("If-None-Match"), e.ETag) {
-			w.WriteHeader(http.StatusNotModified)
-			return
+		if e.Gzip != nil {
+			addVary(hdr)
+		}
+		if inm := r.Header.Get("If-None-Match"); inm != "" {
+			held := ""
+			switch {
+			case matchesETag(inm, tag):
+				held = tag
+			case other != "" && matchesETag(inm, other):
+				held = other // the client holds the other representation
+			}
+			if held != "" {
+				hdr.Set("Etag", held)
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+		}
+		hdr.Set("Etag", tag) // (canonical spelling: Set copies "ETag")
+		if gz {
+			hdr.Set("Content-Encoding", "gzip")
 		}
 		hdr.Set("Content-Type", e.ContentType)
-		hdr.Set("Content-Length", strconv.Itoa(len(e.Body)))
+		hdr.Set("Content-Length", strconv.Itoa(len(body)))
 		w.WriteHeader(http.StatusOK)
-		w.Write(e.Body)
+		w.Write(body)
 	}
 }
 
@@ -193,7 +323,7 @@ func (s *Server) invalidates(h http.HandlerFunc) http.HandlerFunc {
 		}
 		holder := new(auth.Principal)
 		r = r.WithContext(context.WithValue(r.Context(), principalKey{}, holder))
-		h(&invalidatingWriter{ResponseWriter: w, ctx: r.Context(), cache: s.cache, who: holder}, r)
+		h(&invalidatingWriter{ResponseWriter: w, ctx: r.Context(), cache: s.cache, who: holder, versioned: s.versions != nil}, r)
 	}
 }
 
@@ -206,17 +336,20 @@ func rememberPrincipal(ctx context.Context, p auth.Principal) {
 
 type invalidatingWriter struct {
 	http.ResponseWriter
-	ctx   context.Context
-	cache *cache.Cache
-	who   *auth.Principal
-	done  bool
+	versioned bool
+	ctx       context.Context
+	cache     *cache.Cache
+	who       *auth.Principal
+	done      bool
 }
 
 func (w *invalidatingWriter) WriteHeader(code int) {
 	if !w.done {
 		w.done = true
 		if code < 300 {
-			w.cache.Invalidate(w.ctx, cache.Scope{})
+			if !w.versioned { // versioned catalog answers need no invalidation
+				w.cache.Invalidate(w.ctx, cache.Scope{})
+			}
 			if w.who.UserID != 0 {
 				w.cache.Invalidate(w.ctx, cache.Scope{UserID: w.who.UserID})
 			}

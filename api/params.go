@@ -55,9 +55,19 @@ func (q *query) one(name string) string {
 	return strings.TrimSpace(vs[0])
 }
 
-// all returns every non-empty value of a repeatable parameter.
+// MaxRepeats bounds how often a repeatable filter (genre, tag) may be
+// given: each value is one more set to intersect, and no request may cost
+// unbounded work.
+const MaxRepeats = 10
+
+// all returns every non-empty value of a repeatable parameter, which may
+// be given at most MaxRepeats times.
 func (q *query) all(name string) []string {
 	q.used[name] = true
+	if len(q.values[name]) > MaxRepeats {
+		q.fail(name, fmt.Sprintf("may be given at most %d times", MaxRepeats))
+		return nil
+	}
 	var out []string
 	for _, v := range q.values[name] {
 		if strings.ContainsRune(v, 0) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/movierec/movierec/api"
 	"github.com/movierec/movierec/auth"
+	"github.com/movierec/movierec/catalog"
 	"github.com/movierec/movierec/engine"
 	"github.com/movierec/movierec/throttle"
 )
@@ -37,6 +38,17 @@ type config struct {
 	Debug         bool              // MOVIEREC_DEBUG=1: debug logs with every SQL statement and its duration
 	SlowQuery     time.Duration     // MOVIEREC_SLOW_QUERY (200ms): log slower statements (0 = off)
 	AdminAddr     string            // MOVIEREC_ADMIN_ADDR: listener for /metrics and /debug/pprof (unset = none)
+	// MOVIEREC_ACCESS_LOG (sample): all, sample, errors or off;
+	// MOVIEREC_ACCESS_LOG_SAMPLE (100): under sample, one line per N
+	// ordinary requests; MOVIEREC_ACCESS_LOG_SLOW (500ms): slower requests
+	// are always logged (0 = none counts as slow).
+	AccessLog       api.AccessLog
+	AccessLogSample int
+	AccessLogSlow   time.Duration
+	// Catalog: MOVIEREC_CATALOG_POLL (250ms): how often the change log is
+	// read besides notifications; MOVIEREC_CATALOG_COALESCE (500ms): how
+	// long list answers may lag behind an applied write.
+	Catalog catalog.Options
 	// Engine: MOVIEREC_TRAIN_INTERVAL (1h), MOVIEREC_TRAIN_AFTER_RATINGS
 	// (1000), MOVIEREC_TRAIN_POLL (30s), MOVIEREC_TRAIN_SEED.
 	Engine engine.Config
@@ -114,6 +126,26 @@ func loadConfig(getenv func(string) string) (config, error) {
 	durVar("MOVIEREC_CACHE_TTL_POPULAR", &c.CacheTTL.Popular.TTL)
 	durVar("MOVIEREC_CACHE_TTL_DETAIL", &c.CacheTTL.Detail.TTL)
 	durVar("MOVIEREC_CACHE_TTL_RECOMMENDATIONS", &c.CacheTTL.Recommendations.TTL)
+	defaults := api.DefaultOptions()
+	c.AccessLog, c.AccessLogSample, c.AccessLogSlow = defaults.AccessLog, defaults.AccessLogSample, defaults.AccessLogSlow
+	if v := getenv("MOVIEREC_ACCESS_LOG"); v != "" {
+		m, err := api.ParseAccessLog(v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("MOVIEREC_ACCESS_LOG=%q: want all, sample, errors or off", v))
+		}
+		c.AccessLog = m
+	}
+	if v := getenv("MOVIEREC_ACCESS_LOG_SAMPLE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Sprintf("MOVIEREC_ACCESS_LOG_SAMPLE=%q: want a positive integer (log one in N)", v))
+		}
+		c.AccessLogSample = n
+	}
+	durVar("MOVIEREC_ACCESS_LOG_SLOW", &c.AccessLogSlow)
+	c.Catalog.Poll, c.Catalog.Coalesce = 250*time.Millisecond, 500*time.Millisecond
+	durVar("MOVIEREC_CATALOG_POLL", &c.Catalog.Poll)
+	durVar("MOVIEREC_CATALOG_COALESCE", &c.Catalog.Coalesce)
 	if v := getenv("MOVIEREC_TRAIN_AFTER_RATINGS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {

@@ -62,7 +62,12 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer closeCache()
-	eng := engine.New(store, cfg.Engine, log)
+	cs, stopCatalog, err := startCatalog(ctx, cfg, store, answers, log)
+	if err != nil {
+		return err
+	}
+	defer stopCatalog()
+	eng := engine.New(cs, cfg.Engine, log)
 	metrics.RegisterModel(func() (observe.ModelInfo, bool) {
 		m := eng.Model()
 		if m == nil {
@@ -74,9 +79,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	engineDone := make(chan struct{})
 	go func() { defer close(engineDone); eng.Run(engineCtx) }()
 	defer func() { stopEngine(); <-engineDone }()
-	srv := api.New(store, accounts, log, api.Options{LoginLimit: cfg.LoginLimit,
+	srv := api.New(cs, accounts, log, api.Options{LoginLimit: cfg.LoginLimit, Versions: cs.Catalog,
 		RegisterLimit: cfg.RegisterLimit, TrustProxy: cfg.TrustProxy, Recommender: eng, Metrics: metrics,
-		Cache: answers, Policies: cfg.CacheTTL})
+		Cache: answers, Policies: cfg.CacheTTL,
+		AccessLog: cfg.AccessLog, AccessLogSample: cfg.AccessLogSample, AccessLogSlow: cfg.AccessLogSlow})
 	if cfg.AdminAddr != "" {
 		admin, err := serveAdmin(cfg.AdminAddr, metrics, log)
 		if err != nil {

@@ -1,0 +1,563 @@
+// Package catalog keeps the movie catalog in memory and answers every
+// catalog read from it: lists with every filter and ordering, search,
+// genres and tags, popular, trending and top-rated rankings, movie detail
+// and rating statistics, without SQL on the read path.
+//
+// The store records every committed catalog change in a change log (a
+// version, a kind and an id). A Catalog loads a snapshot at start-up and
+// then applies the changes after it: its own instance's writes at once
+// (Sync, called before the write's response), other instances' writes
+// when PostgreSQL NOTIFY says so (Notify) and, as a safety net that also
+// serves SQLite files shared by several processes, on a short poll. A
+// change is applied by reloading the one movie, genre or tag it names, so
+// applying a change twice is harmless and a missed notification is
+// repaired by the next catch-up.
+//
+// Freshness: a movie's own answers (detail, stats) change as soon as its
+// change is applied, so each Catalog exposes a per-movie version for cache
+// keys; lists and rankings use ListVersion, which follows the applied
+// version at most once per Coalesce interval, so a steady stream of
+// writes costs list readers one recomputation per interval instead of one
+// per write.
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/movierec/movierec"
+)
+
+// Source is what the catalog reads from the store.
+type Source interface {
+	CatalogSnapshot(ctx context.Context, window time.Duration) (movierec.CatalogSnapshot, error)
+	CatalogChanges(ctx context.Context, after int64, limit int) ([]movierec.CatalogChange, error)
+	CatalogMovies(ctx context.Context, since time.Time, ids []int64) ([]movierec.CatalogMovie, time.Time, error)
+	Genre(ctx context.Context, id int64) (movierec.Genre, error)
+	Tag(ctx context.Context, id int64) (movierec.Tag, error)
+}
+
+// Options tunes a Catalog. Zero values take the defaults.
+type Options struct {
+	// Window is how much rating history before the newest rating the
+	// catalog keeps for trending lists (default 30 days, the longest
+	// trending period).
+	Window time.Duration
+	// Poll is how often the change log is read even without a
+	// notification (default 250ms).
+	Poll time.Duration
+	// Coalesce is the longest a list answer may lag behind an applied
+	// change (default 500ms). With Poll it bounds how late lists show a
+	// write made on another instance.
+	Coalesce time.Duration
+	// GapTimeout is how long a missing version (a transaction that took a
+	// version and has not committed) is waited for before it is taken as
+	// rolled back (default 30s).
+	GapTimeout time.Duration
+	// Stale is how long without a successful catch-up makes the next one
+	// reload everything, since the change log may have been pruned past
+	// what this instance saw (default 30 minutes).
+	Stale time.Duration
+	// Probe, when set, returns the newest committed version known to any
+	// instance (from Redis or the database); EnsureFresh catches up when
+	// this instance is behind it.
+	Probe func(ctx context.Context) (int64, error)
+	// Log receives catch-up failures and reloads (nil: discarded).
+	Log *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Window <= 0 {
+		o.Window = 30 * 24 * time.Hour
+	}
+	if o.Poll <= 0 {
+		o.Poll = 250 * time.Millisecond
+	}
+	if o.Coalesce <= 0 {
+		o.Coalesce = 500 * time.Millisecond
+	}
+	if o.GapTimeout <= 0 {
+		o.GapTimeout = 30 * time.Second
+	}
+	if o.Stale <= 0 {
+		o.Stale = 30 * time.Minute
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// changeBatch is how many changes one catch-up query reads.
+const changeBatch = 5000
+
+// Catalog is the in-memory catalog. Safe for concurrent use.
+type Catalog struct {
+	src  Source
+	opts Options
+
+	mu sync.RWMutex
+	st *state
+
+	// Catch-up bookkeeping, guarded by syncMu (one catch-up at a time).
+	syncMu   sync.Mutex
+	floor    int64               // every version <= floor is applied
+	applied  map[int64]bool      // versions > floor already applied
+	gaps     map[int64]time.Time // versions < top not seen yet, and since when
+	lastSync time.Time
+
+	top         atomic.Int64 // highest version applied
+	taxonomy    atomic.Int64 // version of the last genre or tag change applied
+	listVer     atomic.Int64
+	listAdvance atomic.Int64 // unix nanos of the last ListVersion advance
+	hasGaps     atomic.Bool
+	reloads     atomic.Int64
+	wake        chan struct{}
+}
+
+// New returns a catalog reading from src. Call Load before serving.
+func New(src Source, opts Options) *Catalog {
+	opts.defaults()
+	return &Catalog{src: src, opts: opts, applied: map[int64]bool{}, gaps: map[int64]time.Time{},
+		wake: make(chan struct{}, 1), st: newState(movierec.CatalogSnapshot{}, opts.Window)}
+}
+
+// Load (re)reads the whole catalog from the store.
+func (c *Catalog) Load(ctx context.Context) error {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	return c.load(ctx)
+}
+
+func (c *Catalog) load(ctx context.Context) error {
+	start := time.Now()
+	snap, err := c.src.CatalogSnapshot(ctx, c.opts.Window)
+	if err != nil {
+		return fmt.Errorf("catalog: load: %w", err)
+	}
+	st := newState(snap, c.opts.Window)
+	st.sortNames()
+	c.mu.Lock()
+	c.st = st
+	c.mu.Unlock()
+	c.floor = snap.Version
+	clear(c.applied)
+	clear(c.gaps)
+	c.hasGaps.Store(false)
+	c.lastSync = time.Now()
+	if snap.Version > c.top.Load() {
+		c.top.Store(snap.Version)
+	}
+	c.reloads.Add(1)
+	c.taxonomy.Store(c.top.Load())
+	c.advanceList()
+	c.opts.Log.Info("catalog loaded", slog.Int("movies", len(snap.Movies)), slog.Int("genres", len(snap.Genres)),
+		slog.Int("tags", len(snap.Tags)), slog.Int64("version", snap.Version),
+		slog.Duration("took", time.Since(start).Round(time.Millisecond)))
+	return nil
+}
+
+// Sync applies every committed change not applied yet. Writers call it
+// after their write commits, so their own next read sees it.
+func (c *Catalog) Sync(ctx context.Context) error {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
+	return c.catchUp(ctx)
+}
+
+func (c *Catalog) catchUp(ctx context.Context) error {
+	if time.Since(c.lastSync) > c.opts.Stale {
+		c.opts.Log.Warn("catalog: no catch-up for too long; reloading everything")
+		return c.load(ctx)
+	}
+	var fresh []movierec.CatalogChange
+	after := c.floor
+	for {
+		batch, err := c.src.CatalogChanges(ctx, after, changeBatch)
+		if err != nil {
+			return fmt.Errorf("catalog: changes: %w", err)
+		}
+		for _, ch := range batch {
+			if !c.applied[ch.Version] {
+				fresh = append(fresh, ch)
+			}
+		}
+		if len(batch) < changeBatch {
+			break
+		}
+		after = batch[len(batch)-1].Version
+	}
+	for _, ch := range fresh {
+		if ch.Kind == movierec.ChangeAll {
+			return c.load(ctx)
+		}
+	}
+	if err := c.apply(ctx, fresh); err != nil {
+		return err
+	}
+	c.lastSync = time.Now()
+	c.settle(fresh)
+	return nil
+}
+
+// apply reloads what the changes name and installs it.
+func (c *Catalog) apply(ctx context.Context, changes []movierec.CatalogChange) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	movieVer, genreIDs, tagIDs := map[int64]int64{}, map[int64]bool{}, map[int64]bool{}
+	var taxonomy int64
+	for _, ch := range changes {
+		switch ch.Kind {
+		case movierec.ChangeMovie:
+			movieVer[ch.ID] = max(movieVer[ch.ID], ch.Version)
+		case movierec.ChangeGenre:
+			genreIDs[ch.ID] = true
+			taxonomy = max(taxonomy, ch.Version)
+		case movierec.ChangeTag:
+			tagIDs[ch.ID] = true
+			taxonomy = max(taxonomy, ch.Version)
+		}
+	}
+	genres, goneGenres, err := reload(ctx, genreIDs, c.src.Genre)
+	if err != nil {
+		return fmt.Errorf("catalog: genres: %w", err)
+	}
+	tags, goneTags, err := reload(ctx, tagIDs, c.src.Tag)
+	if err != nil {
+		return fmt.Errorf("catalog: tags: %w", err)
+	}
+	c.mu.RLock()
+	since := c.st.since()
+	c.mu.RUnlock()
+	ids := slices.Sorted(maps.Keys(movieVer))
+	var movies []movierec.CatalogMovie
+	var newest time.Time
+	if len(ids) > 0 {
+		if movies, newest, err = c.src.CatalogMovies(ctx, since, ids); err != nil {
+			return fmt.Errorf("catalog: movies: %w", err)
+		}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.st
+	for _, g := range genres {
+		_, known := st.genres[g.ID]
+		st.putGenre(g)
+		if !known {
+			st.relinkGenre(g.ID)
+		}
+	}
+	for _, id := range goneGenres {
+		st.deleteGenre(id)
+	}
+	for _, t := range tags {
+		_, known := st.tags[t.ID]
+		st.putTag(t)
+		if !known {
+			st.relinkTag(t.ID)
+		}
+	}
+	for _, id := range goneTags {
+		st.deleteTag(id)
+	}
+	found := map[int64]bool{}
+	for _, m := range movies {
+		found[m.ID] = true
+		st.putMovie(newEntry(m, movieVer[m.ID]))
+	}
+	for _, id := range ids {
+		if !found[id] {
+			st.deleteMovie(id)
+		}
+	}
+	if len(ids) > 0 {
+		st.newest = newest
+	}
+	st.sortNames()
+	if taxonomy > c.taxonomy.Load() {
+		c.taxonomy.Store(taxonomy)
+	}
+	return nil
+}
+
+// reload fetches each id with get; those not found are returned as gone.
+func reload[T any](ctx context.Context, ids map[int64]bool, get func(context.Context, int64) (T, error)) (found []T, gone []int64, err error) {
+	for id := range ids {
+		v, err := get(ctx, id)
+		if errors.Is(err, movierec.ErrNotFound) {
+			gone = append(gone, id)
+			continue
+		} else if err != nil {
+			return nil, nil, err
+		}
+		found = append(found, v)
+	}
+	return found, gone, nil
+}
+
+// settle records applied versions, tracks versions still missing below the
+// newest one (transactions that commit out of order), and moves the floor
+// past everything settled.
+func (c *Catalog) settle(changes []movierec.CatalogChange) {
+	top := c.top.Load()
+	for _, ch := range changes {
+		c.applied[ch.Version] = true
+		delete(c.gaps, ch.Version)
+		top = max(top, ch.Version)
+	}
+	now := time.Now()
+	for v := c.floor + 1; v < top; v++ {
+		if !c.applied[v] {
+			if _, ok := c.gaps[v]; !ok {
+				c.gaps[v] = now
+			}
+		}
+	}
+	for {
+		next := c.floor + 1
+		if c.applied[next] {
+			delete(c.applied, next)
+		} else if seen, ok := c.gaps[next]; ok && now.Sub(seen) > c.opts.GapTimeout {
+			delete(c.gaps, next) // rolled back, or lost: stop waiting
+		} else {
+			break
+		}
+		c.floor = next
+	}
+	c.hasGaps.Store(len(c.gaps) > 0)
+	if top > c.top.Load() {
+		c.top.Store(top)
+	}
+}
+
+// pruner is a Source that can drop old changes from its log.
+type pruner interface {
+	PruneCatalogChanges(ctx context.Context, before time.Time) (int64, error)
+}
+
+// prune drops changes older than twice Stale: an instance that has not
+// caught up for Stale reloads everything instead of reading them. Every
+// instance prunes; the deletes are idempotent.
+func (c *Catalog) prune(ctx context.Context) {
+	p, ok := c.src.(pruner)
+	if !ok {
+		return
+	}
+	if n, err := p.PruneCatalogChanges(ctx, time.Now().Add(-2*c.opts.Stale)); err != nil {
+		c.opts.Log.Warn("catalog: pruning the change log failed", slog.Any("err", err))
+	} else if n > 0 {
+		c.opts.Log.Debug("catalog: pruned the change log", slog.Int64("changes", n))
+	}
+}
+
+// Notify asks Run to catch up now (a PostgreSQL notification arrived).
+func (c *Catalog) Notify() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run catches up on every notification and every Poll interval until ctx
+// is done. Failures are logged; the next round retries.
+func (c *Catalog) Run(ctx context.Context) {
+	tick := time.NewTicker(c.opts.Poll)
+	defer tick.Stop()
+	prune := time.NewTicker(10 * time.Minute)
+	defer prune.Stop()
+	var lastErr time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-prune.C:
+			c.prune(ctx)
+			continue
+		case <-tick.C:
+		case <-c.wake:
+		}
+		if err := c.Sync(ctx); err != nil && ctx.Err() == nil && time.Since(lastErr) > 30*time.Second {
+			lastErr = time.Now()
+			c.opts.Log.Error("catalog catch-up failed; retrying", slog.Any("err", err))
+		}
+	}
+}
+
+// EnsureFresh catches up when another instance has committed a change this
+// one has not applied yet (as far as Probe can tell). Requests that must
+// see every committed write (a movie's own answers, a writer's reads) call
+// it first. Without a Probe it does nothing: one process sees its own
+// writes through Sync.
+func (c *Catalog) EnsureFresh(ctx context.Context) error {
+	if c.opts.Probe == nil {
+		return nil
+	}
+	v, err := c.opts.Probe(ctx)
+	if err != nil {
+		return err
+	}
+	if v > c.top.Load() || c.hasGaps.Load() {
+		return c.Sync(ctx)
+	}
+	return nil
+}
+
+// Version is the highest change-log version applied.
+func (c *Catalog) Version() int64 { return c.top.Load() }
+
+// Reloads counts full loads (start-up, imports, recoveries).
+func (c *Catalog) Reloads() int64 { return c.reloads.Load() }
+
+// ListVersion versions list and ranking answers: it follows Version, but
+// moves at most once per Coalesce interval.
+func (c *Catalog) ListVersion() int64 {
+	lv := c.listVer.Load()
+	if lv != c.top.Load() && time.Now().UnixNano()-c.listAdvance.Load() >= int64(c.opts.Coalesce) {
+		c.advanceList()
+		lv = c.listVer.Load()
+	}
+	return lv
+}
+
+func (c *Catalog) advanceList() {
+	c.listVer.Store(c.top.Load())
+	c.listAdvance.Store(time.Now().UnixNano())
+}
+
+// TaxonomyVersion is the version of the last genre or tag change applied
+// (names shown in every movie's answers).
+func (c *Catalog) TaxonomyVersion() int64 { return c.taxonomy.Load() }
+
+// MovieVersion versions a movie's own answers: the version of the last
+// change applied to it (0 for an unknown movie).
+func (c *Catalog) MovieVersion(id int64) int64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if e := c.st.entryByID(id); e != nil {
+		return e.version
+	}
+	return 0
+}
+
+// read runs fn on the current state under the read lock.
+func read[T any](c *Catalog, fn func(st *state) T) T {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return fn(c.st)
+}
+
+// ListMovies answers a movie list. An empty search-free ordering is the
+// default (-popularity_score); a search without an ordering ranks by
+// relevance (title, then genre, then tag matches; popularity within).
+func (c *Catalog) ListMovies(_ context.Context, f movierec.MovieFilter) (movierec.Page[movierec.Movie], error) {
+	return read(c, func(st *state) movierec.Page[movierec.Movie] { return st.list(f) }), nil
+}
+
+// Movie returns one movie with genres, tags and rating distribution.
+func (c *Catalog) Movie(_ context.Context, id int64) (movierec.Movie, error) {
+	m, ok := readPair(c, func(st *state) (movierec.Movie, bool) {
+		if e := st.entryByID(id); e != nil {
+			return st.detailMovie(e), true
+		}
+		return movierec.Movie{}, false
+	})
+	if !ok {
+		return m, fmt.Errorf("Movie(%d): %w", id, movierec.ErrNotFound)
+	}
+	return m, nil
+}
+
+// MoviesByIDs returns the list fields of the movies with ids, in the order
+// of ids; unknown ids are skipped.
+func (c *Catalog) MoviesByIDs(_ context.Context, ids []int64) ([]movierec.Movie, error) {
+	return read(c, func(st *state) []movierec.Movie {
+		out := make([]movierec.Movie, 0, len(ids))
+		for _, id := range ids {
+			if e := st.entryByID(id); e != nil {
+				out = append(out, st.listMovie(e))
+			}
+		}
+		return out
+	}), nil
+}
+
+// PopularMovies returns the limit movies with the highest popularity.
+func (c *Catalog) PopularMovies(ctx context.Context, limit int) ([]movierec.Movie, error) {
+	page, err := c.ListMovies(ctx, movierec.MovieFilter{Limit: limit})
+	return page.Items, err
+}
+
+// TrendingMovies ranks movies by their ratings in the period ending at the
+// newest rating; Score is that count.
+func (c *Catalog) TrendingMovies(_ context.Context, period time.Duration, limit int) ([]movierec.ScoredMovie, error) {
+	return read(c, func(st *state) []movierec.ScoredMovie { return st.trending(period, limit) }), nil
+}
+
+// TopRatedMovies ranks movies with at least minRatings ratings by their
+// Bayesian average; Score is that average.
+func (c *Catalog) TopRatedMovies(_ context.Context, minRatings, limit int) ([]movierec.ScoredMovie, error) {
+	return read(c, func(st *state) []movierec.ScoredMovie { return st.topRated(minRatings, limit) }), nil
+}
+
+// Genres returns a page of genres by name, with movie counts.
+func (c *Catalog) Genres(_ context.Context, offset, limit int) (movierec.Page[movierec.Genre], error) {
+	return read(c, func(st *state) movierec.Page[movierec.Genre] { return st.genrePage(offset, limit) }), nil
+}
+
+// Genre returns one genre with its movie count.
+func (c *Catalog) Genre(_ context.Context, id int64) (movierec.Genre, error) {
+	g, ok := readPair(c, func(st *state) (movierec.Genre, bool) { return st.genre(id) })
+	if !ok {
+		return g, fmt.Errorf("Genre(%d): %w", id, movierec.ErrNotFound)
+	}
+	return g, nil
+}
+
+// Tags returns a page of tags by name (those containing search, when
+// given), with the number of movies carrying each.
+func (c *Catalog) Tags(_ context.Context, search string, offset, limit int) (movierec.Page[movierec.Tag], error) {
+	return read(c, func(st *state) movierec.Page[movierec.Tag] { return st.tagPage(search, offset, limit) }), nil
+}
+
+// Tag returns one tag with its movie count.
+func (c *Catalog) Tag(_ context.Context, id int64) (movierec.Tag, error) {
+	t, ok := readPair(c, func(st *state) (movierec.Tag, bool) { return st.tag(id) })
+	if !ok {
+		return t, fmt.Errorf("Tag(%d): %w", id, movierec.ErrNotFound)
+	}
+	return t, nil
+}
+
+// MovieRatingStats summarises a movie's ratings.
+func (c *Catalog) MovieRatingStats(_ context.Context, id int64) (movierec.RatingStats, error) {
+	st, ok := readPair(c, func(st *state) (movierec.RatingStats, bool) {
+		e := st.entryByID(id)
+		if e == nil {
+			return movierec.RatingStats{}, false
+		}
+		rs := movierec.RatingStats{Count: e.movie.RatingCount, Distribution: distribution(e.dist)}
+		if rs.Count > 0 {
+			avg := e.movie.AverageRating
+			rs.Average = &avg
+		}
+		return rs, true
+	})
+	if !ok {
+		return st, fmt.Errorf("MovieRatingStats(%d): %w", id, movierec.ErrNotFound)
+	}
+	return st, nil
+}
+
+func readPair[T any](c *Catalog, fn func(st *state) (T, bool)) (T, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return fn(c.st)
+}

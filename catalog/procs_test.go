@@ -1,0 +1,5 @@
+package catalog
+
+import "runtime"
+
+var runtimeProcs = runtime.GOMAXPROCS(0)

@@ -1,0 +1,134 @@
+package catalog
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/movierec/movierec"
+	"github.com/movierec/movierec/sqlstore"
+)
+
+// Store is a SQL store whose catalog reads are answered by a Catalog and
+// whose catalog writes reach that Catalog before they return, so the
+// writer's next read on this instance sees them. Everything else is the
+// SQL store's.
+type Store struct {
+	*sqlstore.Store
+	Catalog *Catalog
+	// Log receives catch-ups that failed after a committed write (the
+	// next poll repairs them).
+	Log *slog.Logger
+	// Published, when set, is told the catalog version after each of this
+	// instance's writes (other instances use it to see the write at once).
+	Published func(ctx context.Context, version int64)
+}
+
+// NewStore wraps s with the catalog c.
+func NewStore(s *sqlstore.Store, c *Catalog, log *slog.Logger) *Store {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Store{Store: s, Catalog: c, Log: log}
+}
+
+// synced applies the write that just committed. The write stands even if
+// this fails: the poll applies it a moment later.
+func (s *Store) synced(ctx context.Context, err error) error {
+	if err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
+	if serr := s.Catalog.Sync(ctx); serr != nil {
+		s.Log.Warn("catalog: applying a committed write failed; the poll will retry", slog.Any("err", serr))
+	}
+	if s.Published != nil {
+		s.Published(ctx, s.Catalog.Version())
+	}
+	return nil
+}
+
+// Catalog reads.
+
+func (s *Store) ListMovies(ctx context.Context, f movierec.MovieFilter) (movierec.Page[movierec.Movie], error) {
+	return s.Catalog.ListMovies(ctx, f)
+}
+func (s *Store) Movie(ctx context.Context, id int64) (movierec.Movie, error) {
+	return s.Catalog.Movie(ctx, id)
+}
+func (s *Store) MoviesByIDs(ctx context.Context, ids []int64) ([]movierec.Movie, error) {
+	return s.Catalog.MoviesByIDs(ctx, ids)
+}
+func (s *Store) PopularMovies(ctx context.Context, limit int) ([]movierec.Movie, error) {
+	return s.Catalog.PopularMovies(ctx, limit)
+}
+func (s *Store) TrendingMovies(ctx context.Context, period time.Duration, limit int) ([]movierec.ScoredMovie, error) {
+	return s.Catalog.TrendingMovies(ctx, period, limit)
+}
+func (s *Store) TopRatedMovies(ctx context.Context, minRatings, limit int) ([]movierec.ScoredMovie, error) {
+	return s.Catalog.TopRatedMovies(ctx, minRatings, limit)
+}
+func (s *Store) Genres(ctx context.Context, offset, limit int) (movierec.Page[movierec.Genre], error) {
+	return s.Catalog.Genres(ctx, offset, limit)
+}
+func (s *Store) Genre(ctx context.Context, id int64) (movierec.Genre, error) {
+	return s.Catalog.Genre(ctx, id)
+}
+func (s *Store) Tags(ctx context.Context, search string, offset, limit int) (movierec.Page[movierec.Tag], error) {
+	return s.Catalog.Tags(ctx, search, offset, limit)
+}
+func (s *Store) Tag(ctx context.Context, id int64) (movierec.Tag, error) {
+	return s.Catalog.Tag(ctx, id)
+}
+func (s *Store) MovieRatingStats(ctx context.Context, id int64) (movierec.RatingStats, error) {
+	return s.Catalog.MovieRatingStats(ctx, id)
+}
+
+// Catalog writes: the SQL store's, then applied here.
+
+func (s *Store) RateMovie(ctx context.Context, userID, movieID int64, score float64, review string) (movierec.Rating, bool, error) {
+	r, created, err := s.Store.RateMovie(ctx, userID, movieID, score, review)
+	return r, created, s.synced(ctx, err)
+}
+func (s *Store) DeleteRating(ctx context.Context, userID, movieID int64) error {
+	return s.synced(ctx, s.Store.DeleteRating(ctx, userID, movieID))
+}
+func (s *Store) CreateMovie(ctx context.Context, m movierec.Movie) (movierec.Movie, error) {
+	out, err := s.Store.CreateMovie(ctx, m)
+	return out, s.synced(ctx, err)
+}
+func (s *Store) UpdateMovie(ctx context.Context, m movierec.Movie) (movierec.Movie, error) {
+	out, err := s.Store.UpdateMovie(ctx, m)
+	return out, s.synced(ctx, err)
+}
+func (s *Store) DeleteMovie(ctx context.Context, id int64) error {
+	return s.synced(ctx, s.Store.DeleteMovie(ctx, id))
+}
+func (s *Store) CreateGenre(ctx context.Context, g movierec.Genre) (movierec.Genre, error) {
+	out, err := s.Store.CreateGenre(ctx, g)
+	return out, s.synced(ctx, err)
+}
+func (s *Store) UpdateGenre(ctx context.Context, g movierec.Genre) (movierec.Genre, error) {
+	out, err := s.Store.UpdateGenre(ctx, g)
+	return out, s.synced(ctx, err)
+}
+func (s *Store) DeleteGenre(ctx context.Context, id int64) error {
+	return s.synced(ctx, s.Store.DeleteGenre(ctx, id))
+}
+func (s *Store) CreateTag(ctx context.Context, t movierec.Tag) (movierec.Tag, error) {
+	out, err := s.Store.CreateTag(ctx, t)
+	return out, s.synced(ctx, err)
+}
+func (s *Store) UpdateTag(ctx context.Context, t movierec.Tag) (movierec.Tag, error) {
+	out, err := s.Store.UpdateTag(ctx, t)
+	return out, s.synced(ctx, err)
+}
+func (s *Store) DeleteTag(ctx context.Context, id int64) error {
+	return s.synced(ctx, s.Store.DeleteTag(ctx, id))
+}
+
+// Import loads a data set through the SQL store and reloads the catalog.
+func (s *Store) Import(ctx context.Context, ds *movierec.Dataset, progress movierec.Progress) (sqlstore.ImportResult, error) {
+	res, err := s.Store.Import(ctx, ds, progress)
+	return res, s.synced(ctx, err)
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/movierec/movierec/cache"
+	"github.com/movierec/movierec/catalog"
+	"github.com/movierec/movierec/postgres"
+	"github.com/movierec/movierec/sqlstore"
+)
+
+// startCatalog loads the in-memory catalog and keeps it current until ctx
+// ends: this instance's writes through the returned store at once, other
+// instances' through PostgreSQL notifications and the change-log poll.
+// With several instances, Redis (when configured) or the database tells a
+// request whether another instance wrote something this one has not
+// applied yet.
+func startCatalog(ctx context.Context, cfg config, store *sqlstore.Store, answers *cache.Cache, log *slog.Logger) (*catalog.Store, func(), error) {
+	opts := cfg.Catalog
+	opts.Log = log
+	shared := store.Dialect() == "postgres"
+	if shared || answers != nil && answers.Shared() {
+		opts.Probe = func(ctx context.Context) (int64, error) {
+			if answers != nil && answers.Shared() {
+				if v, err := answers.CatalogVersion(ctx); err == nil {
+					return v, nil
+				}
+			}
+			return store.CatalogVersion(ctx)
+		}
+	}
+	cat := catalog.New(store, opts)
+	if err := cat.Load(ctx); err != nil {
+		return nil, nil, err
+	}
+	cs := catalog.NewStore(store, cat, log)
+	if answers != nil && answers.Shared() {
+		cs.Published = answers.PublishCatalogVersion
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{}, 2)
+	go func() { defer func() { done <- struct{}{} }(); cat.Run(runCtx) }()
+	waits := 1
+	if shared {
+		waits++
+		go func() {
+			defer func() { done <- struct{}{} }()
+			err := postgres.Listen(runCtx, postgres.Pool(store), postgres.Channel(store), func(string) { cat.Notify() }, log)
+			if err != nil && runCtx.Err() == nil {
+				log.Error("catalog notifications stopped; relying on the poll", slog.Any("err", err))
+			}
+		}()
+	}
+	return cs, func() {
+		stop()
+		for range waits {
+			<-done
+		}
+	}, nil
+}
