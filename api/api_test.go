@@ -540,3 +540,47 @@ func TestSearchRanksTitlesFirst(t *testing.T) {
 		}
 	})
 }
+
+// TestPopularityAfterARating: with forward decay a new rating of movie X
+// (made today, years after the fixture's ratings) never lowers X's
+// popularity_score and leaves every other movie's score and order in
+// /popular/ as it was.
+func TestPopularityAfterARating(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		var before, after page
+		e.get("/api/movies/popular/?limit=100", &before)
+		if len(before.Results) < 10 {
+			t.Fatalf("popular lists %d movies", len(before.Results))
+		}
+		x := before.Results[len(before.Results)/2]
+		tk := e.register("rater")
+		if res := call(t, e.url, "POST", "/api/ratings/movies/"+itoa(x.ID)+"/rate/", tk.Access, map[string]any{"score": 0.5}, nil); res.StatusCode != http.StatusCreated {
+			t.Fatalf("rating: status %d", res.StatusCode)
+		}
+		e.get("/api/movies/popular/?limit=100", &after)
+		scores := map[int64]float64{}
+		var others []int64
+		for _, it := range after.Results {
+			scores[it.ID] = it.PopularityScore
+			if it.ID != x.ID {
+				others = append(others, it.ID)
+			}
+		}
+		if got, ok := scores[x.ID]; !ok || got < x.PopularityScore {
+			t.Errorf("movie %d: popularity %v before the rating, %v (listed %v) after", x.ID, x.PopularityScore, got, ok)
+		}
+		var want []int64
+		for _, it := range before.Results {
+			if it.ID == x.ID {
+				continue
+			}
+			if s, ok := scores[it.ID]; ok && s != it.PopularityScore {
+				t.Errorf("movie %d's popularity moved from %v to %v on a rating of movie %d", it.ID, it.PopularityScore, s, x.ID)
+			}
+			want = append(want, it.ID)
+		}
+		if !slices.Equal(others, want[:len(others)]) {
+			t.Errorf("the other movies' order changed:\nbefore %v\nafter  %v", want, others)
+		}
+	})
+}

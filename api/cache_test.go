@@ -340,6 +340,17 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 	checkWritesVisible(t, a, b)
 }
 
+// TestTwoInstancesOnePostgres: two servers on one PostgreSQL database and
+// no Redis: the database's change log tells B about A's writes (a movie's
+// own answers at once, lists within a second).
+func TestTwoInstancesOnePostgres(t *testing.T) {
+	sa, sb := storetest.OpenPair(t, "postgres")
+	if _, err := sa.Import(context.Background(), storetest.Fixture(40), nil); err != nil {
+		t.Fatal(err)
+	}
+	checkWritesVisible(t, cachedServer(t, sa, nil), cachedServer(t, sb, nil))
+}
+
 // TestCacheKeepsUsersApart: a user's cached recommendations are never
 // served to another user.
 func TestCacheKeepsUsersApart(t *testing.T) {

@@ -2,13 +2,9 @@ package catalog_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,8 +12,6 @@ import (
 
 	"github.com/movierec/movierec"
 	"github.com/movierec/movierec/catalog"
-	"github.com/movierec/movierec/postgres"
-	"github.com/movierec/movierec/sqlite"
 	"github.com/movierec/movierec/sqlstore"
 	"github.com/movierec/movierec/storetest"
 )
@@ -273,42 +267,6 @@ func TestDifferential(t *testing.T) {
 	})
 }
 
-// openPair opens two stores on one database (two instances): the same
-// SQLite file, or the same PostgreSQL schema.
-func openPair(t *testing.T, backend string) (a, b *sqlstore.Store) {
-	t.Helper()
-	ctx := context.Background()
-	if backend == "sqlite" {
-		path := filepath.Join(t.TempDir(), "shared.db")
-		for _, p := range []**sqlstore.Store{&a, &b} {
-			s, err := sqlite.Open(ctx, path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			*p = s
-		}
-		return a, b
-	}
-	url := os.Getenv(storetest.PostgresURLEnv)
-	if url == "" {
-		t.Skipf("%s is not set", storetest.PostgresURLEnv)
-	}
-	suffix := make([]byte, 6)
-	rand.Read(suffix)
-	schema := "test_" + hex.EncodeToString(suffix)
-	for _, p := range []**sqlstore.Store{&a, &b} {
-		s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, MinConns: 1, MaxConns: 4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		*p = s
-	}
-	t.Cleanup(func() { postgres.DropSchema(context.Background(), url, schema) })
-	return a, b
-}
-
 // TestTwoInstances: a write through one instance reaches the other one by
 // its poll within a second, and at once when it catches up (Sync).
 func TestTwoInstances(t *testing.T) {
@@ -316,7 +274,7 @@ func TestTwoInstances(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			sa, sb := openPair(t, backend)
+			sa, sb := storetest.OpenPair(t, backend)
 			a := loaded(t, sa)
 			cb := catalog.New(sb, catalog.Options{Poll: 50 * time.Millisecond})
 			if err := cb.Load(ctx); err != nil {

@@ -99,3 +99,46 @@ func MovieLensDir(tb testing.TB) string {
 	tb.Skip("ml-latest-small is not beside the repository")
 	return ""
 }
+
+// OpenPair opens two stores on one database, as two instances of the
+// server share it: the same SQLite file, or the same PostgreSQL schema
+// (skipping the test when PostgresURLEnv is unset).
+func OpenPair(tb testing.TB, backend string) (a, b *sqlstore.Store) {
+	tb.Helper()
+	ctx := context.Background()
+	open := func() *sqlstore.Store { return nil }
+	switch backend {
+	case "sqlite":
+		path := filepath.Join(tb.TempDir(), "shared.db")
+		open = func() *sqlstore.Store {
+			s, err := sqlite.Open(ctx, path)
+			if err != nil {
+				tb.Fatalf("open sqlite: %v", err)
+			}
+			return s
+		}
+	case "postgres":
+		url := os.Getenv(PostgresURLEnv)
+		if url == "" {
+			tb.Skipf("%s is not set", PostgresURLEnv)
+		}
+		schema := "test_" + randomSuffix()
+		tb.Cleanup(func() {
+			if err := postgres.DropSchema(context.Background(), url, schema); err != nil {
+				tb.Errorf("drop schema %s: %v", schema, err)
+			}
+		})
+		open = func() *sqlstore.Store {
+			s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, MinConns: 1, MaxConns: 8})
+			if err != nil {
+				tb.Fatalf("open postgres (%s): %v", PostgresURLEnv, err)
+			}
+			return s
+		}
+	default:
+		tb.Fatalf("unknown backend %q", backend)
+	}
+	a, b = open(), open()
+	tb.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
