@@ -274,6 +274,8 @@ func TestBadRequests(t *testing.T) {
 			{"GET", "/api/movies/?colour=blue", 400, "VALIDATION_ERROR", "colour"},
 			{"GET", "/api/movies/trending/?period=year", 400, "VALIDATION_ERROR", "period"},
 			{"GET", "/api/movies/popular/?limit=1000", 400, "VALIDATION_ERROR", "limit"},
+			{"GET", "/api/movies/?" + strings.Repeat("genre=drama&", 11), 400, "VALIDATION_ERROR", "genre"},
+			{"GET", "/api/movies/?" + strings.Repeat("tag=slow&", 500), 400, "VALIDATION_ERROR", "tag"},
 			{"GET", "/api/movies/top-rated/?min_ratings=zero", 400, "VALIDATION_ERROR", "min_ratings"},
 			{"GET", "/api/movies/genres/?page_size=x", 400, "VALIDATION_ERROR", "page_size"},
 			{"GET", "/api/movies/1/?page=2", 400, "VALIDATION_ERROR", "page"},

@@ -32,13 +32,21 @@ func BenchmarkEndpoints(b *testing.B) {
 			if _, err := s.Import(context.Background(), ds, nil); err != nil {
 				b.Fatal(err)
 			}
-			benchPaths(b, s)
+			b.Run("sql", func(b *testing.B) { benchPaths(b, s, s, api.DefaultOptions()) })
+			b.Run("catalog", func(b *testing.B) {
+				cs := servingStore(b, s)
+				opts := api.DefaultOptions()
+				opts.Versions = cs.Catalog
+				benchPaths(b, s, cs, opts)
+			})
 		})
 	}
 }
 
-func benchPaths(b *testing.B, s *sqlstore.Store) {
-	h := api.New(s, storetest.Accounts(b, s), slog.New(slog.DiscardHandler), api.DefaultOptions())
+// benchPaths serves the benchmark's requests from store (s itself, or s
+// behind the in-memory catalog).
+func benchPaths(b *testing.B, s *sqlstore.Store, store api.Store, opts api.Options) {
+	h := api.New(store, storetest.Accounts(b, s), slog.New(slog.DiscardHandler), opts)
 	for _, bc := range []struct{ name, path string }{
 		{"list", "/api/movies/"},
 		{"list_page_100", "/api/movies/?page=20&page_size=100"},

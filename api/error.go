@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -47,7 +49,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	if code == movierec.EINTERNAL {
+	if code == movierec.EINTERNAL && errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client hung up: nobody reads this answer, and it is not a
+		// server fault. (A write that failed this way rolled back.)
+		observe.Logger(r.Context(), s.log).DebugContext(r.Context(), "client went away", slog.String("path", r.URL.Path))
+	} else if code == movierec.EINTERNAL {
 		observe.Logger(r.Context(), s.log).ErrorContext(r.Context(), "internal error", slog.String("method", r.Method),
 			slog.String("path", r.URL.Path), slog.Any("err", err))
 	}

@@ -119,6 +119,12 @@ type Catalog struct {
 	hasGaps     atomic.Bool
 	reloads     atomic.Int64
 	wake        chan struct{}
+
+	// Rankings (trending, top-rated) derive from the whole catalog; each
+	// is computed at most once per applied version and parameters.
+	rankMu   sync.Mutex
+	rankVer  int64
+	rankings map[string][]movierec.ScoredMovie
 }
 
 // New returns a catalog reading from src. Call Load before serving.
@@ -498,13 +504,39 @@ func (c *Catalog) PopularMovies(ctx context.Context, limit int) ([]movierec.Movi
 // TrendingMovies ranks movies by their ratings in the period ending at the
 // newest rating; Score is that count.
 func (c *Catalog) TrendingMovies(_ context.Context, period time.Duration, limit int) ([]movierec.ScoredMovie, error) {
-	return read(c, func(st *state) []movierec.ScoredMovie { return st.trending(period, limit) }), nil
+	return c.ranking(fmt.Sprintf("t%d/%d", period, limit), func(st *state) []movierec.ScoredMovie { return st.trending(period, limit) }), nil
 }
 
 // TopRatedMovies ranks movies with at least minRatings ratings by their
 // Bayesian average; Score is that average.
 func (c *Catalog) TopRatedMovies(_ context.Context, minRatings, limit int) ([]movierec.ScoredMovie, error) {
-	return read(c, func(st *state) []movierec.ScoredMovie { return st.topRated(minRatings, limit) }), nil
+	return c.ranking(fmt.Sprintf("r%d/%d", minRatings, limit), func(st *state) []movierec.ScoredMovie { return st.topRated(minRatings, limit) }), nil
+}
+
+// maxRankings bounds the remembered rankings (parameters vary).
+const maxRankings = 64
+
+// ranking returns the ranking named key, computing it with fn unless it
+// was computed at the current version. The version is read before the
+// state, so a remembered ranking is never older than its version.
+func (c *Catalog) ranking(key string, fn func(st *state) []movierec.ScoredMovie) []movierec.ScoredMovie {
+	v := c.top.Load()
+	c.rankMu.Lock()
+	if c.rankVer != v || c.rankings == nil {
+		c.rankVer, c.rankings = v, map[string][]movierec.ScoredMovie{}
+	}
+	r, ok := c.rankings[key]
+	c.rankMu.Unlock()
+	if ok {
+		return slices.Clone(r)
+	}
+	r = read(c, fn)
+	c.rankMu.Lock()
+	if c.rankVer == v && len(c.rankings) < maxRankings {
+		c.rankings[key] = r
+	}
+	c.rankMu.Unlock()
+	return slices.Clone(r)
 }
 
 // Genres returns a page of genres by name, with movie counts.

@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"cmp"
-	"container/heap"
 	"slices"
 	"strings"
 	"time"
@@ -81,7 +80,7 @@ func (st *state) orderFunc(ordering []movierec.Order, tiers []uint8) func(a, b i
 
 // topK returns the first k of slots in the order of compare, sorted. It
 // keeps a bounded heap when k is small next to len(slots), so a first
-// page costs one comparison per match.
+// page costs about one comparison per match.
 func topK(slots []int32, k int, compare func(a, b int32) int) []int32 {
 	if k <= 0 {
 		return nil
@@ -90,34 +89,44 @@ func topK(slots []int32, k int, compare func(a, b int32) int) []int32 {
 		slices.SortFunc(slots, compare)
 		return slots[:min(k, len(slots))]
 	}
-	h := &worstFirst{cmp: compare, s: make([]int32, 0, k)}
-	for _, s := range slots {
-		if len(h.s) < k {
-			heap.Push(h, s)
-		} else if compare(s, h.s[0]) < 0 {
-			h.s[0] = s
-			heap.Fix(h, 0)
+	// h is a heap whose root is the worst slot kept.
+	h := make([]int32, 0, k)
+	worse := func(i, j int) bool { return compare(h[i], h[j]) > 0 }
+	down := func(i int) {
+		for {
+			l := 2*i + 1
+			if l >= len(h) {
+				return
+			}
+			c := l
+			if r := l + 1; r < len(h) && worse(r, l) {
+				c = r
+			}
+			if !worse(c, i) {
+				return
+			}
+			h[i], h[c] = h[c], h[i]
+			i = c
 		}
 	}
-	out := h.s
-	slices.SortFunc(out, compare)
-	return out
-}
-
-// worstFirst is a heap whose root is the worst of the kept slots.
-type worstFirst struct {
-	cmp func(a, b int32) int
-	s   []int32
-}
-
-func (h *worstFirst) Len() int           { return len(h.s) }
-func (h *worstFirst) Less(i, j int) bool { return h.cmp(h.s[i], h.s[j]) > 0 }
-func (h *worstFirst) Swap(i, j int)      { h.s[i], h.s[j] = h.s[j], h.s[i] }
-func (h *worstFirst) Push(x any)         { h.s = append(h.s, x.(int32)) }
-func (h *worstFirst) Pop() any {
-	v := h.s[len(h.s)-1]
-	h.s = h.s[:len(h.s)-1]
-	return v
+	for _, s := range slots {
+		if len(h) < k {
+			h = append(h, s)
+			for i := len(h) - 1; i > 0; {
+				p := (i - 1) / 2
+				if !worse(i, p) {
+					break
+				}
+				h[i], h[p] = h[p], h[i]
+				i = p
+			}
+		} else if compare(s, h[0]) < 0 {
+			h[0] = s
+			down(0)
+		}
+	}
+	slices.SortFunc(h, compare)
+	return h
 }
 
 // matches reports whether m passes f's value filters (everything but
@@ -229,6 +238,7 @@ func (st *state) list(f movierec.MovieFilter) movierec.Page[movierec.Movie] {
 	filtered := set != nil || tiers != nil || hasValueFilter(&f)
 	var hit bitset
 	var few []int32 // the matches, while there are few of them
+	var tierCount [tierNone]int
 	const fewMax = 2048
 	if !filtered {
 		page.Count = st.live
@@ -240,6 +250,9 @@ func (st *state) list(f movierec.MovieFilter) movierec.Page[movierec.Movie] {
 				return
 			}
 			hit.set(slot)
+			if tiers != nil {
+				tierCount[tiers[slot]]++
+			}
 			if page.Count < fewMax {
 				few = append(few, slot)
 			}
@@ -265,16 +278,18 @@ func (st *state) list(f movierec.MovieFilter) movierec.Page[movierec.Movie] {
 		return page
 	}
 	end := min(f.Offset+limit, page.Count)
-	var top []int32
+	var top []int32 // the page's slots
 	switch {
 	case tiers != nil && len(f.Ordering) == 0:
-		top = st.byRelevance(hit, tiers, end)
+		top = st.byRelevance(hit, tiers, &tierCount, end)[f.Offset:]
 	case filtered && page.Count <= fewMax:
-		top = topK(few, end, st.orderFunc(f.Ordering, nil))
+		top = topK(few, end, st.orderFunc(f.Ordering, nil))[f.Offset:]
+	case len(f.Ordering) <= 1:
+		top = st.walkSingle(f.Ordering, hit, f.Offset, end)
 	default:
-		top = st.walkOrder(f.Ordering, hit, end)
+		top = st.walkOrder(f.Ordering, hit, end)[f.Offset:]
 	}
-	for _, slot := range top[f.Offset:] {
+	for _, slot := range top {
 		page.Items = append(page.Items, st.listMovie(st.movies[slot]))
 	}
 	return page
@@ -315,7 +330,13 @@ func (st *state) walkOrder(ordering []movierec.Order, hit bitset, n int) []int32
 				if need := n - i; need < j-i {
 					// The run straddles the page's end: only its first
 					// need movies matter.
-					copy(out[i:], topK(slices.Clone(out[i:j]), need, full))
+					var best []int32
+					if len(ordering) == 2 && j-i > 256 {
+						best = st.walkRun(out[i:j], ordering, need)
+					} else {
+						best = topK(slices.Clone(out[i:j]), need, full)
+					}
+					copy(out[i:], best)
 					out = out[:i+need]
 					break
 				}
@@ -327,24 +348,91 @@ func (st *state) walkOrder(ordering []movierec.Order, hit bitset, n int) []int32
 	return out[:min(n, len(out))]
 }
 
+// walkRun orders a large run of movies equal on the first of two keys
+// (such as every movie without a release date) by walking the second
+// key's presorted array instead of sorting, and returns its first need.
+// Ties on the second key are then broken by id in the first key's
+// direction, as orderFunc does.
+func (st *state) walkRun(run []int32, ordering []movierec.Order, need int) []int32 {
+	in := make(bitset, (len(st.movies)+63)/64)
+	for _, s := range run {
+		in.set(s)
+	}
+	second := ordering[1]
+	out := make([]int32, 0, need+16)
+	st.orders.walk(st.movies, second, func(slot int32) bool {
+		if !in.has(slot) {
+			return true
+		}
+		if len(out) >= need && compareField(&st.movies[out[len(out)-1]].movie, &st.movies[slot].movie, second) != 0 {
+			return false
+		}
+		out = append(out, slot)
+		return true
+	})
+	full := st.orderFunc(ordering, nil)
+	for i := 0; i < len(out); {
+		j := i + 1
+		for j < len(out) && compareField(&st.movies[out[i]].movie, &st.movies[out[j]].movie, second) == 0 {
+			j++
+		}
+		slices.SortFunc(out[i:j], full)
+		i = j
+	}
+	return out[:min(need, len(out))]
+}
+
+// walkSingle returns the movies at positions [from, to) (of hit; nil:
+// of all) in the order of a one-key ordering (none: the default), walking
+// that key's presorted array: a deep page costs steps, not a sort.
+func (st *state) walkSingle(ordering []movierec.Order, hit bitset, from, to int) []int32 {
+	o := movierec.DefaultOrdering[0]
+	if len(ordering) == 1 {
+		o = ordering[0]
+	}
+	out := make([]int32, 0, to-from)
+	i := 0
+	st.orders.walk(st.movies, o, func(slot int32) bool {
+		if hit != nil && !hit.has(slot) {
+			return true
+		}
+		if i >= from {
+			out = append(out, slot)
+		}
+		i++
+		return i < to
+	})
+	return out
+}
+
 // byRelevance returns the first n matches of a search ranked by tier,
-// then popularity (descending), then id (descending).
-func (st *state) byRelevance(hit bitset, tiers []uint8, n int) []int32 {
+// then popularity (descending), then id (descending). counts holds how
+// many matches each tier has, so the walk along the popularity order
+// keeps only what the page needs and stops as soon as it has it.
+func (st *state) byRelevance(hit bitset, tiers []uint8, counts *[tierNone]int, n int) []int32 {
+	var keep [tierNone]int
+	left, wanted := n, 0
+	for t, c := range counts {
+		keep[t] = min(c, left)
+		left -= keep[t]
+		wanted += keep[t]
+	}
 	var byTier [tierNone][]int32
+	got := 0
 	st.orders.walk(st.movies, movierec.DefaultOrdering[0], func(slot int32) bool {
 		if hit.has(slot) {
-			byTier[tiers[slot]] = append(byTier[tiers[slot]], slot)
+			if t := tiers[slot]; len(byTier[t]) < keep[t] {
+				byTier[t] = append(byTier[t], slot)
+				got++
+			}
 		}
-		return true
+		return got < wanted
 	})
 	out := make([]int32, 0, n)
 	for _, t := range byTier {
 		out = append(out, t...)
-		if len(out) >= n {
-			break
-		}
 	}
-	return out[:min(n, len(out))]
+	return out
 }
 
 // trending ranks the movies with ratings in the window of length period

@@ -95,7 +95,7 @@ func (st *state) search(q string) []uint8 {
 	for i := range out {
 		out[i] = tierNone
 	}
-	titleTier := func(slot int32) {
+	scan := func(slot int32) {
 		e := st.movies[slot]
 		if e == nil {
 			return
@@ -104,22 +104,29 @@ func (st *state) search(q string) []uint8 {
 		if i < 0 {
 			return
 		}
-		tier := tierTitle
-		switch {
-		case i == 0:
-			tier = tierTitlePrefix
-		case !isWordByte(e.lowerTitle[i-1]):
-			tier = tierTitleWord
-		}
-		out[slot] = uint8(tier)
+		out[slot] = uint8(titleTier(e.lowerTitle, q, i))
 	}
-	if len(q) >= 3 {
-		for _, slot := range st.titles.candidates(q) {
-			titleTier(slot)
+	switch len(q) {
+	case 1:
+		c := q[0]
+		for slot, e := range st.movies {
+			switch {
+			case e == nil || !e.has.contains(c):
+			case e.lowerTitle[0] == c:
+				out[slot] = tierTitlePrefix
+			case e.wordStart.contains(c):
+				out[slot] = tierTitleWord
+			default:
+				out[slot] = tierTitle
+			}
 		}
-	} else {
+	case 2:
 		for slot := range st.movies {
-			titleTier(int32(slot))
+			scan(int32(slot))
+		}
+	default:
+		for _, slot := range st.titles.candidates(q) {
+			scan(slot)
 		}
 	}
 	better := func(slot int32, tier uint8) {
@@ -136,8 +143,8 @@ func (st *state) search(q string) []uint8 {
 			})
 		}
 	}
-	for _, ti := range st.tags {
-		if strings.Contains(ti.lower, q) {
+	for _, id := range st.tagOrder {
+		if ti := st.tags[id]; strings.Contains(ti.lower, q) {
 			for _, slot := range ti.slots {
 				better(slot, tierTag)
 			}
@@ -148,4 +155,23 @@ func (st *state) search(q string) []uint8 {
 
 func isWordByte(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b >= 0x80
+}
+
+// titleTier ranks a title containing q, first at i: a prefix, a word
+// starting with q anywhere, or q inside a word.
+func titleTier(title, q string, i int) int {
+	if i == 0 {
+		return tierTitlePrefix
+	}
+	for i >= 0 {
+		if !isWordByte(title[i-1]) {
+			return tierTitleWord
+		}
+		k := strings.Index(title[i+1:], q)
+		if k < 0 {
+			break
+		}
+		i += 1 + k
+	}
+	return tierTitle
 }

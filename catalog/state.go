@@ -14,11 +14,14 @@ import (
 type entry struct {
 	movie      movierec.Movie // list and detail fields; Genres, Tags and RatingDistribution unset
 	lowerTitle string
-	genreIDs   []int64
-	tags       []tagCount // most used first, then by name
-	dist       [10]int32  // counts of 0.5, 1.0, ..., 5.0
-	recent     []int64    // unix microseconds of ratings in the trending window, ascending
-	version    int64      // change-log version of the last change applied to it
+	// has and wordStart are the bytes of lowerTitle, and those starting a
+	// word after its first byte: a one-letter search tests two bits.
+	has, wordStart byteSet
+	genreIDs       []int64
+	tags           []tagCount // most used first, then by name
+	dist           [10]int32  // counts of 0.5, 1.0, ..., 5.0
+	recent         []int64    // unix microseconds of ratings in the trending window, ascending
+	version        int64      // change-log version of the last change applied to it
 }
 
 type tagCount struct {
@@ -99,6 +102,12 @@ func newState(snap movierec.CatalogSnapshot, window time.Duration) *state {
 
 func newEntry(cm movierec.CatalogMovie, version int64) *entry {
 	e := &entry{movie: cm.Movie, lowerTitle: strings.ToLower(cm.Title), version: version}
+	for i := 0; i < len(e.lowerTitle); i++ {
+		e.has.add(e.lowerTitle[i])
+		if i > 0 && !isWordByte(e.lowerTitle[i-1]) {
+			e.wordStart.add(e.lowerTitle[i])
+		}
+	}
 	e.movie.Genres, e.movie.Tags, e.movie.RatingDistribution = nil, nil, nil
 	for _, g := range cm.Genres {
 		e.genreIDs = append(e.genreIDs, g.ID)
@@ -351,3 +360,9 @@ func (st *state) relinkTag(id int64) {
 		}
 	}
 }
+
+// byteSet is a set of byte values.
+type byteSet [4]uint64
+
+func (b *byteSet) add(c byte)           { b[c>>6] |= 1 << (c & 63) }
+func (b *byteSet) contains(c byte) bool { return b[c>>6]&(1<<(c&63)) != 0 }
