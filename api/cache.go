@@ -200,6 +200,11 @@ func (s *Server) cached(p cache.Policy, userOf func(*http.Request) (int64, bool)
 			return e, nil
 		}
 		var e cache.Entry
+		version := ""
+		if s.versions != nil {
+			// Also with the cache off: this is where reads catch up.
+			version = s.catalogVersion(r)
+		}
 		if s.cache == nil {
 			e, _ = fill(r.Context())
 		} else {
@@ -208,9 +213,9 @@ func (s *Server) cached(p cache.Policy, userOf func(*http.Request) (int64, bool)
 			case s.versions == nil:
 				e, outcome, _ = s.cache.Fetch(r.Context(), p, scope, key, fill)
 			case userOf == nil: // catalog answers: versioned keys, this instance only
-				e, outcome, _ = s.cache.FetchLocal(r.Context(), p, key+s.catalogVersion(r), fill)
+				e, outcome, _ = s.cache.FetchLocal(r.Context(), p, key+version, fill)
 			default: // a user's answers show catalog data too
-				e, outcome, _ = s.cache.Fetch(r.Context(), p, scope, key+s.catalogVersion(r), fill)
+				e, outcome, _ = s.cache.Fetch(r.Context(), p, scope, key+version, fill)
 			}
 			if st := observe.Stats(r.Context()); st != nil {
 				st.SetCache(string(outcome))

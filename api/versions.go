@@ -23,9 +23,11 @@ type Versions interface {
 	// TaxonomyVersion that of the last genre or tag change.
 	MovieVersion(id int64) int64
 	TaxonomyVersion() int64
-	// EnsureFresh applies changes committed by other instances that this
-	// one has not applied yet.
+	// EnsureFresh applies changes committed by this or other instances
+	// that this one has not applied yet; EnsureFreshMovie those that
+	// concern one movie's answers.
 	EnsureFresh(ctx context.Context) error
+	EnsureFreshMovie(ctx context.Context, id int64) error
 }
 
 // Routes whose answers belong to one movie: they show a write at once, on
@@ -42,13 +44,19 @@ var movieScoped = map[string]bool{
 // other instances' writes; lists otherwise use the coalesced list version.
 func (s *Server) catalogVersion(r *http.Request) string {
 	scoped := movieScoped[r.Pattern]
-	if scoped || r.Header.Get("Authorization") != "" {
-		if err := s.versions.EnsureFresh(r.Context()); err != nil {
-			s.log.DebugContext(r.Context(), "catalog freshness check failed; serving what this instance has", "err", err)
-		}
+	id, idErr := pathID(r)
+	var err error
+	switch {
+	case r.Header.Get("Authorization") != "":
+		err = s.versions.EnsureFresh(r.Context())
+	case scoped && idErr == nil:
+		err = s.versions.EnsureFreshMovie(r.Context(), id)
+	}
+	if err != nil {
+		s.log.DebugContext(r.Context(), "catalog freshness check failed; serving what this instance has", "err", err)
 	}
 	if scoped {
-		if id, err := pathID(r); err == nil {
+		if idErr == nil {
 			return "#m" + strconv.FormatInt(s.versions.MovieVersion(id), 10) + "." + strconv.FormatInt(s.versions.TaxonomyVersion(), 10)
 		}
 	}

@@ -120,6 +120,12 @@ type Catalog struct {
 	reloads     atomic.Int64
 	wake        chan struct{}
 
+	// Movies this instance wrote whose change is not applied yet (see
+	// Wrote), and how many such writes there are.
+	pendMu  sync.Mutex
+	pending map[int64]int
+	pendN   atomic.Int64
+
 	// Rankings (trending, top-rated) derive from the whole catalog; each
 	// is computed at most once per applied version and parameters.
 	rankMu   sync.Mutex
@@ -174,7 +180,61 @@ func (c *Catalog) load(ctx context.Context) error {
 func (c *Catalog) Sync(ctx context.Context) error {
 	c.syncMu.Lock()
 	defer c.syncMu.Unlock()
-	return c.catchUp(ctx)
+	// Every write registered so far has committed: this catch-up sees it.
+	c.pendMu.Lock()
+	taken := c.pending
+	c.pending = nil
+	c.pendMu.Unlock()
+	err := c.catchUp(ctx)
+	if err != nil && len(taken) > 0 {
+		// Not applied after all: keep them pending.
+		c.pendMu.Lock()
+		if c.pending == nil {
+			c.pending = map[int64]int{}
+		}
+		for id, n := range taken {
+			c.pending[id] += n
+		}
+		c.pendMu.Unlock()
+		return err
+	}
+	for _, n := range taken {
+		c.pendN.Add(-int64(n))
+	}
+	return err
+}
+
+// Wrote registers committed writes of this instance to the given movies
+// (ratings) without applying them: the background catch-up applies them
+// in a moment, batched with others, and until then any read that must
+// see them (SyncMovie, EnsureFresh) applies them first. This keeps the
+// cost of a steady stream of ratings to one catch-up per batch.
+func (c *Catalog) Wrote(ids ...int64) {
+	c.pendMu.Lock()
+	if c.pending == nil {
+		c.pending = map[int64]int{}
+	}
+	for _, id := range ids {
+		c.pending[id]++
+	}
+	c.pendMu.Unlock()
+	c.pendN.Add(int64(len(ids)))
+	c.Notify()
+}
+
+// SyncMovie applies this instance's own pending writes when one of them
+// is to movie id, so the movie's answers show them.
+func (c *Catalog) SyncMovie(ctx context.Context, id int64) error {
+	if c.pendN.Load() == 0 {
+		return nil
+	}
+	c.pendMu.Lock()
+	n := c.pending[id]
+	c.pendMu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	return c.Sync(ctx)
 }
 
 func (c *Catalog) catchUp(ctx context.Context) error {
@@ -403,6 +463,25 @@ func (c *Catalog) Run(ctx context.Context) {
 // it first. Without a Probe it does nothing: one process sees its own
 // writes through Sync.
 func (c *Catalog) EnsureFresh(ctx context.Context) error {
+	if c.pendN.Load() > 0 {
+		if err := c.Sync(ctx); err != nil {
+			return err
+		}
+	}
+	return c.probe(ctx)
+}
+
+// EnsureFreshMovie is EnsureFresh for the answers of one movie: this
+// instance's own pending writes matter only when they are to that movie.
+func (c *Catalog) EnsureFreshMovie(ctx context.Context, id int64) error {
+	if err := c.SyncMovie(ctx, id); err != nil {
+		return err
+	}
+	return c.probe(ctx)
+}
+
+// probe catches up when Probe says another instance is ahead.
+func (c *Catalog) probe(ctx context.Context) error {
 	if c.opts.Probe == nil {
 		return nil
 	}

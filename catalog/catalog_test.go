@@ -261,6 +261,11 @@ func TestDifferential(t *testing.T) {
 				t.Fatalf("step %d: %v", step, err)
 			}
 			if step%10 == 9 {
+				// Lists show ratings once they are applied (within the
+				// catch-up interval); apply them now.
+				if err := c.Catalog.Sync(ctx); err != nil {
+					t.Fatal(err)
+				}
 				sameEverything(t, s, c, r, 60)
 			}
 		}
@@ -361,6 +366,15 @@ func TestVersions(t *testing.T) {
 	cs := catalog.NewStore(s, c, nil)
 	v7, v8, lv := c.MovieVersion(7), c.MovieVersion(8), c.ListVersion()
 	if _, _, err := cs.RateMovie(ctx, 2, 7, 3.5, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EnsureFreshMovie(ctx, 8); err != nil {
+		t.Fatal(err)
+	}
+	if c.MovieVersion(8) != v8 || c.MovieVersion(7) != v7 {
+		t.Fatalf("a read of movie 8 applied the pending rating of movie 7")
+	}
+	if err := c.EnsureFreshMovie(ctx, 7); err != nil {
 		t.Fatal(err)
 	}
 	if c.MovieVersion(7) <= v7 {

@@ -239,7 +239,10 @@ func (st *state) list(f movierec.MovieFilter) movierec.Page[movierec.Movie] {
 	var hit bitset
 	var few []int32 // the matches, while there are few of them
 	var tierCount [tierNone]int
-	const fewMax = 2048
+	// Up to fewSort matches are sorted directly; more are read off the
+	// presorted order of a one-key ordering (a pass of cheap bit tests
+	// beats comparisons); multi-key orderings sort up to fewMax.
+	const fewSort, fewMax = 256, 2048
 	if !filtered {
 		page.Count = st.live
 	} else {
@@ -282,7 +285,7 @@ func (st *state) list(f movierec.MovieFilter) movierec.Page[movierec.Movie] {
 	switch {
 	case tiers != nil && len(f.Ordering) == 0:
 		top = st.byRelevance(hit, tiers, &tierCount, end)[f.Offset:]
-	case filtered && page.Count <= fewMax:
+	case filtered && (page.Count <= fewSort || len(f.Ordering) > 1 && page.Count <= fewMax):
 		top = topK(few, end, st.orderFunc(f.Ordering, nil))[f.Offset:]
 	case len(f.Ordering) <= 1:
 		top = st.walkSingle(f.Ordering, hit, f.Offset, end)

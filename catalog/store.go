@@ -54,6 +54,7 @@ func (s *Store) ListMovies(ctx context.Context, f movierec.MovieFilter) (moviere
 	return s.Catalog.ListMovies(ctx, f)
 }
 func (s *Store) Movie(ctx context.Context, id int64) (movierec.Movie, error) {
+	s.syncMovie(ctx, id)
 	return s.Catalog.Movie(ctx, id)
 }
 func (s *Store) MoviesByIDs(ctx context.Context, ids []int64) ([]movierec.Movie, error) {
@@ -81,17 +82,46 @@ func (s *Store) Tag(ctx context.Context, id int64) (movierec.Tag, error) {
 	return s.Catalog.Tag(ctx, id)
 }
 func (s *Store) MovieRatingStats(ctx context.Context, id int64) (movierec.RatingStats, error) {
+	s.syncMovie(ctx, id)
 	return s.Catalog.MovieRatingStats(ctx, id)
+}
+
+// syncMovie applies this instance's pending writes to movie id, so its
+// own answers always show them. A failure is logged; the poll retries.
+func (s *Store) syncMovie(ctx context.Context, id int64) {
+	if err := s.Catalog.SyncMovie(context.WithoutCancel(ctx), id); err != nil {
+		s.Log.Warn("catalog: applying pending writes failed; the poll will retry", slog.Any("err", err))
+	}
 }
 
 // Catalog writes: the SQL store's, then applied here.
 
+// RateMovie and DeleteRating register their movie as written (see
+// Catalog.Wrote) instead of applying the change before returning: reads
+// of that movie, and reads that carry credentials, apply it first, and
+// everything else shows it within the catch-up and coalescing intervals.
 func (s *Store) RateMovie(ctx context.Context, userID, movieID int64, score float64, review string) (movierec.Rating, bool, error) {
 	r, created, err := s.Store.RateMovie(ctx, userID, movieID, score, review)
-	return r, created, s.synced(ctx, err)
+	return r, created, s.wrote(ctx, err, movieID)
 }
 func (s *Store) DeleteRating(ctx context.Context, userID, movieID int64) error {
-	return s.synced(ctx, s.Store.DeleteRating(ctx, userID, movieID))
+	return s.wrote(ctx, s.Store.DeleteRating(ctx, userID, movieID), movieID)
+}
+
+// wrote registers a committed rating write and publishes the log's
+// version for other instances (one index lookup instead of a catch-up).
+func (s *Store) wrote(ctx context.Context, err error, movieID int64) error {
+	if err != nil {
+		return err
+	}
+	s.Catalog.Wrote(movieID)
+	if s.Published != nil {
+		ctx = context.WithoutCancel(ctx)
+		if v, err := s.Store.CatalogVersion(ctx); err == nil {
+			s.Published(ctx, v)
+		}
+	}
+	return nil
 }
 func (s *Store) CreateMovie(ctx context.Context, m movierec.Movie) (movierec.Movie, error) {
 	out, err := s.Store.CreateMovie(ctx, m)
