@@ -28,6 +28,22 @@ func TestPagesMatchAFullSort(t *testing.T) {
 			f.MinRatingCount = r.IntN(50)
 		}
 		if r.IntN(4) == 0 {
+			v := float64(r.IntN(90)) / 10
+			f.IMDbRatingGTE = &v
+		}
+		if r.IntN(5) == 0 {
+			v := float64(r.IntN(90)) / 10
+			f.IMDbRatingLTE = &v
+		}
+		if r.IntN(4) == 0 {
+			v := r.Float64() * 500
+			f.PopularityGTE = &v
+		}
+		if r.IntN(5) == 0 {
+			v := r.Float64() * 5
+			f.MinAverageRating = &v
+		}
+		if r.IntN(4) == 0 {
 			f.Genres = []string{"Drama"}
 		}
 		if r.IntN(3) == 0 {

@@ -3,6 +3,7 @@ package catalog
 import (
 	"cmp"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -267,6 +268,10 @@ func (st *state) list(f movierec.MovieFilter) movierec.Page[movierec.Movie] {
 					consider(slot)
 				}
 			})
+		} else if r, ok := st.narrowest(&f); ok && tiers == nil {
+			for _, slot := range r {
+				consider(slot)
+			}
 		} else {
 			for slot := range st.movies {
 				consider(int32(slot))
@@ -589,4 +594,53 @@ func (st *state) tagPage(search string, offset, limit int) movierec.Page[moviere
 		page.Count++
 	}
 	return page
+}
+
+// narrowest returns the slots that satisfy f's most selective range
+// filter on a presorted field (IMDb rating, popularity, average rating,
+// rating count), a slice of that field's array found by binary search, so
+// a filtered list reads only those movies. ok is false without such a
+// filter.
+func (st *state) narrowest(f *movierec.MovieFilter) (slots []int32, ok bool) {
+	value := func(field string, e *entry) float64 {
+		m := &e.movie
+		switch field {
+		case movierec.OrderIMDbRating:
+			return *m.IMDbRating
+		case movierec.OrderPopularityScore:
+			return m.PopularityScore
+		case movierec.OrderAverageRating:
+			return m.AverageRating
+		}
+		return float64(m.RatingCount)
+	}
+	consider := func(field string, lo, hi *float64) {
+		order := st.orders[fieldIndex[field]]
+		end := sort.Search(len(order), func(i int) bool { return isNull(field, st.movies[order[i]]) })
+		a, b := 0, end
+		if lo != nil {
+			a = sort.Search(end, func(i int) bool { return value(field, st.movies[order[i]]) >= *lo })
+		}
+		if hi != nil {
+			b = sort.Search(end, func(i int) bool { return value(field, st.movies[order[i]]) > *hi })
+		}
+		b = max(a, b)
+		if !ok || b-a < len(slots) {
+			slots, ok = order[a:b], true
+		}
+	}
+	if f.IMDbRatingGTE != nil || f.IMDbRatingLTE != nil {
+		consider(movierec.OrderIMDbRating, f.IMDbRatingGTE, f.IMDbRatingLTE)
+	}
+	if f.PopularityGTE != nil || f.PopularityLTE != nil {
+		consider(movierec.OrderPopularityScore, f.PopularityGTE, f.PopularityLTE)
+	}
+	if f.MinAverageRating != nil {
+		consider(movierec.OrderAverageRating, f.MinAverageRating, nil)
+	}
+	if f.MinRatingCount > 0 {
+		n := float64(f.MinRatingCount)
+		consider(movierec.OrderRatingCount, &n, nil)
+	}
+	return slots, ok
 }
