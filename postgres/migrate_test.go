@@ -5,13 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io/fs"
-	"math"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+
+	"github.com/movierec/movierec/storetest/migratetest"
 )
 
 // TestMigrationCatalogChanges applies migration 5 to a schema holding
@@ -48,85 +48,5 @@ func TestMigrationCatalogChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.UpTo(ctx, 4); err != nil {
-		t.Fatal(err)
-	}
-	newest := time.Date(2018, 9, 24, 14, 27, 30, 123456000, time.UTC)
-	ratings := []struct {
-		user, movie int64
-		score       float64
-		at          time.Time
-	}{
-		{1, 1, 4.5, newest.AddDate(-1, 0, 0)},
-		{2, 1, 3, newest},
-		{1, 2, 0.5, newest.AddDate(-3, 0, 0)},
-	}
-	for _, q := range []string{
-		`INSERT INTO users (id, username) VALUES (1, 'a'), (2, 'b')`,
-		`INSERT INTO movies (id, title, average_rating, rating_count, popularity_score) VALUES (1, 'One', 9, 9, 9), (2, 'Two', 9, 9, 9), (3, 'Three', 0, 0, 0)`,
-	} {
-		if _, err := pool.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, r := range ratings {
-		if _, err := pool.Exec(ctx, `INSERT INTO ratings (user_id, movie_id, score, rated_at, updated_at) VALUES ($1, $2, $3, $4, $4)`,
-			r.user, r.movie, r.score, r.at); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-
-	var v string
-	if err := pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = 'popularity_epoch'`).Scan(&v); err != nil {
-		t.Fatal(err)
-	}
-	epoch, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil || !epoch.Equal(newest) {
-		t.Fatalf("popularity_epoch %q (%v), want the newest rating %v", v, err, newest)
-	}
-	type agg struct {
-		count             int
-		total, avg, score float64
-	}
-	want := map[int64]*agg{1: {}, 2: {}, 3: {}}
-	for _, r := range ratings {
-		a := want[r.movie]
-		a.count++
-		a.total += r.score
-		a.avg = a.total / float64(a.count)
-		a.score += r.score / 5 * math.Pow(2, r.at.Sub(epoch).Hours()/24/365)
-	}
-	rows, err := pool.Query(ctx, `SELECT id, rating_count, rating_total, average_rating, popularity_score FROM movies`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id int64
-		var got agg
-		if err := rows.Scan(&id, &got.count, &got.total, &got.avg, &got.score); err != nil {
-			t.Fatal(err)
-		}
-		w := want[id]
-		if got.count != w.count || got.total != w.total || got.avg != w.avg || math.Abs(got.score-w.score) > 1e-9*w.score {
-			t.Errorf("movie %d: %+v, want %+v", id, got, *w)
-		}
-	}
-	rows.Close()
-	var n int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM catalog_changes`).Scan(&n); err != nil || n != 0 {
-		t.Errorf("catalog_changes: %d rows, %v", n, err)
-	}
-
-	if _, err := p.Down(ctx); err != nil {
-		t.Fatalf("down: %v", err)
-	}
-	if _, err := pool.Exec(ctx, `SELECT rating_total FROM movies`); err == nil {
-		t.Error("rating_total is still there after down")
-	}
-	if _, err := p.Up(ctx); err != nil {
-		t.Fatalf("up again: %v", err)
-	}
+	migratetest.CatalogChanges(t, db, p, func() error { return Migrate(ctx, pool) })
 }
