@@ -60,10 +60,12 @@ func (s *Server) catalogVersion(r *http.Request) string {
 			return "#m" + strconv.FormatInt(s.versions.MovieVersion(id), 10) + "." + strconv.FormatInt(s.versions.TaxonomyVersion(), 10)
 		}
 	}
-	if r.Header.Get("Authorization") != "" {
-		return "#a" + strconv.FormatInt(s.versions.Version(), 10)
+	lv := s.versions.ListVersion()
+	if v := s.versions.Version(); r.Header.Get("Authorization") != "" && v != lv {
+		// The caller may have just written: newer than the list version.
+		return "#a" + strconv.FormatInt(v, 10)
 	}
-	return "#l" + strconv.FormatInt(s.versions.ListVersion(), 10)
+	return "#l" + strconv.FormatInt(lv, 10)
 }
 
 // uncachedWhenVersioned caches h the old way without a catalog, and not at

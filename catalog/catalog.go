@@ -65,6 +65,10 @@ type Options struct {
 	// reload everything, since the change log may have been pruned past
 	// what this instance saw (default 30 minutes).
 	Stale time.Duration
+	// ReadWait bounds what a read spends catching up (EnsureFresh,
+	// SyncMovie) when the database is slow or gone (default 250ms): past
+	// it the read is answered from what this instance has.
+	ReadWait time.Duration
 	// Probe, when set, returns the newest committed version known to any
 	// instance (from Redis or the database); EnsureFresh catches up when
 	// this instance is behind it.
@@ -89,6 +93,9 @@ func (o *Options) defaults() {
 	if o.Stale <= 0 {
 		o.Stale = 30 * time.Minute
 	}
+	if o.ReadWait <= 0 {
+		o.ReadWait = 250 * time.Millisecond
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -96,6 +103,10 @@ func (o *Options) defaults() {
 
 // changeBatch is how many changes one catch-up query reads.
 const changeBatch = 5000
+
+// roundTimeout bounds one background catch-up (a full reload of a large
+// catalog included).
+const roundTimeout = 5 * time.Minute
 
 // Catalog is the in-memory catalog. Safe for concurrent use.
 type Catalog struct {
@@ -105,8 +116,9 @@ type Catalog struct {
 	mu sync.RWMutex
 	st *state
 
-	// Catch-up bookkeeping, guarded by syncMu (one catch-up at a time).
-	syncMu   sync.Mutex
+	// Catch-up bookkeeping, guarded by syncing (one catch-up at a time; a
+	// channel so that waiting for it respects a context).
+	syncing  chan struct{}
 	floor    int64               // every version <= floor is applied
 	applied  map[int64]bool      // versions > floor already applied
 	gaps     map[int64]time.Time // versions < top not seen yet, and since when
@@ -137,15 +149,29 @@ type Catalog struct {
 func New(src Source, opts Options) *Catalog {
 	opts.defaults()
 	return &Catalog{src: src, opts: opts, applied: map[int64]bool{}, gaps: map[int64]time.Time{},
-		wake: make(chan struct{}, 1), st: newState(movierec.CatalogSnapshot{}, opts.Window)}
+		wake: make(chan struct{}, 1), syncing: make(chan struct{}, 1), st: newState(movierec.CatalogSnapshot{}, opts.Window)}
 }
 
 // Load (re)reads the whole catalog from the store.
 func (c *Catalog) Load(ctx context.Context) error {
-	c.syncMu.Lock()
-	defer c.syncMu.Unlock()
+	if err := c.lockSync(ctx); err != nil {
+		return err
+	}
+	defer c.unlockSync()
 	return c.load(ctx)
 }
+
+// lockSync waits for the catch-up lock, or for ctx to end.
+func (c *Catalog) lockSync(ctx context.Context) error {
+	select {
+	case c.syncing <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("catalog: waiting for a catch-up: %w", ctx.Err())
+	}
+}
+
+func (c *Catalog) unlockSync() { <-c.syncing }
 
 func (c *Catalog) load(ctx context.Context) error {
 	start := time.Now()
@@ -178,8 +204,10 @@ func (c *Catalog) load(ctx context.Context) error {
 // Sync applies every committed change not applied yet. Writers call it
 // after their write commits, so their own next read sees it.
 func (c *Catalog) Sync(ctx context.Context) error {
-	c.syncMu.Lock()
-	defer c.syncMu.Unlock()
+	if err := c.lockSync(ctx); err != nil {
+		return err
+	}
+	defer c.unlockSync()
 	// Every write registered so far has committed: this catch-up sees it.
 	c.pendMu.Lock()
 	taken := c.pending
@@ -450,7 +478,11 @@ func (c *Catalog) Run(ctx context.Context) {
 		case <-tick.C:
 		case <-c.wake:
 		}
-		if err := c.Sync(ctx); err != nil && ctx.Err() == nil && time.Since(lastErr) > 30*time.Second {
+		// A frozen database must not hold the catch-up lock for ever.
+		round, cancel := context.WithTimeout(ctx, roundTimeout)
+		err := c.Sync(round)
+		cancel()
+		if err != nil && ctx.Err() == nil && time.Since(lastErr) > 30*time.Second {
 			lastErr = time.Now()
 			c.opts.Log.Error("catalog catch-up failed; retrying", slog.Any("err", err))
 		}
@@ -463,6 +495,8 @@ func (c *Catalog) Run(ctx context.Context) {
 // it first. Without a Probe it does nothing: one process sees its own
 // writes through Sync.
 func (c *Catalog) EnsureFresh(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.ReadWait)
+	defer cancel()
 	if c.pendN.Load() > 0 {
 		if err := c.Sync(ctx); err != nil {
 			return err
@@ -474,6 +508,8 @@ func (c *Catalog) EnsureFresh(ctx context.Context) error {
 // EnsureFreshMovie is EnsureFresh for the answers of one movie: this
 // instance's own pending writes matter only when they are to that movie.
 func (c *Catalog) EnsureFreshMovie(ctx context.Context, id int64) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.ReadWait)
+	defer cancel()
 	if err := c.SyncMovie(ctx, id); err != nil {
 		return err
 	}

@@ -388,3 +388,34 @@ func TestVersions(t *testing.T) {
 		t.Fatalf("list version did not follow the write after the coalescing interval")
 	}
 }
+
+// TestReadsWithoutTheDatabase: with the database gone, catalog reads are
+// still answered from memory, and reads that would catch up first give up
+// after ReadWait instead of failing or hanging.
+func TestReadsWithoutTheDatabase(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.OpenSQLite(t)
+	if _, err := s.Import(ctx, storetest.Fixture(fixtureMovies), nil); err != nil {
+		t.Fatal(err)
+	}
+	c := catalog.New(s, catalog.Options{ReadWait: 50 * time.Millisecond, Probe: s.CatalogVersion})
+	if err := c.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cs := catalog.NewStore(s, c, nil)
+	if _, _, err := cs.RateMovie(ctx, 1, 7, 4, ""); err != nil { // pending until applied
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := c.EnsureFreshMovie(ctx, 7); err == nil {
+		t.Error("catching up with a closed database reported success")
+	}
+	m, err := cs.Movie(ctx, 7)
+	if err != nil || m.ID != 7 {
+		t.Fatalf("detail without the database: %+v, %v", m, err)
+	}
+	page, err := cs.ListMovies(ctx, movierec.MovieFilter{Genres: []string{"Drama"}, Limit: 5})
+	if err != nil || page.Count == 0 {
+		t.Fatalf("list without the database: %+v, %v", page, err)
+	}
+}

@@ -89,7 +89,9 @@ func (s *Store) MovieRatingStats(ctx context.Context, id int64) (movierec.Rating
 // syncMovie applies this instance's pending writes to movie id, so its
 // own answers always show them. A failure is logged; the poll retries.
 func (s *Store) syncMovie(ctx context.Context, id int64) {
-	if err := s.Catalog.SyncMovie(context.WithoutCancel(ctx), id); err != nil {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.Catalog.opts.ReadWait)
+	defer cancel()
+	if err := s.Catalog.SyncMovie(ctx, id); err != nil {
 		s.Log.Warn("catalog: applying pending writes failed; the poll will retry", slog.Any("err", err))
 	}
 }
