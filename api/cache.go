@@ -185,11 +185,11 @@ func (s *Server) cached(p cache.Policy, userOf func(*http.Request) (int64, bool)
 			}
 			scope.UserID = uid
 		}
-		fill := func(context.Context) (cache.Entry, error) {
+		fill := func(ctx context.Context) (cache.Entry, error) {
 			rec := &capture{header: http.Header{}}
 			// Concurrent requests for this key wait on this fill: the first
 			// client hanging up must not fail theirs.
-			h(rec, r.WithContext(context.WithoutCancel(r.Context())))
+			h(rec, r.WithContext(context.WithoutCancel(ctx)))
 			body := rec.body.Bytes()
 			e := cache.Entry{Status: rec.status, ContentType: rec.header.Get("Content-Type"),
 				ETag: etag(body), Body: body}
@@ -201,7 +201,8 @@ func (s *Server) cached(p cache.Policy, userOf func(*http.Request) (int64, bool)
 		}
 		var e cache.Entry
 		version := ""
-		if s.versions != nil {
+		kept := s.versions != nil && s.cache != nil && userOf == nil && keptRoutes[r.Pattern] && r.Header.Get("Authorization") == ""
+		if s.versions != nil && !kept {
 			// Also with the cache off: this is where reads catch up.
 			version = s.catalogVersion(r)
 		}
@@ -210,6 +211,8 @@ func (s *Server) cached(p cache.Policy, userOf func(*http.Request) (int64, bool)
 		} else {
 			var outcome cache.Outcome
 			switch key := s.cacheKey(r); {
+			case kept:
+				e, outcome = s.keptFetch(r, p, fill)
 			case s.versions == nil:
 				e, outcome, _ = s.cache.Fetch(r.Context(), p, scope, key, fill)
 			case userOf == nil: // catalog answers: versioned keys, this instance only

@@ -602,3 +602,69 @@ func TestPrecompressedThroughRedis(t *testing.T) {
 		t.Errorf("B's plain answer: Content-Encoding %q, or the gzip bytes do not decompress to it", resP.Header.Get("Content-Encoding"))
 	}
 }
+
+// TestListsKeptAcrossWrites: a rating changes the list version, yet a
+// cached list page the rating does not touch is served again as it was
+// (same ETag, "hit-revalidated"), while the page that shows the rated
+// movie is made again and shows the rating.
+func TestListsKeptAcrossWrites(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *sqlstore.Store) {
+		if _, err := s.Import(context.Background(), storetest.Fixture(60), nil); err != nil {
+			t.Fatal(err)
+		}
+		e := cachedServer(t, s, nil)
+		const shows = "/api/movies/?ordering=-rating_count&page_size=5"
+		var top page
+		res, body := fetch(t, e, shows, "", nil)
+		if err := json.Unmarshal(body, &top); err != nil || res.StatusCode != 200 || len(top.Results) == 0 {
+			t.Fatalf("%s: status %d, %v", shows, res.StatusCode, err)
+		}
+		x := top.Results[0]
+		// A title page without x, well after it in rating_count order too.
+		var other string
+		var otherTag string
+		for p := 1; other == ""; p++ {
+			path := "/api/movies/?ordering=title&page_size=5&page=" + itoa(int64(p))
+			var pg page
+			res, body := fetch(t, e, path, "", nil)
+			if res.StatusCode != 200 {
+				t.Fatalf("no title page without movie %d", x.ID)
+			}
+			json.Unmarshal(body, &pg)
+			if !slices.ContainsFunc(pg.Results, func(it item) bool { return it.ID == x.ID }) {
+				other, otherTag = path, res.Header.Get("Etag")
+			}
+		}
+		if res, _ := fetch(t, e, other, "", nil); cacheOutcome(res) != "hit-local" {
+			t.Fatalf("%s again: cache %q, want hit-local", other, cacheOutcome(res))
+		}
+
+		tk := e.register("rater")
+		if res := call(t, e.url, "POST", "/api/ratings/movies/"+itoa(x.ID)+"/rate/", tk.Access, map[string]any{"score": 4}, nil); res.StatusCode != http.StatusCreated {
+			t.Fatalf("rating: status %d", res.StatusCode)
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			res, _ := fetch(t, e, other, "", nil)
+			if o := cacheOutcome(res); o != "hit-local" {
+				if o != "hit-revalidated" || res.Header.Get("Etag") != otherTag {
+					t.Fatalf("%s after an unrelated rating: cache %q, ETag %s (was %s); want hit-revalidated, same ETag", other, o, res.Header.Get("Etag"), otherTag)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: still a plain hit 3s after a rating (the list version did not move)", other)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		res, body = fetch(t, e, shows, "", nil)
+		var now page
+		json.Unmarshal(body, &now)
+		if o := cacheOutcome(res); o != "miss" {
+			t.Errorf("%s shows the rated movie: cache %q, want miss", shows, o)
+		}
+		if len(now.Results) == 0 || now.Results[0].ID != x.ID || now.Results[0].RatingCount != x.RatingCount+1 {
+			t.Errorf("%s: first %+v, want movie %d with %d ratings", shows, now.Results, x.ID, x.RatingCount+1)
+		}
+	})
+}

@@ -3,9 +3,10 @@ package api
 import (
 	"context"
 	"net/http"
-
-	"github.com/movierec/movierec/cache"
 	"strconv"
+
+	"github.com/movierec/movierec"
+	"github.com/movierec/movierec/cache"
 )
 
 // Versions is what an in-memory catalog (catalog.Catalog) tells the answer
@@ -28,6 +29,52 @@ type Versions interface {
 	// concern one movie's answers.
 	EnsureFresh(ctx context.Context) error
 	EnsureFreshMovie(ctx context.Context, id int64) error
+	// Track records the catalog reads made with the returned context; the
+	// function returns a stamp of them (nil when they cannot be checked),
+	// which tells later whether the answer made from them still holds.
+	Track(ctx context.Context) (context.Context, func() movierec.Stamp)
+}
+
+// Routes whose public answers are kept across list versions while the
+// catalog's changes leave them as they were (see keptFetch): their
+// handlers read only what a stamp can check (movie list pages, genres,
+// tags).
+var keptRoutes = map[string]bool{
+	"GET /api/movies/{$}":                    true,
+	"GET /api/movies/popular/{$}":            true,
+	"GET /api/movies/genres/{$}":             true,
+	"GET /api/movies/genres/{id}/movies/{$}": true,
+	"GET /api/movies/tags/{$}":               true,
+	"GET /api/movies/tags/{id}/movies/{$}":   true,
+}
+
+// keptFetch serves a public list answer of a keptRoutes route: cached at
+// the list version, and when that moves, checked against the changes
+// applied since and served again if they did not touch it, so a stream
+// of writes costs a list page a recomputation only when a write changed
+// it. fill makes the answer with ctx.
+func (s *Server) keptFetch(r *http.Request, p cache.Policy, fill func(context.Context) (cache.Entry, error)) (cache.Entry, cache.Outcome) {
+	e, outcome, _ := s.cache.FetchKept(r.Context(), p, s.cacheKey(r), s.versions.ListVersion(),
+		func(ctx context.Context) (cache.Entry, cache.Check, error) {
+			tctx, stampOf := s.versions.Track(ctx)
+			e, err := fill(tctx)
+			return e, checkOf(stampOf()), err
+		})
+	return e, outcome
+}
+
+// checkOf adapts a stamp to the cache's Check (nil for nil).
+func checkOf(st movierec.Stamp) cache.Check {
+	if st == nil {
+		return nil
+	}
+	return func() (cache.Check, bool) {
+		next, ok := st.Revalidate()
+		if !ok {
+			return nil, false
+		}
+		return checkOf(next), true
+	}
 }
 
 // Routes whose answers belong to one movie: they show a write at once, on

@@ -40,6 +40,10 @@ type Entry struct {
 	Gzip     []byte
 	GzipETag string
 	ttl      time.Duration
+	// For FetchKept: the version the answer is known to hold at, and the
+	// check of whether it still holds (in process only).
+	version int64
+	check   Check
 }
 
 // Scope says which writes invalidate an answer: every answer depends on
@@ -57,6 +61,9 @@ const (
 	HitRedis Outcome = "hit-redis" // from Redis (and now in-process too)
 	Miss     Outcome = "miss"      // filled and stored
 	Bypass   Outcome = "bypass"    // Redis is failing: filled, not stored
+	// Revalidated: a kept answer made at an earlier version whose check
+	// says it still holds (see FetchKept).
+	Revalidated Outcome = "hit-revalidated"
 )
 
 // Options configures a Cache.

@@ -578,12 +578,20 @@ func read[T any](c *Catalog, fn func(st *state) T) T {
 // ListMovies answers a movie list. An empty search-free ordering is the
 // default (-popularity_score); a search without an ordering ranks by
 // relevance (title, then genre, then tag matches; popularity within).
-func (c *Catalog) ListMovies(_ context.Context, f movierec.MovieFilter) (movierec.Page[movierec.Movie], error) {
-	return read(c, func(st *state) movierec.Page[movierec.Movie] { return st.list(f) }), nil
+func (c *Catalog) ListMovies(ctx context.Context, f movierec.MovieFilter) (movierec.Page[movierec.Movie], error) {
+	t := trackerOf(ctx)
+	return read(c, func(st *state) movierec.Page[movierec.Movie] {
+		page, top := st.listSlots(f)
+		if t != nil {
+			t.note(st, movieRead(st, f, top))
+		}
+		return page
+	}), nil
 }
 
 // Movie returns one movie with genres, tags and rating distribution.
-func (c *Catalog) Movie(_ context.Context, id int64) (movierec.Movie, error) {
+func (c *Catalog) Movie(ctx context.Context, id int64) (movierec.Movie, error) {
+	untracked(ctx)
 	m, ok := readPair(c, func(st *state) (movierec.Movie, bool) {
 		if e := st.entryByID(id); e != nil {
 			return st.detailMovie(e), true
@@ -598,7 +606,8 @@ func (c *Catalog) Movie(_ context.Context, id int64) (movierec.Movie, error) {
 
 // MoviesByIDs returns the list fields of the movies with ids, in the order
 // of ids; unknown ids are skipped.
-func (c *Catalog) MoviesByIDs(_ context.Context, ids []int64) ([]movierec.Movie, error) {
+func (c *Catalog) MoviesByIDs(ctx context.Context, ids []int64) ([]movierec.Movie, error) {
+	untracked(ctx)
 	return read(c, func(st *state) []movierec.Movie {
 		out := make([]movierec.Movie, 0, len(ids))
 		for _, id := range ids {
@@ -618,13 +627,15 @@ func (c *Catalog) PopularMovies(ctx context.Context, limit int) ([]movierec.Movi
 
 // TrendingMovies ranks movies by their ratings in the period ending at the
 // newest rating; Score is that count.
-func (c *Catalog) TrendingMovies(_ context.Context, period time.Duration, limit int) ([]movierec.ScoredMovie, error) {
+func (c *Catalog) TrendingMovies(ctx context.Context, period time.Duration, limit int) ([]movierec.ScoredMovie, error) {
+	untracked(ctx)
 	return c.ranking(fmt.Sprintf("t%d/%d", period, limit), func(st *state) []movierec.ScoredMovie { return st.trending(period, limit) }), nil
 }
 
 // TopRatedMovies ranks movies with at least minRatings ratings by their
 // Bayesian average; Score is that average.
-func (c *Catalog) TopRatedMovies(_ context.Context, minRatings, limit int) ([]movierec.ScoredMovie, error) {
+func (c *Catalog) TopRatedMovies(ctx context.Context, minRatings, limit int) ([]movierec.ScoredMovie, error) {
+	untracked(ctx)
 	return c.ranking(fmt.Sprintf("r%d/%d", minRatings, limit), func(st *state) []movierec.ScoredMovie { return st.topRated(minRatings, limit) }), nil
 }
 
@@ -655,13 +666,21 @@ func (c *Catalog) ranking(key string, fn func(st *state) []movierec.ScoredMovie)
 }
 
 // Genres returns a page of genres by name, with movie counts.
-func (c *Catalog) Genres(_ context.Context, offset, limit int) (movierec.Page[movierec.Genre], error) {
-	return read(c, func(st *state) movierec.Page[movierec.Genre] { return st.genrePage(offset, limit) }), nil
+func (c *Catalog) Genres(ctx context.Context, offset, limit int) (movierec.Page[movierec.Genre], error) {
+	t := trackerOf(ctx)
+	return read(c, func(st *state) movierec.Page[movierec.Genre] {
+		t.note(st, &pageRead{kind: readGenres})
+		return st.genrePage(offset, limit)
+	}), nil
 }
 
 // Genre returns one genre with its movie count.
-func (c *Catalog) Genre(_ context.Context, id int64) (movierec.Genre, error) {
-	g, ok := readPair(c, func(st *state) (movierec.Genre, bool) { return st.genre(id) })
+func (c *Catalog) Genre(ctx context.Context, id int64) (movierec.Genre, error) {
+	t := trackerOf(ctx)
+	g, ok := readPair(c, func(st *state) (movierec.Genre, bool) {
+		t.note(st, &pageRead{kind: readGenres})
+		return st.genre(id)
+	})
 	if !ok {
 		return g, fmt.Errorf("Genre(%d): %w", id, movierec.ErrNotFound)
 	}
@@ -670,13 +689,21 @@ func (c *Catalog) Genre(_ context.Context, id int64) (movierec.Genre, error) {
 
 // Tags returns a page of tags by name (those containing search, when
 // given), with the number of movies carrying each.
-func (c *Catalog) Tags(_ context.Context, search string, offset, limit int) (movierec.Page[movierec.Tag], error) {
-	return read(c, func(st *state) movierec.Page[movierec.Tag] { return st.tagPage(search, offset, limit) }), nil
+func (c *Catalog) Tags(ctx context.Context, search string, offset, limit int) (movierec.Page[movierec.Tag], error) {
+	t := trackerOf(ctx)
+	return read(c, func(st *state) movierec.Page[movierec.Tag] {
+		t.note(st, &pageRead{kind: readTags})
+		return st.tagPage(search, offset, limit)
+	}), nil
 }
 
 // Tag returns one tag with its movie count.
-func (c *Catalog) Tag(_ context.Context, id int64) (movierec.Tag, error) {
-	t, ok := readPair(c, func(st *state) (movierec.Tag, bool) { return st.tag(id) })
+func (c *Catalog) Tag(ctx context.Context, id int64) (movierec.Tag, error) {
+	tr := trackerOf(ctx)
+	t, ok := readPair(c, func(st *state) (movierec.Tag, bool) {
+		tr.note(st, &pageRead{kind: readTags})
+		return st.tag(id)
+	})
 	if !ok {
 		return t, fmt.Errorf("Tag(%d): %w", id, movierec.ErrNotFound)
 	}
@@ -684,7 +711,8 @@ func (c *Catalog) Tag(_ context.Context, id int64) (movierec.Tag, error) {
 }
 
 // MovieRatingStats summarises a movie's ratings.
-func (c *Catalog) MovieRatingStats(_ context.Context, id int64) (movierec.RatingStats, error) {
+func (c *Catalog) MovieRatingStats(ctx context.Context, id int64) (movierec.RatingStats, error) {
+	untracked(ctx)
 	st, ok := readPair(c, func(st *state) (movierec.RatingStats, bool) {
 		e := st.entryByID(id)
 		if e == nil {

@@ -59,24 +59,28 @@ func (st *state) orderFunc(ordering []movierec.Order, tiers []uint8) func(a, b i
 	if len(ordering) == 0 {
 		ordering = movierec.DefaultOrdering
 	}
-	desc := ordering[0].Desc
 	return func(x, y int32) int {
 		if tiers != nil {
 			if c := cmp.Compare(tiers[x], tiers[y]); c != 0 {
 				return c
 			}
 		}
-		a, b := &st.movies[x].movie, &st.movies[y].movie
-		for _, o := range ordering {
-			if c := compareField(a, b, o); c != 0 {
-				return c
-			}
-		}
-		if desc {
-			return cmp.Compare(b.ID, a.ID)
-		}
-		return cmp.Compare(a.ID, b.ID)
+		return compareMovies(ordering, &st.movies[x].movie, &st.movies[y].movie)
 	}
+}
+
+// compareMovies orders two movies as a list with ordering (not empty)
+// shows them: by its keys, ties broken by id in the first key's direction.
+func compareMovies(ordering []movierec.Order, a, b *movierec.Movie) int {
+	for _, o := range ordering {
+		if c := compareField(a, b, o); c != 0 {
+			return c
+		}
+	}
+	if ordering[0].Desc {
+		return cmp.Compare(b.ID, a.ID)
+	}
+	return cmp.Compare(a.ID, b.ID)
 }
 
 // topK returns the first k of slots in the order of compare, sorted. It
@@ -231,10 +235,16 @@ func hasValueFilter(f *movierec.MovieFilter) bool {
 // of the first ordering key (about offset+limit steps), or, when few
 // movies match, from sorting just those.
 func (st *state) list(f movierec.MovieFilter) movierec.Page[movierec.Movie] {
+	page, _ := st.listSlots(f)
+	return page
+}
+
+// listSlots is list, also returning the page's slots.
+func (st *state) listSlots(f movierec.MovieFilter) (movierec.Page[movierec.Movie], []int32) {
 	page := movierec.Page[movierec.Movie]{Items: []movierec.Movie{}}
 	set, tiers, ok := st.candidates(&f)
 	if !ok {
-		return page
+		return page, nil
 	}
 	filtered := set != nil || tiers != nil || hasValueFilter(&f)
 	var hit bitset
@@ -283,7 +293,7 @@ func (st *state) list(f movierec.MovieFilter) movierec.Page[movierec.Movie] {
 		limit = 20
 	}
 	if f.Offset >= page.Count {
-		return page
+		return page, nil
 	}
 	end := min(f.Offset+limit, page.Count)
 	var top []int32 // the page's slots
@@ -300,7 +310,7 @@ func (st *state) list(f movierec.MovieFilter) movierec.Page[movierec.Movie] {
 	for _, slot := range top {
 		page.Items = append(page.Items, st.listMovie(st.movies[slot]))
 	}
-	return page
+	return page, top
 }
 
 // walkOrder returns the first n movies (of hit; nil: of all) in the order

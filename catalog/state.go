@@ -63,6 +63,38 @@ type state struct {
 
 	newest time.Time // newest rating in the store (zero: none)
 	window time.Duration
+
+	// seq numbers the changes made to the state since it was built, and
+	// hist remembers the latest of them (see record), so that an answer
+	// computed earlier can tell whether they changed it (see track.go).
+	seq  int64
+	hist []histItem
+}
+
+// histItem is one change to the state: a movie replaced (old and new
+// set), added (old nil) or deleted (new nil), or a genre or tag change
+// (taxonomy), which may change every movie's answers.
+type histItem struct {
+	seq      int64
+	old, new *entry
+	taxonomy bool
+}
+
+// histKeep is how many changes the state remembers at least; an answer
+// older than that is recomputed rather than checked.
+const histKeep = 8192
+
+// record numbers a change and remembers it. Changes made while the state
+// is being built are not changes to anything an answer saw.
+func (st *state) record(old, new *entry, taxonomy bool) {
+	if st.building {
+		return
+	}
+	st.seq++
+	if len(st.hist) >= 2*histKeep {
+		st.hist = append(st.hist[:0], st.hist[len(st.hist)-histKeep:]...)
+	}
+	st.hist = append(st.hist, histItem{seq: st.seq, old: old, new: new, taxonomy: taxonomy})
 }
 
 // since is the start of the trending window for reloads.
@@ -137,6 +169,7 @@ func (st *state) putMovie(e *entry) {
 		st.live++
 	}
 	old := st.movies[slot]
+	st.record(old, e, false)
 	st.unlink(slot, old)
 	if old != nil && old.lowerTitle != e.lowerTitle {
 		st.titles.remove(old.lowerTitle, slot)
@@ -190,6 +223,7 @@ func (st *state) deleteMovie(id int64) {
 		return
 	}
 	old := st.movies[slot]
+	st.record(old, nil, false)
 	st.unlink(slot, old)
 	if old != nil {
 		st.titles.remove(old.lowerTitle, slot)
@@ -201,6 +235,7 @@ func (st *state) deleteMovie(id int64) {
 }
 
 func (st *state) putGenre(g movierec.Genre) {
+	st.record(nil, nil, true)
 	gi := st.genres[g.ID]
 	if gi == nil {
 		gi = &genreInfo{}
@@ -217,6 +252,7 @@ func (st *state) putGenre(g movierec.Genre) {
 // deleteGenre removes a genre from the catalog and from its movies (the
 // store's foreign keys did the same).
 func (st *state) deleteGenre(id int64) {
+	st.record(nil, nil, true)
 	gi := st.genres[id]
 	if gi == nil {
 		return
@@ -236,6 +272,7 @@ func (st *state) deleteGenre(id int64) {
 }
 
 func (st *state) putTag(t movierec.Tag) {
+	st.record(nil, nil, true)
 	ti := st.tags[t.ID]
 	if ti == nil {
 		ti = &tagInfo{}
@@ -250,6 +287,7 @@ func (st *state) putTag(t movierec.Tag) {
 }
 
 func (st *state) deleteTag(id int64) {
+	st.record(nil, nil, true)
 	ti := st.tags[id]
 	if ti == nil {
 		return

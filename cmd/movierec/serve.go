@@ -168,7 +168,7 @@ func newCache(cfg config, metrics *observe.Metrics, log *slog.Logger) (*cache.Ca
 	}
 	opts := cache.Options{Log: log,
 		OnResult: func(policy string, o cache.Outcome) {
-			result := map[cache.Outcome]string{cache.HitLocal: "hit", cache.HitRedis: "hit", cache.Miss: "miss", cache.Bypass: "error"}[o]
+			result := map[cache.Outcome]string{cache.HitLocal: "hit", cache.HitRedis: "hit", cache.Revalidated: "hit", cache.Miss: "miss", cache.Bypass: "error"}[o]
 			metrics.CacheRequests.WithLabelValues(policy, result).Inc()
 		},
 		OnRedisError: metrics.RedisErrors.Inc,
