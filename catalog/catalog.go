@@ -9,9 +9,12 @@
 // (Sync, called before the write's response), other instances' writes
 // when PostgreSQL NOTIFY says so (Notify) and, as a safety net that also
 // serves SQLite files shared by several processes, on a short poll. A
-// change is applied by reloading the one movie, genre or tag it names, so
-// applying a change twice is harmless and a missed notification is
-// repaired by the next catch-up.
+// change is applied by reloading the one movie, genre or tag it names,
+// except a rating write, which the log records with what it did and which
+// is applied to the movie in memory. Each movie remembers the version its
+// data reflects, so a change it already holds (by a reload at a later
+// version) is never applied twice, and a missed notification is repaired
+// by the next catch-up.
 //
 // Freshness: a movie's own answers (detail, stats) change as soon as its
 // change is applied, so each Catalog exposes a per-movie version for cache
@@ -22,6 +25,7 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,7 +43,10 @@ import (
 type Source interface {
 	CatalogSnapshot(ctx context.Context, window time.Duration) (movierec.CatalogSnapshot, error)
 	CatalogChanges(ctx context.Context, after int64, limit int) ([]movierec.CatalogChange, error)
-	CatalogMovies(ctx context.Context, since time.Time, ids []int64) ([]movierec.CatalogMovie, time.Time, error)
+	// CatalogMovies reloads some movies: Movies, Newest and Since as in
+	// CatalogSnapshot, and the Version of the change log they reflect
+	// (every change up to it, none after it).
+	CatalogMovies(ctx context.Context, since time.Time, ids []int64) (movierec.CatalogSnapshot, error)
 	Genre(ctx context.Context, id int64) (movierec.Genre, error)
 	Tag(ctx context.Context, id int64) (movierec.Tag, error)
 }
@@ -300,17 +307,26 @@ func (c *Catalog) catchUp(ctx context.Context) error {
 	return nil
 }
 
-// apply reloads what the changes name and installs it.
+// apply installs the changes: the genres and tags they name are
+// reloaded; a rating write to a movie in the catalog is applied in memory
+// from what its change carries (see delta.go); any other movie change
+// reloads the movie, which also covers the rating writes to it up to the
+// reload's version. A batch of rating writes alone reads nothing more.
 func (c *Catalog) apply(ctx context.Context, changes []movierec.CatalogChange) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	movieVer, genreIDs, tagIDs := map[int64]int64{}, map[int64]bool{}, map[int64]bool{}
+	var ratings []movierec.CatalogChange
+	reloadIDs, genreIDs, tagIDs := map[int64]bool{}, map[int64]bool{}, map[int64]bool{}
 	var taxonomy int64
 	for _, ch := range changes {
 		switch ch.Kind {
 		case movierec.ChangeMovie:
-			movieVer[ch.ID] = max(movieVer[ch.ID], ch.Version)
+			if appliable(ch.Rating) {
+				ratings = append(ratings, ch)
+			} else {
+				reloadIDs[ch.ID] = true
+			}
 		case movierec.ChangeGenre:
 			genreIDs[ch.ID] = true
 			taxonomy = max(taxonomy, ch.Version)
@@ -327,14 +343,29 @@ func (c *Catalog) apply(ctx context.Context, changes []movierec.CatalogChange) e
 	if err != nil {
 		return fmt.Errorf("catalog: tags: %w", err)
 	}
+	// Movies are added and removed only by apply and load, which hold the
+	// catch-up lock: which ones are in the catalog cannot change before
+	// the write lock below.
 	c.mu.RLock()
 	since := c.st.since()
+	var deltas []movierec.CatalogChange
+	for _, ch := range ratings {
+		switch {
+		case reloadIDs[ch.ID]:
+			// Reloaded: the reload holds this write (the changes were
+			// read before it).
+		case c.st.entryByID(ch.ID) == nil:
+			reloadIDs[ch.ID] = true
+		default:
+			deltas = append(deltas, ch)
+		}
+	}
 	c.mu.RUnlock()
-	ids := slices.Sorted(maps.Keys(movieVer))
-	var movies []movierec.CatalogMovie
-	var newest time.Time
+	slices.SortFunc(deltas, func(a, b movierec.CatalogChange) int { return cmp.Compare(a.Version, b.Version) })
+	ids := slices.Sorted(maps.Keys(reloadIDs))
+	var snap movierec.CatalogSnapshot
 	if len(ids) > 0 {
-		if movies, newest, err = c.src.CatalogMovies(ctx, since, ids); err != nil {
+		if snap, err = c.src.CatalogMovies(ctx, since, ids); err != nil {
 			return fmt.Errorf("catalog: movies: %w", err)
 		}
 	}
@@ -362,10 +393,13 @@ func (c *Catalog) apply(ctx context.Context, changes []movierec.CatalogChange) e
 	for _, id := range goneTags {
 		st.deleteTag(id)
 	}
+	for _, ch := range deltas {
+		st.applyRating(ch)
+	}
 	found := map[int64]bool{}
-	for _, m := range movies {
+	for _, m := range snap.Movies {
 		found[m.ID] = true
-		st.putMovie(newEntry(m, movieVer[m.ID]))
+		st.putMovie(newEntry(m, snap.Version))
 	}
 	for _, id := range ids {
 		if !found[id] {
@@ -373,7 +407,8 @@ func (c *Catalog) apply(ctx context.Context, changes []movierec.CatalogChange) e
 		}
 	}
 	if len(ids) > 0 {
-		st.newest = newest
+		// The store's, at a version at or after every change applied.
+		st.newest = snap.Newest
 	}
 	st.sortNames()
 	if taxonomy > c.taxonomy.Load() {

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -159,6 +160,8 @@ func TestCatalogChanges(t *testing.T) {
 				return 0, err
 			}},
 		}
+		// The writes whose change carries a rating payload.
+		ratingWrites := map[string]bool{"RateMovie/Create": true, "RateMovie/Replace": true, "DeleteRating": true}
 		for _, st := range steps {
 			t.Run(st.name, func(t *testing.T) {
 				id, err := st.write()
@@ -178,6 +181,9 @@ func TestCatalogChanges(t *testing.T) {
 				if len(got) != 1 || got[0].Kind != st.kind || got[0].ID != id || got[0].Version <= version {
 					t.Fatalf("recorded %+v after version %d; want one %s change of %d", got, version, st.kind, id)
 				}
+				if rating := ratingWrites[st.name]; (got[0].Rating != nil) != rating {
+					t.Errorf("recorded %+v (rating %+v); want a rating payload: %v", got[0], got[0].Rating, rating)
+				}
 				version = got[0].Version
 				if v := catalogVersion(t, s); v != version {
 					t.Errorf("CatalogVersion = %d, want %d", v, version)
@@ -187,7 +193,7 @@ func TestCatalogChanges(t *testing.T) {
 		t.Run("Limit", func(t *testing.T) {
 			all := changesAfter(t, s, 0)
 			got, err := s.CatalogChanges(ctx, all[1].Version, 3)
-			if err != nil || !slices.Equal(got, all[2:5]) {
+			if err != nil || !reflect.DeepEqual(got, all[2:5]) {
 				t.Errorf("CatalogChanges(%d, 3) = %+v, %v; want %+v", all[1].Version, got, err, all[2:5])
 			}
 			if got := changesAfter(t, s, version); len(got) != 0 {
@@ -567,29 +573,37 @@ func TestCatalogSnapshot(t *testing.T) {
 				ids = append(ids, id)
 			}
 			ids = append(ids, 3, 424242, 3)
-			got, gotNewest, err := s.CatalogMovies(ctx, snap.Since, ids)
+			re, err := s.CatalogMovies(ctx, snap.Since, ids)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !gotNewest.Equal(newest) {
-				t.Errorf("newest %v, want %v", gotNewest, newest)
+			if !re.Newest.Equal(newest) || !re.Since.Equal(snap.Since) || re.Version != snap.Version || re.Genres != nil || re.Tags != nil {
+				t.Errorf("newest %v, since %v, version %d, genres %v, tags %v; want %v, %v, %d, nil, nil",
+					re.Newest, re.Since, re.Version, re.Genres, re.Tags, newest, snap.Since, snap.Version)
 			}
-			if !reflect.DeepEqual(got, snap.Movies) {
+			if !reflect.DeepEqual(re.Movies, snap.Movies) {
 				t.Errorf("CatalogMovies differs from the snapshot")
 			}
 			later := newest.Add(-time.Hour)
-			got, _, err = s.CatalogMovies(ctx, later, []int64{6, 1, 424242})
+			re, err = s.CatalogMovies(ctx, later, []int64{6, 1, 424242})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got) != 2 || got[0].ID != 1 || got[1].ID != 6 {
+			if got := re.Movies; len(got) != 2 || got[0].ID != 1 || got[1].ID != 6 {
 				t.Fatalf("CatalogMovies(1, 6, 424242) = %d movies", len(got))
 			}
-			for _, m := range got {
+			for _, m := range re.Movies {
 				check(t, m, later)
 			}
-			if got, _, err := s.CatalogMovies(ctx, later, nil); err != nil || len(got) != 0 {
-				t.Errorf("CatalogMovies of nothing = %v, %v", got, err)
+			if re, err := s.CatalogMovies(ctx, later, nil); err != nil || len(re.Movies) != 0 || re.Version != snap.Version {
+				t.Errorf("CatalogMovies of nothing = %+v, %v", re, err)
+			}
+			// The version follows the log: a write moves it.
+			if _, err := s.CreateTag(ctx, movierec.Tag{Name: "versioned"}); err != nil {
+				t.Fatal(err)
+			}
+			if re, err := s.CatalogMovies(ctx, later, []int64{1}); err != nil || re.Version != catalogVersion(t, s) || re.Version <= snap.Version {
+				t.Errorf("CatalogMovies after a write: version %d, %v; want %d", re.Version, err, catalogVersion(t, s))
 			}
 		})
 	})
@@ -611,9 +625,11 @@ func TestCatalogSnapshot(t *testing.T) {
 
 // TestCatalogFollowsChanges keeps a catalog as an in-memory reader would:
 // a snapshot, then, round after round, a few random writes and the
-// changes after its version applied by reloading the movies they touch.
-// After every round it must equal a fresh snapshot: every write that
-// changes a movie is in the log.
+// changes after its version applied, rating writes from the payload they
+// carry and the rest by reloading the movies they touch. After every
+// round it must equal a fresh snapshot, to the bit: every write that
+// changes a movie is in the log, and a rating write's payload holds the
+// aggregates exactly as stored.
 func TestCatalogFollowsChanges(t *testing.T) {
 	loaded(t, func(t *testing.T, s *sqlstore.Store, ds *movierec.Dataset) {
 		ctx := context.Background()
@@ -629,15 +645,21 @@ func TestCatalogFollowsChanges(t *testing.T) {
 			movies[m.ID] = m
 		}
 		r := rand.New(rand.NewPCG(9, 9))
+		var applied int
 		for round := range 25 {
 			storetest.CatalogWrites(t, s, r, 12)
 			changes := changesAfter(t, s, version)
 			reload := map[int64]bool{}
+			var ratings []movierec.CatalogChange
 			for _, c := range changes {
 				version = c.Version
 				switch c.Kind {
 				case movierec.ChangeMovie:
-					reload[c.ID] = true
+					if c.Rating != nil {
+						ratings = append(ratings, c)
+					} else {
+						reload[c.ID] = true
+					}
 				case movierec.ChangeGenre, movierec.ChangeTag:
 					// A renamed or deleted genre or tag changes the
 					// movies that carry it.
@@ -651,15 +673,28 @@ func TestCatalogFollowsChanges(t *testing.T) {
 					t.Fatalf("unexpected change %+v", c)
 				}
 			}
+			// Rating writes to movies that are not reloaded anyway apply
+			// in log order.
+			for _, c := range ratings {
+				if m, ok := movies[c.ID]; ok && !reload[c.ID] {
+					movies[c.ID] = withRating(m, *c.Rating, snap.Since)
+					applied++
+				} else {
+					reload[c.ID] = true
+				}
+			}
 			ids := slices.Collect(maps.Keys(reload))
-			got, _, err := s.CatalogMovies(ctx, snap.Since, ids)
+			re, err := s.CatalogMovies(ctx, snap.Since, ids)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if re.Version != version {
+				t.Errorf("round %d: reload at version %d, newest change %d", round, re.Version, version)
 			}
 			for _, id := range ids {
 				delete(movies, id)
 			}
-			for _, m := range got {
+			for _, m := range re.Movies {
 				movies[m.ID] = m
 			}
 			fresh, err := s.CatalogSnapshot(ctx, window)
@@ -684,6 +719,113 @@ func TestCatalogFollowsChanges(t *testing.T) {
 				t.Errorf("movie %d: the followed catalog differs from Movie (%v)", want.ID, err)
 			}
 		}
+		if applied < 20 {
+			t.Errorf("only %d rating writes were applied from their payloads; the test wants more", applied)
+		}
 		checkFromScratch(t, s)
+	})
+}
+
+// withRating applies a rating write's payload to m as an in-memory reader
+// would: the aggregates from the payload, the old score out of the
+// distribution and the new one in, and a new rating's time in Recent
+// when it is at or after since (a deleted rating's time out of it).
+func withRating(m movierec.CatalogMovie, r movierec.RatingChange, since time.Time) movierec.CatalogMovie {
+	m.RatingCount, m.AverageRating, m.PopularityScore = r.Count, r.Average, r.Popularity
+	m.RatingDistribution = maps.Clone(m.RatingDistribution)
+	key := func(score float64) string { return strconv.FormatFloat(score, 'f', 1, 64) }
+	if r.OldScore > 0 {
+		m.RatingDistribution[key(r.OldScore)]--
+	}
+	if r.NewScore > 0 {
+		m.RatingDistribution[key(r.NewScore)]++
+	}
+	switch {
+	case r.OldScore == 0 && !r.RatedAt.Before(since):
+		i, _ := slices.BinarySearchFunc(m.Recent, r.RatedAt, time.Time.Compare)
+		m.Recent = slices.Insert(slices.Clone(m.Recent), i, r.RatedAt)
+	case r.NewScore == 0:
+		if i, found := slices.BinarySearchFunc(m.Recent, r.RatedAt, time.Time.Compare); found {
+			m.Recent = slices.Delete(slices.Clone(m.Recent), i, i+1)
+		}
+	}
+	return m
+}
+
+// TestCatalogChangeRatings: the change of a rating created, re-scored and
+// deleted carries the scores before and after, the rating's rated_at, and
+// the movie's aggregates exactly as its row stores them after the write.
+func TestCatalogChangeRatings(t *testing.T) {
+	loaded(t, func(t *testing.T, s *sqlstore.Store, ds *movierec.Dataset) {
+		ctx := context.Background()
+		u := newUser(t, s, "payload")
+		clock := time.Date(2021, 3, 4, 5, 6, 7, 891234000, time.UTC)
+		s.SetClock(func() time.Time { return clock })
+		// A fixture rating (rated long before the clock) to re-score and
+		// delete.
+		fr := ds.Ratings[0]
+		// check reads the one change after version and compares it with
+		// want and with the movie's row.
+		check := func(t *testing.T, version *int64, movieID int64, want movierec.RatingChange) {
+			t.Helper()
+			got := changesAfter(t, s, *version)
+			if len(got) != 1 || got[0].Kind != movierec.ChangeMovie || got[0].ID != movieID || got[0].Rating == nil {
+				t.Fatalf("changes %+v; want one ChangeMovie of %d with a rating payload", got, movieID)
+			}
+			*version = got[0].Version
+			m, err := s.Movie(ctx, movieID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want.Count, want.Average, want.Popularity = m.RatingCount, m.AverageRating, m.PopularityScore
+			r := *got[0].Rating
+			if r.OldScore != want.OldScore || r.NewScore != want.NewScore || !r.RatedAt.Equal(want.RatedAt) || r.Count != want.Count ||
+				math.Float64bits(r.Average) != math.Float64bits(want.Average) || math.Float64bits(r.Popularity) != math.Float64bits(want.Popularity) {
+				t.Errorf("payload %+v, want %+v", r, want)
+			}
+		}
+		version := catalogVersion(t, s)
+		steps := []struct {
+			name  string
+			movie int64
+			write func() error
+			want  movierec.RatingChange // aggregates from the movie's row
+		}{
+			{"Create", 6, func() error { _, _, err := s.RateMovie(ctx, u.ID, 6, 4, ""); return err },
+				movierec.RatingChange{OldScore: 0, NewScore: 4, RatedAt: clock}},
+			{"Replace", 6, func() error {
+				clock = clock.Add(time.Hour) // a new score keeps the rating's time
+				_, _, err := s.RateMovie(ctx, u.ID, 6, 2.5, "second thoughts")
+				return err
+			}, movierec.RatingChange{OldScore: 4, NewScore: 2.5, RatedAt: clock}},
+			{"Delete", 6, func() error { return s.DeleteRating(ctx, u.ID, 6) },
+				movierec.RatingChange{OldScore: 2.5, NewScore: 0, RatedAt: clock}}, // the movie has no rating left
+			{"CreateOnRated", 1, func() error { _, _, err := s.RateMovie(ctx, u.ID, 1, 0.5, ""); return err },
+				movierec.RatingChange{OldScore: 0, NewScore: 0.5, RatedAt: clock.Add(time.Hour)}}, // after Replace's hour
+			{"ReplaceFixture", fr.MovieID, func() error {
+				_, _, err := s.RateMovie(ctx, fr.UserID, fr.MovieID, 5, "")
+				return err
+			}, movierec.RatingChange{OldScore: fr.Score, NewScore: 5, RatedAt: fr.RatedAt}},
+			{"DeleteFixture", fr.MovieID, func() error { return s.DeleteRating(ctx, fr.UserID, fr.MovieID) },
+				movierec.RatingChange{OldScore: 5, NewScore: 0, RatedAt: fr.RatedAt}},
+		}
+		for _, st := range steps {
+			t.Run(st.name, func(t *testing.T) {
+				if err := st.write(); err != nil {
+					t.Fatal(err)
+				}
+				check(t, &version, st.movie, st.want)
+			})
+		}
+		if m, err := s.Movie(ctx, 6); err != nil || m.RatingCount != 0 || m.AverageRating != 0 || m.PopularityScore != 0 {
+			t.Errorf("movie 6 after its only rating went: %+v, %v", m, err)
+		}
+		// Other writes carry no payload.
+		if _, err := s.UpdateMovie(ctx, movierec.Movie{ID: 6, Title: "Six"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := changesAfter(t, s, version); len(got) != 1 || got[0].Rating != nil {
+			t.Errorf("UpdateMovie recorded %+v", got)
+		}
 	})
 }

@@ -19,15 +19,31 @@ const prunedSettingKey = "catalog_changes_pruned"
 // record. It must be the write's last locking statement (SerializeChanges
 // holds its lock until commit). On PostgreSQL it also notifies listeners
 // (see Dialect.Notify), on commit.
-func (s *Store) recordChange(ctx context.Context, tx DB, kind string, id int64) error {
+//
+// A rating write passes what it did as rating (at most one), stored with
+// the change so that readers can apply it without reloading the movie
+// (see movierec.CatalogChange.Rating); every other write passes none.
+func (s *Store) recordChange(ctx context.Context, tx DB, kind string, id int64, rating ...movierec.RatingChange) error {
+	if len(rating) > 1 {
+		return fmt.Errorf("record change: %d rating payloads, want at most one", len(rating))
+	}
 	if s.dialect.SerializeChanges != "" {
 		if _, err := tx.Exec(ctx, s.dialect.SerializeChanges); err != nil {
 			return fmt.Errorf("record change: %w", err)
 		}
 	}
+	// The payload columns stay NULL without a payload.
+	var oldScore, newScore, ratedAt, count, avg, pop any
+	if len(rating) == 1 {
+		r := rating[0]
+		oldScore, newScore, ratedAt = r.OldScore, r.NewScore, r.RatedAt.UTC()
+		count, avg, pop = r.Count, r.Average, r.Popularity
+	}
 	var version int64
-	if err := tx.QueryRow(ctx, `INSERT INTO catalog_changes (kind, entity_id, changed_at) VALUES ($1, $2, $3) RETURNING version`,
-		kind, id, s.timestamp()).Scan(&version); err != nil {
+	if err := tx.QueryRow(ctx, `INSERT INTO catalog_changes (kind, entity_id, changed_at,
+			old_score, new_score, rated_at, rating_count, average_rating, popularity_score)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING version`,
+		kind, id, s.timestamp(), oldScore, newScore, ratedAt, count, avg, pop).Scan(&version); err != nil {
 		return fmt.Errorf("record change: %w", err)
 	}
 	if s.dialect.Notify != "" {
@@ -59,7 +75,8 @@ func catalogVersion(ctx context.Context, db DB) (int64, error) {
 // oldest first, at most limit of them (every one when limit ≤ 0). Versions
 // become visible in order, so a reader that has applied everything up to
 // version v and asks for the changes after v misses none; there may be
-// gaps where a transaction rolled back.
+// gaps where a transaction rolled back. The ChangeMovie of a rating write
+// (RateMovie, DeleteRating) carries what the write did in its Rating.
 //
 // When changes after after have been pruned already (see
 // PruneCatalogChanges), the first change returned is a ChangeAll whose
@@ -73,15 +90,16 @@ func (s *Store) CatalogChanges(ctx context.Context, after int64, limit int) ([]m
 		changes = changes[:0]
 		// The changes first, then the pruning mark: a prune in between
 		// (where there is no snapshot) shows in the mark.
-		rows, err := tx.Query(ctx, `SELECT version, kind, entity_id FROM catalog_changes
-			WHERE version > $1 ORDER BY version LIMIT $2`, after, limit)
+		rows, err := tx.Query(ctx, `SELECT version, kind, entity_id,
+				old_score, new_score, rated_at, rating_count, average_rating, popularity_score
+			FROM catalog_changes WHERE version > $1 ORDER BY version LIMIT $2`, after, limit)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var c movierec.CatalogChange
-			if err := rows.Scan(&c.Version, &c.Kind, &c.ID); err != nil {
+			c, err := scanChange(rows)
+			if err != nil {
 				return err
 			}
 			changes = append(changes, c)
@@ -107,6 +125,24 @@ func (s *Store) CatalogChanges(ctx context.Context, after int64, limit int) ([]m
 		return nil, fmt.Errorf("CatalogChanges(%d): %w", after, err)
 	}
 	return changes, nil
+}
+
+// scanChange scans a change: version, kind and entity_id, then the rating
+// payload columns. The payload is set when they are all non-NULL (a rating
+// write stores them all); anything less is a change to reload.
+func scanChange(r Row) (movierec.CatalogChange, error) {
+	var c movierec.CatalogChange
+	var oldScore, newScore, avg, pop *float64
+	var count *int64
+	var ratedAt nullTime
+	if err := r.Scan(&c.Version, &c.Kind, &c.ID, &oldScore, &newScore, &ratedAt, &count, &avg, &pop); err != nil {
+		return c, err
+	}
+	if oldScore != nil && newScore != nil && ratedAt.Valid && count != nil && avg != nil && pop != nil {
+		c.Rating = &movierec.RatingChange{OldScore: *oldScore, NewScore: *newScore, RatedAt: ratedAt.Time,
+			Count: int(*count), Average: *avg, Popularity: *pop}
+	}
+	return c, nil
 }
 
 // prunedVersion reads the newest version PruneCatalogChanges deleted (0

@@ -50,16 +50,28 @@ func (a *aggregates) add(n int, scoreDelta float64, ratedAt, epoch time.Time) {
 	}
 }
 
+// average is the average_rating the aggregates store (0 without ratings).
+func (a aggregates) average() float64 {
+	if a.count > 0 {
+		return a.total / float64(a.count)
+	}
+	return 0
+}
+
 // save stores the aggregates of a movie locked by lockAggregates. Only
 // this movie changes: every other movie's popularity keeps its value.
 func (a aggregates) save(ctx context.Context, tx DB, movieID int64) error {
-	var avg float64
-	if a.count > 0 {
-		avg = a.total / float64(a.count)
-	}
 	_, err := tx.Exec(ctx, `UPDATE movies SET rating_count = $1, rating_total = $2, average_rating = $3, popularity_score = $4
-		WHERE id = $5`, a.count, a.total, avg, a.pop, movieID)
+		WHERE id = $5`, a.count, a.total, a.average(), a.pop, movieID)
 	return err
+}
+
+// change is the change-log payload of a rating write that moved the
+// rating's score from oldScore to newScore (0: none) and left the
+// aggregates a, as save stores them.
+func (a aggregates) change(oldScore, newScore float64, ratedAt time.Time) movierec.RatingChange {
+	return movierec.RatingChange{OldScore: oldScore, NewScore: newScore, RatedAt: ratedAt,
+		Count: a.count, Average: a.average(), Popularity: a.pop}
 }
 
 // ratingBefore returns the score and time of the user's current rating of
@@ -86,7 +98,8 @@ func scanRating(row Row, r *movierec.Rating, extra ...any) error {
 }
 
 // RateMovie creates or replaces the user's rating of a movie, updates the
-// movie's aggregates and records a ChangeMovie, all in one transaction.
+// movie's aggregates and records a ChangeMovie carrying what it did (see
+// movierec.RatingChange), all in one transaction.
 // The aggregates change incrementally, under the movie's row lock: the
 // rating's popularity contribution (see PopularityHalfLifeDays) is added,
 // or for a replaced score adjusted at the rating's original time, and no
@@ -116,6 +129,7 @@ func (s *Store) RateMovie(ctx context.Context, userID, movieID int64, score floa
 				return err
 			}
 			agg.add(1, score, now, epoch)
+			oldScore, ratedAt = 0, now
 		} else {
 			// A new score keeps the rating's time, and so its weight.
 			if _, err := tx.Exec(ctx, `UPDATE ratings SET score = $1, review = $2, updated_at = $3 WHERE user_id = $4 AND movie_id = $5`,
@@ -127,7 +141,7 @@ func (s *Store) RateMovie(ctx context.Context, userID, movieID int64, score floa
 		if err := agg.save(ctx, tx, movieID); err != nil {
 			return err
 		}
-		if err := s.recordChange(ctx, tx, movierec.ChangeMovie, movieID); err != nil {
+		if err := s.recordChange(ctx, tx, movierec.ChangeMovie, movieID, agg.change(oldScore, score, ratedAt)); err != nil {
 			return err
 		}
 		return scanRating(tx.QueryRow(ctx, `SELECT `+ratingColumns+` FROM ratings r JOIN users u ON u.id = r.user_id
@@ -154,8 +168,8 @@ func (s *Store) Rating(ctx context.Context, userID, movieID int64) (movierec.Rat
 }
 
 // DeleteRating removes the user's rating of a movie, takes it out of the
-// movie's aggregates (as RateMovie puts it in) and records a ChangeMovie,
-// in one transaction. No such rating wraps ErrNotFound.
+// movie's aggregates (as RateMovie puts it in) and records a ChangeMovie
+// carrying what it did, in one transaction. No such rating wraps ErrNotFound.
 func (s *Store) DeleteRating(ctx context.Context, userID, movieID int64) error {
 	err := s.conn.InTx(ctx, func(tx DB) error {
 		agg, err := s.lockAggregates(ctx, tx, movieID)
@@ -180,7 +194,7 @@ func (s *Store) DeleteRating(ctx context.Context, userID, movieID int64) error {
 		if err := agg.save(ctx, tx, movieID); err != nil {
 			return err
 		}
-		return s.recordChange(ctx, tx, movierec.ChangeMovie, movieID)
+		return s.recordChange(ctx, tx, movierec.ChangeMovie, movieID, agg.change(score, 0, ratedAt))
 	})
 	if err != nil {
 		return fmt.Errorf("DeleteRating(%d, %d): %w", userID, movieID, err)

@@ -58,19 +58,27 @@ func (s *Store) CatalogSnapshot(ctx context.Context, window time.Duration) (movi
 // CatalogMovies loads the movies with the given IDs as CatalogSnapshot
 // does, in ascending ID order, with Recent holding their ratings at or
 // after since. IDs of movies that do not exist (deleted ones) are simply
-// absent. It also returns the time of the newest rating in the store (zero
-// when there are none), for the caller's trending window. The IDs go in
-// batches of 500 per statement, all in one snapshot transaction.
-func (s *Store) CatalogMovies(ctx context.Context, since time.Time, ids []int64) ([]movierec.CatalogMovie, time.Time, error) {
+// absent. The IDs go in batches of 500 per statement, all in one snapshot
+// transaction, which also reads the change log's newest version and the
+// time of the newest rating in the store: the result's Version, Newest,
+// Since (since as given) and Movies, without genres and tags.
+//
+// Version says what the movies reflect: every change up to it, and none
+// after it (versions commit in order, and the read sees one snapshot).
+// A reader that reloads movies thus knows which logged changes the
+// reload already contains.
+func (s *Store) CatalogMovies(ctx context.Context, since time.Time, ids []int64) (movierec.CatalogSnapshot, error) {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	var movies []movierec.CatalogMovie
-	var newest time.Time
+	var snap movierec.CatalogSnapshot
 	err := s.inReadTx(ctx, func(tx DB) error {
-		movies = []movierec.CatalogMovie{}
+		snap = movierec.CatalogSnapshot{Since: since, Movies: []movierec.CatalogMovie{}}
 		var err error
-		if newest, err = newestRating(ctx, tx); err != nil {
+		if snap.Version, err = catalogVersion(ctx, tx); err != nil {
+			return fmt.Errorf("version: %w", err)
+		}
+		if snap.Newest, err = newestRating(ctx, tx); err != nil {
 			return fmt.Errorf("newest rating: %w", err)
 		}
 		for chunk := range slices.Chunk(ids, catalogChunk) {
@@ -78,14 +86,14 @@ func (s *Store) CatalogMovies(ctx context.Context, since time.Time, ids []int64)
 			if err != nil {
 				return err
 			}
-			movies = append(movies, got...)
+			snap.Movies = append(snap.Movies, got...)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("CatalogMovies: %w", err)
+		return movierec.CatalogSnapshot{}, fmt.Errorf("CatalogMovies: %w", err)
 	}
-	return movies, newest, nil
+	return snap, nil
 }
 
 // newestRating returns the time of the newest rating (zero when none).

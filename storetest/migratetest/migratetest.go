@@ -1,7 +1,8 @@
-// Package migratetest checks migration 00005 (catalog change log,
-// rating_total, forward-decay popularity) the same way on both backends;
-// the sqlite and postgres packages call it from their own tests, which
-// hold the embedded migrations.
+// Package migratetest checks migrations 00005 (catalog change log,
+// rating_total, forward-decay popularity) and 00006 (rating payloads in
+// the change log) the same way on both backends; the sqlite and postgres
+// packages call it from their own tests, which hold the embedded
+// migrations.
 package migratetest
 
 import (
@@ -17,7 +18,9 @@ import (
 // CatalogChanges brings db to migration 4 through p, stores ratings,
 // applies the rest with migrate, and checks that rating_total, the
 // popularity epoch and the forward-decay aggregates are filled, that the
-// change log starts empty, and that the migration goes down and up again.
+// change log starts empty and holds changes with and without a rating
+// payload (NULL columns), and that the migrations go down (00006 keeping
+// the changes, 00005 dropping rating_total) and up again.
 func CatalogChanges(t *testing.T, db *sql.DB, p *goose.Provider, migrate func() error) {
 	t.Helper()
 	ctx := context.Background()
@@ -92,14 +95,58 @@ func CatalogChanges(t *testing.T, db *sql.DB, p *goose.Provider, migrate func() 
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM catalog_changes`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("catalog_changes: %d rows, %v", n, err)
 	}
+	ratingPayload(t, db, newest)
 
-	if _, err := p.Down(ctx); err != nil {
-		t.Fatalf("down: %v", err)
+	if _, err := p.DownTo(ctx, 5); err != nil {
+		t.Fatalf("down to 5: %v", err)
+	}
+	if _, err := db.ExecContext(ctx, `SELECT old_score FROM catalog_changes`); err == nil {
+		t.Error("old_score is still there after down to 5")
+	}
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM catalog_changes`).Scan(&n); err != nil || n != 2 {
+		t.Errorf("catalog_changes after down to 5: %d rows, %v; want the 2 changes kept", n, err)
+	}
+	if _, err := p.DownTo(ctx, 4); err != nil {
+		t.Fatalf("down to 4: %v", err)
 	}
 	if _, err := db.ExecContext(ctx, `SELECT rating_total FROM movies`); err == nil {
 		t.Error("rating_total is still there after down")
 	}
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatalf("up again: %v", err)
+	}
+}
+
+// ratingPayload checks migration 00006: a change without a rating payload
+// leaves its columns NULL, and one with a payload keeps it as written.
+func ratingPayload(t *testing.T, db *sql.DB, ratedAt time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	for _, q := range []string{
+		`INSERT INTO catalog_changes (kind, entity_id, changed_at) VALUES ('genre', 1, $1)`,
+		`INSERT INTO catalog_changes (kind, entity_id, changed_at, old_score, new_score, rated_at, rating_count, average_rating, popularity_score)
+			VALUES ('movie', 2, $1, 0, 4.5, $1, 3, 3.8333333333333335, 1.25)`,
+	} {
+		if _, err := db.ExecContext(ctx, q, ratedAt); err != nil {
+			t.Fatalf("catalog_changes with the payload columns: %v", err)
+		}
+	}
+	var nulls int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM catalog_changes WHERE kind = 'genre' AND old_score IS NULL AND new_score IS NULL
+		AND rated_at IS NULL AND rating_count IS NULL AND average_rating IS NULL AND popularity_score IS NULL`).Scan(&nulls); err != nil || nulls != 1 {
+		t.Errorf("a change without a payload: %d rows with NULL payload columns, %v; want 1", nulls, err)
+	}
+	var oldScore, newScore, avg, pop float64
+	var count int
+	if err := db.QueryRowContext(ctx, `SELECT old_score, new_score, rating_count, average_rating, popularity_score
+		FROM catalog_changes WHERE kind = 'movie'`).Scan(&oldScore, &newScore, &count, &avg, &pop); err != nil {
+		t.Fatal(err)
+	}
+	if oldScore != 0 || newScore != 4.5 || count != 3 || avg != 3.8333333333333335 || pop != 1.25 {
+		t.Errorf("payload read back as %v %v %v %v %v", oldScore, newScore, count, avg, pop)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM catalog_changes WHERE kind = 'movie' AND rated_at = $1`, ratedAt).Scan(&n); err != nil || n != 1 {
+		t.Errorf("rated_at does not read back as written: %d rows, %v", n, err)
 	}
 }
