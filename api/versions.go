@@ -20,7 +20,7 @@ type Versions interface {
 	// once per coalescing interval.
 	Version() int64
 	ListVersion() int64
-	// MovieVersion is the version of a movie's last change;
+	// MovieVersion is the version a movie's data reflects;
 	// TaxonomyVersion that of the last genre or tag change.
 	MovieVersion(id int64) int64
 	TaxonomyVersion() int64

@@ -592,8 +592,8 @@ func (c *Catalog) advanceList() {
 // (names shown in every movie's answers).
 func (c *Catalog) TaxonomyVersion() int64 { return c.taxonomy.Load() }
 
-// MovieVersion versions a movie's own answers: the version of the last
-// change applied to it (0 for an unknown movie).
+// MovieVersion versions a movie's own answers: the change-log version its
+// data reflects (0 for an unknown movie).
 func (c *Catalog) MovieVersion(id int64) int64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()

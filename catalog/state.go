@@ -21,7 +21,7 @@ type entry struct {
 	tags           []tagCount // most used first, then by name
 	dist           [10]int32  // counts of 0.5, 1.0, ..., 5.0
 	recent         []int64    // unix microseconds of ratings in the trending window, ascending
-	version        int64      // change-log version of the last change applied to it
+	version        int64      // change-log version its data reflects: its last applied change, or the version a reload read it at
 }
 
 type tagCount struct {

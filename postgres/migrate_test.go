@@ -14,7 +14,7 @@ import (
 	"github.com/movierec/movierec/storetest/migratetest"
 )
 
-// TestMigrationCatalogChanges applies migration 5 to a schema holding
+// TestMigrationCatalogChanges applies migrations 5 and 6 to a schema holding
 // ratings: it fills rating_total and the popularity epoch, recomputes the
 // aggregates with forward decay, and goes down and up again. (storetest
 // opens migrated stores and imports this package, so this test reads

@@ -12,9 +12,10 @@ import (
 	"github.com/movierec/movierec/storetest/migratetest"
 )
 
-// TestMigrationCatalogChanges applies migration 5 to a database holding
+// TestMigrationCatalogChanges applies migrations 5 and 6 to a database holding
 // ratings: it fills rating_total and the popularity epoch, recomputes the
-// aggregates with forward decay, and goes down and up again.
+// aggregates with forward decay, adds the rating payload of the change
+// log, and goes down and up again.
 func TestMigrationCatalogChanges(t *testing.T) {
 	ctx := context.Background()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "m.db")+"?_pragma=foreign_keys(1)&_time_format=sqlite")
