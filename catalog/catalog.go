@@ -130,6 +130,9 @@ type Catalog struct {
 	applied  map[int64]bool      // versions > floor already applied
 	gaps     map[int64]time.Time // versions < top not seen yet, and since when
 	lastSync time.Time
+	// This instance's committed rating writes waiting for the versions
+	// before them (see Own), by version.
+	own map[int64]movierec.CatalogChange
 
 	top         atomic.Int64 // highest version applied
 	taxonomy    atomic.Int64 // version of the last genre or tag change applied
@@ -194,6 +197,7 @@ func (c *Catalog) load(ctx context.Context) error {
 	c.floor = snap.Version
 	clear(c.applied)
 	clear(c.gaps)
+	c.pruneOwn()
 	c.hasGaps.Store(false)
 	c.lastSync = time.Now()
 	if snap.Version > c.top.Load() {
@@ -255,6 +259,63 @@ func (c *Catalog) Wrote(ids ...int64) {
 	c.pendMu.Unlock()
 	c.pendN.Add(int64(len(ids)))
 	c.Notify()
+}
+
+// Own applies a rating write this instance has just committed, from the
+// change the write recorded (see sqlstore.Store.RateMovieChange), before
+// the write's response: the writer's next read sees it, and no read of
+// the change log is needed. A change is applied only once every version
+// before it is: when one is missing (another instance's write, or this
+// instance's concurrent write that has not reached Own yet), Own catches
+// up from the log instead, which brings both. When that fails too (the
+// database is gone), the write is registered as pending (see Wrote), so
+// the next read of the movie retries.
+func (c *Catalog) Own(ctx context.Context, ch movierec.CatalogChange) {
+	if ch.Kind != movierec.ChangeMovie || !appliable(ch.Rating) || ch.Version <= 0 {
+		c.Wrote(ch.ID)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.ReadWait)
+	defer cancel()
+	if err := c.lockSync(ctx); err != nil {
+		c.Wrote(ch.ID)
+		return
+	}
+	defer c.unlockSync()
+	if err := c.applyOwn(ctx, ch); err != nil {
+		c.opts.Log.Warn("catalog: applying this instance's rating write failed; the next read retries", slog.Any("err", err))
+		c.Wrote(ch.ID)
+	}
+}
+
+// applyOwn is Own under the catch-up lock.
+func (c *Catalog) applyOwn(ctx context.Context, ch movierec.CatalogChange) error {
+	if ch.Version <= c.floor || c.applied[ch.Version] {
+		return nil // a catch-up applied it already
+	}
+	if c.own == nil {
+		c.own = map[int64]movierec.CatalogChange{}
+	}
+	c.own[ch.Version] = ch
+	var run []movierec.CatalogChange
+	for v := c.floor + 1; ; v++ {
+		o, ok := c.own[v]
+		if !ok {
+			break
+		}
+		run = append(run, o)
+	}
+	if len(run) > 0 {
+		if err := c.apply(ctx, run); err != nil {
+			return err
+		}
+		c.settle(run)
+	}
+	if ch.Version > c.floor {
+		// A version before it is missing: read them from the log.
+		return c.catchUp(ctx)
+	}
+	return nil
 }
 
 // SyncMovie applies this instance's own pending writes when one of them
@@ -464,6 +525,16 @@ func (c *Catalog) settle(changes []movierec.CatalogChange) {
 	c.hasGaps.Store(len(c.gaps) > 0)
 	if top > c.top.Load() {
 		c.top.Store(top)
+	}
+	c.pruneOwn()
+}
+
+// pruneOwn forgets the own writes (see Own) that are applied.
+func (c *Catalog) pruneOwn() {
+	for v := range c.own {
+		if v <= c.floor || c.applied[v] {
+			delete(c.own, v)
+		}
 	}
 }
 

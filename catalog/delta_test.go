@@ -5,6 +5,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ import (
 // log and its reload).
 type countingSource struct {
 	*sqlstore.Store
-	snapshots, movies, taxonomy atomic.Int64
+	snapshots, movies, taxonomy, changes atomic.Int64
 	// beforeMovies, when set, runs at the start of the next CatalogMovies
 	// (once).
 	beforeMovies func()
@@ -39,6 +40,11 @@ func (s *countingSource) CatalogMovies(ctx context.Context, since time.Time, ids
 		fn()
 	}
 	return s.Store.CatalogMovies(ctx, since, ids)
+}
+
+func (s *countingSource) CatalogChanges(ctx context.Context, after int64, limit int) ([]movierec.CatalogChange, error) {
+	s.changes.Add(1)
+	return s.Store.CatalogChanges(ctx, after, limit)
 }
 
 func (s *countingSource) Genre(ctx context.Context, id int64) (movierec.Genre, error) {
@@ -304,5 +310,61 @@ func TestRatingDeltaNotAppliedTwice(t *testing.T) {
 			t.Fatalf("%d CatalogMovies calls, want 2 (the rating's change reads nothing)", n)
 		}
 		check(10)
+	})
+}
+
+// TestOwnWrites: this instance's rating writes (created, re-scored and
+// deleted, one after another and from concurrent writers) show in the
+// catalog as soon as they return, without a Sync: in order, they are
+// applied from what they recorded, reading neither the change log nor
+// the movie. A write of another instance leaves a version missing; this
+// instance's next write then catches up from the log and shows both.
+func TestOwnWrites(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		c, src := counted(t, s)
+		cs := catalog.NewStore(s, c, nil)
+		for i := range 30 {
+			user, movie := int64(1+i%12), int64(1+i%17)
+			if _, _, err := cs.RateMovie(ctx, user, movie, float64(1+i%10)/2, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, movie := range []int64{1, 2, 3} { // rated by users 1, 2, 3 above
+			if err := cs.DeleteRating(ctx, movie, movie); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, m := src.changes.Load(), src.movies.Load(); n != 0 || m != 0 {
+			t.Fatalf("own writes in order read the change log %d times and reloaded movies %d times, want 0", n, m)
+		}
+		sameAsFresh(t, s, c)
+
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Go(func() {
+				for i := range 12 {
+					movie := int64(1 + (i*7+g)%20)
+					if _, _, err := cs.RateMovie(ctx, int64(1+g), movie, float64(1+(i+g)%10)/2, ""); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		sameAsFresh(t, s, c)
+
+		// Another instance's write (straight to the store): not here yet.
+		if _, _, err := s.RateMovie(ctx, 9, 40, 4.5, ""); err != nil {
+			t.Fatal(err)
+		}
+		before := src.changes.Load()
+		if _, _, err := cs.RateMovie(ctx, 10, 41, 1, ""); err != nil {
+			t.Fatal(err)
+		}
+		if src.changes.Load() == before {
+			t.Fatal("an own write after a missing version did not read the change log")
+		}
+		sameAsFresh(t, s, c)
 	})
 }

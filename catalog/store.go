@@ -98,30 +98,26 @@ func (s *Store) syncMovie(ctx context.Context, id int64) {
 
 // Catalog writes: the SQL store's, then applied here.
 
-// RateMovie and DeleteRating register their movie as written (see
-// Catalog.Wrote) instead of applying the change before returning: reads
-// of that movie, and reads that carry credentials, apply it first, and
-// everything else shows it within the catch-up and coalescing intervals.
+// RateMovie and DeleteRating apply the rating write they commit to the
+// catalog before they return (see Catalog.Own), from what the write
+// recorded, and publish its version for other instances.
 func (s *Store) RateMovie(ctx context.Context, userID, movieID int64, score float64, review string) (movierec.Rating, bool, error) {
-	r, created, err := s.Store.RateMovie(ctx, userID, movieID, score, review)
-	return r, created, s.wrote(ctx, err, movieID)
+	r, created, ch, err := s.Store.RateMovieChange(ctx, userID, movieID, score, review)
+	return r, created, s.own(ctx, err, ch)
 }
 func (s *Store) DeleteRating(ctx context.Context, userID, movieID int64) error {
-	return s.wrote(ctx, s.Store.DeleteRating(ctx, userID, movieID), movieID)
+	ch, err := s.Store.DeleteRatingChange(ctx, userID, movieID)
+	return s.own(ctx, err, ch)
 }
 
-// wrote registers a committed rating write and publishes the log's
-// version for other instances (one index lookup instead of a catch-up).
-func (s *Store) wrote(ctx context.Context, err error, movieID int64) error {
+// own applies a committed rating write and publishes its version.
+func (s *Store) own(ctx context.Context, err error, ch movierec.CatalogChange) error {
 	if err != nil {
 		return err
 	}
-	s.Catalog.Wrote(movieID)
+	s.Catalog.Own(ctx, ch)
 	if s.Published != nil {
-		ctx = context.WithoutCancel(ctx)
-		if v, err := s.Store.CatalogVersion(ctx); err == nil {
-			s.Published(ctx, v)
-		}
+		s.Published(context.WithoutCancel(ctx), ch.Version)
 	}
 	return nil
 }

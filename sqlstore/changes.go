@@ -24,12 +24,20 @@ const prunedSettingKey = "catalog_changes_pruned"
 // the change so that readers can apply it without reloading the movie
 // (see movierec.CatalogChange.Rating); every other write passes none.
 func (s *Store) recordChange(ctx context.Context, tx DB, kind string, id int64, rating ...movierec.RatingChange) error {
+	_, err := s.recordChangeOf(ctx, tx, kind, id, rating...)
+	return err
+}
+
+// recordChangeOf is recordChange returning the change recorded, which is
+// the change readers of the log see once tx commits.
+func (s *Store) recordChangeOf(ctx context.Context, tx DB, kind string, id int64, rating ...movierec.RatingChange) (movierec.CatalogChange, error) {
+	ch := movierec.CatalogChange{Kind: kind, ID: id}
 	if len(rating) > 1 {
-		return fmt.Errorf("record change: %d rating payloads, want at most one", len(rating))
+		return ch, fmt.Errorf("record change: %d rating payloads, want at most one", len(rating))
 	}
 	if s.dialect.SerializeChanges != "" {
 		if _, err := tx.Exec(ctx, s.dialect.SerializeChanges); err != nil {
-			return fmt.Errorf("record change: %w", err)
+			return ch, fmt.Errorf("record change: %w", err)
 		}
 	}
 	// The payload columns stay NULL without a payload.
@@ -38,20 +46,21 @@ func (s *Store) recordChange(ctx context.Context, tx DB, kind string, id int64, 
 		r := rating[0]
 		oldScore, newScore, ratedAt = r.OldScore, r.NewScore, r.RatedAt.UTC()
 		count, avg, pop = r.Count, r.Average, r.Popularity
+		r.RatedAt = r.RatedAt.UTC()
+		ch.Rating = &r
 	}
-	var version int64
 	if err := tx.QueryRow(ctx, `INSERT INTO catalog_changes (kind, entity_id, changed_at,
 			old_score, new_score, rated_at, rating_count, average_rating, popularity_score)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING version`,
-		kind, id, s.timestamp(), oldScore, newScore, ratedAt, count, avg, pop).Scan(&version); err != nil {
-		return fmt.Errorf("record change: %w", err)
+		kind, id, s.timestamp(), oldScore, newScore, ratedAt, count, avg, pop).Scan(&ch.Version); err != nil {
+		return ch, fmt.Errorf("record change: %w", err)
 	}
 	if s.dialect.Notify != "" {
-		if _, err := tx.Exec(ctx, s.dialect.Notify, version); err != nil {
-			return fmt.Errorf("record change: notify: %w", err)
+		if _, err := tx.Exec(ctx, s.dialect.Notify, ch.Version); err != nil {
+			return ch, fmt.Errorf("record change: notify: %w", err)
 		}
 	}
-	return nil
+	return ch, nil
 }
 
 // CatalogVersion returns the newest version in the catalog change log, 0
