@@ -74,6 +74,11 @@ func (s *Store) popularityEpoch(ctx context.Context, db DB) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
+	return parseEpoch(v)
+}
+
+// parseEpoch parses the stored popularity epoch.
+func parseEpoch(v string) (time.Time, error) {
 	e, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("popularity epoch %q: %w", v, err)

@@ -26,16 +26,61 @@ type aggregates struct {
 	total, pop float64
 }
 
-// lockAggregates locks a movie's row for the rest of tx, like lockMovie,
-// and returns its aggregates.
-func (s *Store) lockAggregates(ctx context.Context, tx DB, movieID int64) (aggregates, error) {
-	var a aggregates
-	err := tx.QueryRow(ctx, `SELECT rating_count, rating_total, popularity_score FROM movies WHERE id = $1`+s.dialect.ForUpdate,
-		movieID).Scan(&a.count, &a.total, &a.pop)
-	if err == ErrNoRows {
-		return a, movierec.ErrNotFound
+// ratingState is what a rating write reads first, in one statement,
+// under its movie's row lock: the movie's aggregates, the popularity
+// epoch, the user's current rating of the movie and the username.
+type ratingState struct {
+	agg      aggregates
+	epoch    *string // nil: not stored yet
+	found    bool    // the user has rated the movie
+	id       int64
+	score    float64
+	ratedAt  time.Time
+	username string
+}
+
+// lockRating locks a movie's row for the rest of tx, so concurrent rating
+// writers update its aggregates one after another, and returns the
+// state the write starts from (read after the lock, so that the epoch is
+// the one an import that committed while it waited set). An unknown movie
+// wraps ErrNotFound.
+func (s *Store) lockRating(ctx context.Context, tx DB, userID, movieID int64) (ratingState, error) {
+	var st ratingState
+	var id *int64
+	var score *float64
+	var ratedAt nullTime
+	var username *string
+	lock := s.dialect.ForUpdate
+	if lock != "" {
+		lock += " OF m" // the ratings side of the outer join is not locked
 	}
-	return a, err
+	err := tx.QueryRow(ctx, `SELECT m.rating_count, m.rating_total, m.popularity_score,
+			(SELECT value FROM settings WHERE key = $3), r.id, r.score, r.rated_at,
+			(SELECT username FROM users WHERE id = $2)
+		FROM movies m LEFT JOIN ratings r ON r.user_id = $2 AND r.movie_id = m.id
+		WHERE m.id = $1`+lock, movieID, userID, popularityEpochKey).
+		Scan(&st.agg.count, &st.agg.total, &st.agg.pop, &st.epoch, &id, &score, &ratedAt, &username)
+	if err == ErrNoRows {
+		return st, movierec.ErrNotFound
+	} else if err != nil {
+		return st, err
+	}
+	if id != nil && score != nil {
+		st.found, st.id, st.score, st.ratedAt = true, *id, *score, ratedAt.Time
+	}
+	if username != nil {
+		st.username = *username
+	}
+	return st, nil
+}
+
+// epochOf returns the popularity epoch lockRating read, storing one when
+// there is none yet.
+func (s *Store) epochOf(ctx context.Context, tx DB, st ratingState) (time.Time, error) {
+	if st.epoch == nil {
+		return s.popularityEpoch(ctx, tx)
+	}
+	return parseEpoch(*st.epoch)
 }
 
 // add applies a rating's arrival (n = 1, its score), departure (n = -1,
@@ -58,7 +103,7 @@ func (a aggregates) average() float64 {
 	return 0
 }
 
-// save stores the aggregates of a movie locked by lockAggregates. Only
+// save stores the aggregates of a movie locked by lockRating. Only
 // this movie changes: every other movie's popularity keeps its value.
 func (a aggregates) save(ctx context.Context, tx DB, movieID int64) error {
 	_, err := tx.Exec(ctx, `UPDATE movies SET rating_count = $1, rating_total = $2, average_rating = $3, popularity_score = $4
@@ -72,17 +117,6 @@ func (a aggregates) save(ctx context.Context, tx DB, movieID int64) error {
 func (a aggregates) change(oldScore, newScore float64, ratedAt time.Time) movierec.RatingChange {
 	return movierec.RatingChange{OldScore: oldScore, NewScore: newScore, RatedAt: ratedAt,
 		Count: a.count, Average: a.average(), Popularity: a.pop}
-}
-
-// ratingBefore returns the score and time of the user's current rating of
-// a movie; found is false when there is none.
-func ratingBefore(ctx context.Context, tx DB, userID, movieID int64) (score float64, ratedAt time.Time, found bool, err error) {
-	var at nullTime
-	err = tx.QueryRow(ctx, `SELECT score, rated_at FROM ratings WHERE user_id = $1 AND movie_id = $2`, userID, movieID).Scan(&score, &at)
-	if err == ErrNoRows {
-		return 0, time.Time{}, false, nil
-	}
-	return score, at.Time, err == nil, err
 }
 
 const ratingColumns = `r.id, r.user_id, u.username, r.movie_id, r.score, r.review, r.rated_at, r.updated_at`
@@ -107,33 +141,38 @@ func scanRating(row Row, r *movierec.Rating, extra ...any) error {
 // unknown movie wraps ErrNotFound; the caller has validated score and
 // review.
 func (s *Store) RateMovie(ctx context.Context, userID, movieID int64, score float64, review string) (r movierec.Rating, created bool, err error) {
+	r, created, _, err = s.RateMovieChange(ctx, userID, movieID, score, review)
+	return r, created, err
+}
+
+// RateMovieChange is RateMovie that also returns the change it recorded
+// in the catalog change log (committed with the rating), so that the
+// caller can apply it to an in-memory catalog without reading the log.
+func (s *Store) RateMovieChange(ctx context.Context, userID, movieID int64, score float64, review string) (r movierec.Rating, created bool, ch movierec.CatalogChange, err error) {
 	now := s.timestamp()
 	err = s.conn.InTx(ctx, func(tx DB) error {
-		agg, err := s.lockAggregates(ctx, tx, movieID)
+		st, err := s.lockRating(ctx, tx, userID, movieID)
 		if err != nil {
 			return err
 		}
-		// Read after the lock, so that it is the epoch an import that
-		// committed while we waited set.
-		epoch, err := s.popularityEpoch(ctx, tx)
+		epoch, err := s.epochOf(ctx, tx, st)
 		if err != nil {
 			return err
 		}
-		oldScore, ratedAt, found, err := ratingBefore(ctx, tx, userID, movieID)
-		if err != nil {
-			return err
-		}
-		if created = !found; created {
-			if _, err := tx.Exec(ctx, `INSERT INTO ratings (user_id, movie_id, score, review, rated_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $5)`, userID, movieID, score, review, now); err != nil {
+		agg, oldScore, ratedAt := st.agg, st.score, st.ratedAt
+		var rated, updated nullTime
+		if created = !st.found; created {
+			if err := tx.QueryRow(ctx, `INSERT INTO ratings (user_id, movie_id, score, review, rated_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $5) RETURNING id, rated_at, updated_at`, userID, movieID, score, review, now).
+				Scan(&r.ID, &rated, &updated); err != nil {
 				return err
 			}
 			agg.add(1, score, now, epoch)
 			oldScore, ratedAt = 0, now
 		} else {
 			// A new score keeps the rating's time, and so its weight.
-			if _, err := tx.Exec(ctx, `UPDATE ratings SET score = $1, review = $2, updated_at = $3 WHERE user_id = $4 AND movie_id = $5`,
-				score, review, now, userID, movieID); err != nil {
+			if err := tx.QueryRow(ctx, `UPDATE ratings SET score = $1, review = $2, updated_at = $3 WHERE id = $4
+				RETURNING id, rated_at, updated_at`, score, review, now, st.id).Scan(&r.ID, &rated, &updated); err != nil {
 				return err
 			}
 			agg.add(0, score-oldScore, ratedAt, epoch)
@@ -141,16 +180,17 @@ func (s *Store) RateMovie(ctx context.Context, userID, movieID int64, score floa
 		if err := agg.save(ctx, tx, movieID); err != nil {
 			return err
 		}
-		if err := s.recordChange(ctx, tx, movierec.ChangeMovie, movieID, agg.change(oldScore, score, ratedAt)); err != nil {
+		if ch, err = s.recordChangeOf(ctx, tx, movierec.ChangeMovie, movieID, agg.change(oldScore, score, ratedAt)); err != nil {
 			return err
 		}
-		return scanRating(tx.QueryRow(ctx, `SELECT `+ratingColumns+` FROM ratings r JOIN users u ON u.id = r.user_id
-			WHERE r.user_id = $1 AND r.movie_id = $2`, userID, movieID), &r)
+		r.UserID, r.Username, r.MovieID, r.Score, r.Review = userID, st.username, movieID, score, review
+		r.RatedAt, r.UpdatedAt = rated.Time, updated.Time
+		return nil
 	})
 	if err != nil {
-		return r, false, fmt.Errorf("RateMovie(%d, %d): %w", userID, movieID, err)
+		return r, false, ch, fmt.Errorf("RateMovie(%d, %d): %w", userID, movieID, err)
 	}
-	return r, created, nil
+	return r, created, ch, nil
 }
 
 // Rating returns the user's rating of a movie, or an error wrapping
@@ -171,35 +211,40 @@ func (s *Store) Rating(ctx context.Context, userID, movieID int64) (movierec.Rat
 // movie's aggregates (as RateMovie puts it in) and records a ChangeMovie
 // carrying what it did, in one transaction. No such rating wraps ErrNotFound.
 func (s *Store) DeleteRating(ctx context.Context, userID, movieID int64) error {
-	err := s.conn.InTx(ctx, func(tx DB) error {
-		agg, err := s.lockAggregates(ctx, tx, movieID)
+	_, err := s.DeleteRatingChange(ctx, userID, movieID)
+	return err
+}
+
+// DeleteRatingChange is DeleteRating that also returns the change it
+// recorded (see RateMovieChange).
+func (s *Store) DeleteRatingChange(ctx context.Context, userID, movieID int64) (ch movierec.CatalogChange, err error) {
+	err = s.conn.InTx(ctx, func(tx DB) error {
+		st, err := s.lockRating(ctx, tx, userID, movieID)
 		if err != nil {
 			return err
 		}
-		epoch, err := s.popularityEpoch(ctx, tx)
+		epoch, err := s.epochOf(ctx, tx, st)
 		if err != nil {
 			return err
 		}
-		score, ratedAt, found, err := ratingBefore(ctx, tx, userID, movieID)
-		if err != nil {
-			return err
-		}
-		if !found {
+		if !st.found {
 			return movierec.ErrNotFound
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM ratings WHERE user_id = $1 AND movie_id = $2`, userID, movieID); err != nil {
+		agg, score, ratedAt := st.agg, st.score, st.ratedAt
+		if _, err := tx.Exec(ctx, `DELETE FROM ratings WHERE id = $1`, st.id); err != nil {
 			return err
 		}
 		agg.add(-1, -score, ratedAt, epoch)
 		if err := agg.save(ctx, tx, movieID); err != nil {
 			return err
 		}
-		return s.recordChange(ctx, tx, movierec.ChangeMovie, movieID, agg.change(score, 0, ratedAt))
+		ch, err = s.recordChangeOf(ctx, tx, movierec.ChangeMovie, movieID, agg.change(score, 0, ratedAt))
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("DeleteRating(%d, %d): %w", userID, movieID, err)
+		return ch, fmt.Errorf("DeleteRating(%d, %d): %w", userID, movieID, err)
 	}
-	return nil
+	return ch, nil
 }
 
 // UserRatings returns a page of the user's ratings, newest first, each
