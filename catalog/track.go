@@ -165,10 +165,15 @@ func (s *stamp) Revalidate() (movierec.Stamp, bool) {
 	if st.seq == s.seq {
 		return s, true
 	}
-	if len(st.hist) == 0 || st.hist[0].seq > s.seq+1 {
-		return nil, false // forgotten
+	if len(st.hist) == 0 || st.hist[0].seq > s.seq+1 || st.seq-s.seq > maxRevalidate {
+		return nil, false // forgotten, or cheaper to recompute
 	}
-	for _, h := range st.hist[s.seq+1-st.hist[0].seq:] {
+	run := st.hist[s.seq+1-st.hist[0].seq:]
+	if len(s.reads) > 1 || len(run) > 64 {
+		// Worth reducing first (one page is checked once per change).
+		run = netChanges(run)
+	}
+	for _, h := range run {
 		if h.taxonomy {
 			return nil, false
 		}
@@ -179,6 +184,48 @@ func (s *stamp) Revalidate() (movierec.Stamp, bool) {
 		}
 	}
 	return &stamp{c: s.c, st: st, seq: st.seq, reads: s.reads}, true
+}
+
+// maxRevalidate is the most changes a stamp is checked against: checking
+// a few thousand costs as much as recomputing a list page, so an answer
+// last checked longer ago is recomputed.
+const maxRevalidate = 512
+
+// netChanges reduces a run of changes to one per movie, from its first
+// old entry to its last new one: what an answer made before the run reads
+// differs from now only by those (a popular movie rated a hundred times
+// is checked once). A taxonomy change is kept as it is.
+func netChanges(hist []histItem) []histItem {
+	out := make([]histItem, 0, len(hist)/2)
+	at := netScratch.Get().(map[int64]int)
+	defer func() {
+		clear(at)
+		netScratch.Put(at)
+	}()
+	for _, h := range hist {
+		if h.taxonomy {
+			out = append(out, h)
+			continue
+		}
+		id := movieIDOf(h)
+		if i, ok := at[id]; ok {
+			out[i].new = h.new
+			continue
+		}
+		at[id] = len(out)
+		out = append(out, h)
+	}
+	return out
+}
+
+var netScratch = sync.Pool{New: func() any { return map[int64]int{} }}
+
+// movieIDOf is the movie a change replaced, added or deleted.
+func movieIDOf(h histItem) int64 {
+	if h.old != nil {
+		return h.old.movie.ID
+	}
+	return h.new.movie.ID
 }
 
 // changedBy reports whether replacing old by new (either may be nil: an

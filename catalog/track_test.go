@@ -14,7 +14,8 @@ import (
 
 // TestStampsHoldOnlyWhileTheAnswerDoes: answers are read under Track; after
 // each round of writes (ratings mostly, some movie edits, creations and
-// deletions, now and then a genre), every stamp that says its answer still
+// deletions, now and then a genre; some rounds a burst of them on a few
+// movies), every stamp that says its answer still
 // holds must be right: the answer made again is identical. Both outcomes
 // must occur, or the stamps would be useless (always false) or untested
 // (always true).
@@ -74,9 +75,15 @@ func TestStampsHoldOnlyWhileTheAnswerDoes(t *testing.T) {
 	later := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	s.SetClock(func() time.Time { later = later.Add(time.Hour); return later })
 	kept, dropped := 0, 0
-	for round := range 40 {
-		for range 1 + r.IntN(3) {
-			movie := int64(1 + r.IntN(fixtureMovies))
+	for round := range 48 {
+		n, movies := 1+r.IntN(3), fixtureMovies
+		if round%4 == 3 {
+			// A burst on a few movies, each changed many times: stamps
+			// check the net change of each movie (netChanges).
+			n, movies = 65+r.IntN(40), 12
+		}
+		for i := range n {
+			movie := int64(1 + r.IntN(movies))
 			var err error
 			switch k := r.IntN(40); {
 			case k < 30:
@@ -95,7 +102,7 @@ func TestStampsHoldOnlyWhileTheAnswerDoes(t *testing.T) {
 			case k < 39:
 				err = c.DeleteMovie(ctx, movie)
 			default:
-				_, err = c.CreateGenre(ctx, movierec.Genre{Name: fmt.Sprintf("Genre %d", round)})
+				_, err = c.CreateGenre(ctx, movierec.Genre{Name: fmt.Sprintf("Genre %d.%d", round, i)})
 			}
 			if err != nil && movierec.ErrorCode(err) != movierec.ENOTFOUND {
 				t.Fatalf("round %d: %v", round, err)
