@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,6 +217,36 @@ func TestConcurrentRatings(t *testing.T) {
 		if total != st.Count {
 			t.Errorf("distribution sums to %d, count %d", total, st.Count)
 		}
+	})
+}
+
+// TestConcurrentRatingsOfOneUser: one user's rating of one movie sent
+// many times at once (a double-click, a retried request, two instances):
+// one of them creates the rating, the others replace its score, none
+// fails, and the aggregates count it once.
+func TestConcurrentRatingsOfOneUser(t *testing.T) {
+	loaded(t, func(t *testing.T, s *sqlstore.Store, ds *movierec.Dataset) {
+		ctx := context.Background()
+		u := newUser(t, s, "clicker")
+		const tries = 12
+		var wg sync.WaitGroup
+		var created atomic.Int64
+		for i := range tries {
+			wg.Go(func() {
+				_, c, err := s.RateMovie(ctx, u.ID, 2, float64(1+i%10)/2, "")
+				if err != nil {
+					t.Errorf("concurrent rating %d: %v", i, err)
+				}
+				if c {
+					created.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if n := created.Load(); n != 1 {
+			t.Errorf("%d of %d concurrent ratings created the rating, want 1", n, tries)
+		}
+		checkAggregates(t, s)
 	})
 }
 

@@ -26,9 +26,9 @@ type aggregates struct {
 	total, pop float64
 }
 
-// ratingState is what a rating write reads first, in one statement,
-// under its movie's row lock: the movie's aggregates, the popularity
-// epoch, the user's current rating of the movie and the username.
+// ratingState is what a rating write reads first, under its movie's row
+// lock: the movie's aggregates, the popularity epoch, the user's current
+// rating of the movie and the username.
 type ratingState struct {
 	agg      aggregates
 	epoch    *string // nil: not stored yet
@@ -41,28 +41,29 @@ type ratingState struct {
 
 // lockRating locks a movie's row for the rest of tx, so concurrent rating
 // writers update its aggregates one after another, and returns the
-// state the write starts from (read after the lock, so that the epoch is
-// the one an import that committed while it waited set). An unknown movie
-// wraps ErrNotFound.
+// state the write starts from. An unknown movie wraps ErrNotFound.
+//
+// The rest is read by a second statement, after the lock: on PostgreSQL
+// (read committed) a statement that waited for the lock still sees the
+// other tables as they were when it started, so a rating, or an import's
+// epoch, committed by the writer it waited for would be missed.
 func (s *Store) lockRating(ctx context.Context, tx DB, userID, movieID int64) (ratingState, error) {
 	var st ratingState
+	err := tx.QueryRow(ctx, `SELECT rating_count, rating_total, popularity_score FROM movies WHERE id = $1`+s.dialect.ForUpdate,
+		movieID).Scan(&st.agg.count, &st.agg.total, &st.agg.pop)
+	if err == ErrNoRows {
+		return st, movierec.ErrNotFound
+	} else if err != nil {
+		return st, err
+	}
 	var id *int64
 	var score *float64
 	var ratedAt nullTime
 	var username *string
-	lock := s.dialect.ForUpdate
-	if lock != "" {
-		lock += " OF m" // the ratings side of the outer join is not locked
-	}
-	err := tx.QueryRow(ctx, `SELECT m.rating_count, m.rating_total, m.popularity_score,
-			(SELECT value FROM settings WHERE key = $3), r.id, r.score, r.rated_at,
-			(SELECT username FROM users WHERE id = $2)
-		FROM movies m LEFT JOIN ratings r ON r.user_id = $2 AND r.movie_id = m.id
-		WHERE m.id = $1`+lock, movieID, userID, popularityEpochKey).
-		Scan(&st.agg.count, &st.agg.total, &st.agg.pop, &st.epoch, &id, &score, &ratedAt, &username)
-	if err == ErrNoRows {
-		return st, movierec.ErrNotFound
-	} else if err != nil {
+	if err := tx.QueryRow(ctx, `SELECT (SELECT value FROM settings WHERE key = $3), r.id, r.score, r.rated_at,
+			(SELECT username FROM users WHERE id = $1)
+		FROM (SELECT 1 AS one) AS one LEFT JOIN ratings r ON r.user_id = $1 AND r.movie_id = $2`,
+		userID, movieID, popularityEpochKey).Scan(&st.epoch, &id, &score, &ratedAt, &username); err != nil {
 		return st, err
 	}
 	if id != nil && score != nil {
