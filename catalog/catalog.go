@@ -78,7 +78,8 @@ type Options struct {
 	ReadWait time.Duration
 	// Probe, when set, returns the newest committed version known to any
 	// instance (from Redis or the database); EnsureFresh catches up when
-	// this instance is behind it.
+	// this instance is behind it. Concurrent readers share its calls
+	// (see probeBatch).
 	Probe func(ctx context.Context) (int64, error)
 	// Log receives catch-up failures and reloads (nil: discarded).
 	Log *slog.Logger
@@ -148,6 +149,8 @@ type Catalog struct {
 	pending map[int64]int
 	pendN   atomic.Int64
 
+	probes *probeBatch // Options.Probe, shared by concurrent readers; nil without
+
 	// Rankings (trending, top-rated) derive from the whole catalog; each
 	// is computed at most once per applied version and parameters.
 	rankMu   sync.Mutex
@@ -158,8 +161,14 @@ type Catalog struct {
 // New returns a catalog reading from src. Call Load before serving.
 func New(src Source, opts Options) *Catalog {
 	opts.defaults()
-	return &Catalog{src: src, opts: opts, applied: map[int64]bool{}, gaps: map[int64]time.Time{},
+	c := &Catalog{src: src, opts: opts, applied: map[int64]bool{}, gaps: map[int64]time.Time{},
 		wake: make(chan struct{}, 1), syncing: make(chan struct{}, 1), st: newState(movierec.CatalogSnapshot{}, opts.Window)}
+	if opts.Probe != nil {
+		c.probes = &probeBatch{fn: opts.Probe, ctx: func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), opts.ReadWait)
+		}}
+	}
+	return c
 }
 
 // Load (re)reads the whole catalog from the store.
@@ -624,10 +633,10 @@ func (c *Catalog) EnsureFreshMovie(ctx context.Context, id int64) error {
 
 // probe catches up when Probe says another instance is ahead.
 func (c *Catalog) probe(ctx context.Context) error {
-	if c.opts.Probe == nil {
+	if c.probes == nil {
 		return nil
 	}
-	v, err := c.opts.Probe(ctx)
+	v, err := c.probes.do(ctx)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,81 @@
+package catalog
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestProbeBatch: readers that arrive while a probe runs share the next
+// one, which starts after they arrived: they see what it returns, never
+// the running probe's older answer, and many readers cost two calls.
+func TestProbeBatch(t *testing.T) {
+	var calls atomic.Int64
+	release := make(chan struct{})
+	started := make(chan struct{}, 10)
+	b := &probeBatch{
+		fn: func(ctx context.Context) (int64, error) {
+			n := calls.Add(1)
+			started <- struct{}{}
+			if n == 1 {
+				<-release
+			}
+			return n * 100, nil // the n-th probe's answer
+		},
+		ctx: func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
+	}
+	ctx := context.Background()
+	first := make(chan int64)
+	go func() {
+		v, _ := b.do(ctx)
+		first <- v
+	}()
+	<-started // probe 1 is running
+	const readers = 20
+	var wg sync.WaitGroup
+	got := make([]int64, readers)
+	for i := range readers {
+		wg.Go(func() {
+			v, err := b.do(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = v
+		})
+	}
+	for joined := 0; joined < readers; time.Sleep(time.Millisecond) {
+		b.mu.Lock()
+		if b.next != nil {
+			joined = b.next.readers
+		}
+		b.mu.Unlock()
+	}
+	close(release)
+	if v := <-first; v != 100 {
+		t.Fatalf("the first reader got %d, want probe 1's 100", v)
+	}
+	wg.Wait()
+	for i, v := range got {
+		if v != 200 {
+			t.Fatalf("reader %d arrived during probe 1 and got %d, want probe 2's 200", i, v)
+		}
+	}
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("%d probes for %d readers, want 2", n, readers+1)
+	}
+
+	// A reader whose context ends stops waiting; the probe still finishes.
+	block := make(chan struct{})
+	b.fn = func(ctx context.Context) (int64, error) { <-block; return 7, nil }
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	if _, err := b.do(cctx); err == nil {
+		t.Fatal("a reader past its deadline got an answer")
+	}
+	close(block)
+	if v, err := b.do(ctx); err != nil || v != 7 {
+		t.Fatalf("after a reader gave up: %d, %v", v, err)
+	}
+}
