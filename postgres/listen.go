@@ -57,10 +57,22 @@ func channelFor(schema string) string {
 	return CatalogChannel + "_" + hex.EncodeToString(sum[:8])
 }
 
-// notifySQL is the Dialect.Notify statement for channel, which holds only
-// [a-z0-9_] (channelFor makes sure), so it can be a literal.
-func notifySQL(channel string) string {
-	return `SELECT pg_notify('` + channel + `', CAST(CAST($1 AS BIGINT) AS TEXT))`
+// recordChangeSQL is the Dialect.RecordChange statement notifying on
+// channel, which holds only [a-z0-9_] (channelFor makes sure), so it can
+// be a literal. Change writers queue on a transaction-level advisory lock
+// keyed by the schema (stores in different schemas do not wait for each
+// other) from here to their commit, so versions commit in order; the
+// version is drawn in the select list of the lock's row, so after the
+// lock. Reads of the log take no lock.
+func recordChangeSQL(channel string) string {
+	return `WITH l AS (SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.catalog_changes'))),
+	ins AS (
+		INSERT INTO catalog_changes (version, kind, entity_id, changed_at,
+			old_score, new_score, rated_at, rating_count, average_rating, popularity_score)
+		SELECT nextval(pg_get_serial_sequence('catalog_changes', 'version')),
+			$1, $2, $3, $4, $5, $6, $7, $8, $9 FROM l
+		RETURNING version)
+	SELECT version FROM ins, LATERAL (SELECT pg_notify('` + channel + `', CAST(ins.version AS TEXT))) n`
 }
 
 // Reconnection backoff and the idle time after which Listen checks its

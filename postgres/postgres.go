@@ -49,12 +49,7 @@ var Dialect = sqlstore.Dialect{
 	// Only the store's own tables (through search_path): a bare VACUUM or
 	// ANALYZE would visit every schema of the database.
 	Analyze: `VACUUM (ANALYZE) movies, ratings, movie_genres, taggings, genres, tags, users`,
-	// Self-conflicting, and conflicting with the ROW EXCLUSIVE an INSERT
-	// takes, but not with reads: change writers queue from here to their
-	// commit, so versions commit in order. The table is the schema's own,
-	// so stores in different schemas do not wait for each other.
-	SerializeChanges: `LOCK TABLE catalog_changes IN SHARE ROW EXCLUSIVE MODE`,
-	Notify:           notifySQL(CatalogChannel),
+	RecordChange: recordChangeSQL(CatalogChannel),
 }
 
 // Config says how to reach PostgreSQL.
@@ -80,7 +75,7 @@ func Open(ctx context.Context, cfg Config) (*sqlstore.Store, error) {
 		return nil, err
 	}
 	d := Dialect
-	d.Notify = notifySQL(poolChannel(pool))
+	d.RecordChange = recordChangeSQL(poolChannel(pool))
 	return sqlstore.New(&conn{pool: pool}, d), nil
 }
 

@@ -16,9 +16,9 @@ const prunedSettingKey = "catalog_changes_pruned"
 
 // recordChange appends a change to the catalog change log in tx, the
 // transaction of the write it describes: if the write fails, so does the
-// record. It must be the write's last locking statement (SerializeChanges
-// holds its lock until commit). On PostgreSQL it also notifies listeners
-// (see Dialect.Notify), on commit.
+// record. It must be the write's last locking statement (on PostgreSQL it
+// takes a lock held until commit) and it also notifies listeners there, on
+// commit (see Dialect.RecordChange).
 //
 // A rating write passes what it did as rating (at most one), stored with
 // the change so that readers can apply it without reloading the movie
@@ -35,11 +35,6 @@ func (s *Store) recordChangeOf(ctx context.Context, tx DB, kind string, id int64
 	if len(rating) > 1 {
 		return ch, fmt.Errorf("record change: %d rating payloads, want at most one", len(rating))
 	}
-	if s.dialect.SerializeChanges != "" {
-		if _, err := tx.Exec(ctx, s.dialect.SerializeChanges); err != nil {
-			return ch, fmt.Errorf("record change: %w", err)
-		}
-	}
 	// The payload columns stay NULL without a payload.
 	var oldScore, newScore, ratedAt, count, avg, pop any
 	if len(rating) == 1 {
@@ -49,16 +44,15 @@ func (s *Store) recordChangeOf(ctx context.Context, tx DB, kind string, id int64
 		r.RatedAt = r.RatedAt.UTC()
 		ch.Rating = &r
 	}
-	if err := tx.QueryRow(ctx, `INSERT INTO catalog_changes (kind, entity_id, changed_at,
+	record := s.dialect.RecordChange
+	if record == "" {
+		record = `INSERT INTO catalog_changes (kind, entity_id, changed_at,
 			old_score, new_score, rated_at, rating_count, average_rating, popularity_score)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING version`,
-		kind, id, s.timestamp(), oldScore, newScore, ratedAt, count, avg, pop).Scan(&ch.Version); err != nil {
-		return ch, fmt.Errorf("record change: %w", err)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING version`
 	}
-	if s.dialect.Notify != "" {
-		if _, err := tx.Exec(ctx, s.dialect.Notify, ch.Version); err != nil {
-			return ch, fmt.Errorf("record change: notify: %w", err)
-		}
+	if err := tx.QueryRow(ctx, record, kind, id, s.timestamp(), oldScore, newScore, ratedAt, count, avg, pop).
+		Scan(&ch.Version); err != nil {
+		return ch, fmt.Errorf("record change: %w", err)
 	}
 	return ch, nil
 }

@@ -80,18 +80,18 @@ type Dialect struct {
 	// all-visible: CatalogSnapshot's index-only scans then need not visit
 	// millions of heap rows.
 	Analyze string
-	// SerializeChanges, when set, runs just before a catalog change is
-	// recorded and holds a lock until the transaction ends, so that
-	// versions commit in order: whoever sees version v also sees every
-	// smaller version that will ever commit. (A sequence alone hands out
-	// versions in start order, not commit order. SQLite's writers are
-	// serialised already.)
-	SerializeChanges string
-	// Notify, when set, runs right after a catalog change is recorded, in
-	// the same transaction, with the change's version as $1. PostgreSQL
-	// sends it with pg_notify, which is delivered on commit and dropped on
-	// rollback.
-	Notify string
+	// RecordChange, when set, is the statement that appends a catalog
+	// change (see recordChange), in place of a plain INSERT ... RETURNING
+	// version: $1..$9 are kind, entity_id, changed_at, old_score,
+	// new_score, rated_at, rating_count, average_rating, popularity_score,
+	// and it returns the version. PostgreSQL's takes a lock held until
+	// the transaction ends before it draws the version, so that versions
+	// commit in order (whoever sees version v also sees every smaller
+	// version that will ever commit; a sequence alone hands them out in
+	// start order), and sends the version with pg_notify, delivered on
+	// commit and dropped on rollback: one round trip while the lock is
+	// held, besides the commit. SQLite's writers are serialised already.
+	RecordChange string
 }
 
 // ReadTxConn is implemented by Conns that can run fn in a read-only
