@@ -5,8 +5,9 @@
 //
 // The store records every committed catalog change in a change log (a
 // version, a kind and an id). A Catalog loads a snapshot at start-up and
-// then applies the changes after it: its own instance's writes at once
-// (Sync, called before the write's response), other instances' writes
+// then applies the changes after it: its own instance's writes at once,
+// before the write's response (a rating write from the change it
+// recorded, see Own; other writes by Sync), other instances' writes
 // when PostgreSQL NOTIFY says so (Notify) and, as a safety net that also
 // serves SQLite files shared by several processes, on a short poll. A
 // change is applied by reloading the one movie, genre or tag it names,
@@ -254,9 +255,9 @@ func (c *Catalog) Sync(ctx context.Context) error {
 
 // Wrote registers committed writes of this instance to the given movies
 // (ratings) without applying them: the background catch-up applies them
-// in a moment, batched with others, and until then any read that must
-// see them (SyncMovie, EnsureFresh) applies them first. This keeps the
-// cost of a steady stream of ratings to one catch-up per batch.
+// in a moment, and until then any read that must see them (SyncMovie,
+// EnsureFresh) applies them first. It is Own's fallback, for a write
+// whose change could not be applied at once (the database failed).
 func (c *Catalog) Wrote(ids ...int64) {
 	c.pendMu.Lock()
 	if c.pending == nil {
