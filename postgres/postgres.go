@@ -48,7 +48,7 @@ var Dialect = sqlstore.Dialect{
 	},
 	// Only the store's own tables (through search_path): a bare VACUUM or
 	// ANALYZE would visit every schema of the database.
-	Analyze: `VACUUM (ANALYZE) movies, ratings, movie_genres, taggings, genres, tags, users`,
+	Analyze:      `VACUUM (ANALYZE) movies, ratings, movie_genres, taggings, genres, tags, users`,
 	RecordChange: recordChangeSQL(CatalogChannel),
 }
 
