@@ -350,12 +350,14 @@ func (c *Catalog) catchUp(ctx context.Context) error {
 	}
 	var fresh []movierec.CatalogChange
 	after := c.floor
+	read := c.floor // the newest version read
 	for {
 		batch, err := c.src.CatalogChanges(ctx, after, changeBatch)
 		if err != nil {
 			return fmt.Errorf("catalog: changes: %w", err)
 		}
 		for _, ch := range batch {
+			read = max(read, ch.Version)
 			if !c.applied[ch.Version] {
 				fresh = append(fresh, ch)
 			}
@@ -375,7 +377,33 @@ func (c *Catalog) catchUp(ctx context.Context) error {
 	}
 	c.lastSync = time.Now()
 	c.settle(fresh)
+	c.pass(read)
 	return nil
+}
+
+// pass moves the floor up to v, the newest version a read of the log
+// returned. The log becomes visible in commit order (every version below
+// one that is visible is visible too, or will never be: see
+// sqlstore.Store.CatalogChanges), so a version up to v that the read did
+// not return was rolled back: it is not waited for, and freshness checks
+// do not read the log again for it.
+func (c *Catalog) pass(v int64) {
+	if v <= c.floor {
+		return
+	}
+	for ver := range c.applied {
+		if ver <= v {
+			delete(c.applied, ver)
+		}
+	}
+	for ver := range c.gaps {
+		if ver <= v {
+			delete(c.gaps, ver)
+		}
+	}
+	c.floor = v
+	c.hasGaps.Store(len(c.gaps) > 0)
+	c.pruneOwn()
 }
 
 // apply installs the changes: the genres and tags they name are

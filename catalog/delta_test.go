@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"reflect"
@@ -364,6 +365,52 @@ func TestOwnWrites(t *testing.T) {
 		}
 		if src.changes.Load() == before {
 			t.Fatal("an own write after a missing version did not read the change log")
+		}
+		sameAsFresh(t, s, c)
+	})
+}
+
+// TestRolledBackVersions: a version taken by a transaction that rolled
+// back never appears in the log. One catch-up past it settles it (the log
+// becomes visible in commit order), so later freshness checks do not read
+// the log again for it, and the write after it is applied.
+func TestRolledBackVersions(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		if _, err := s.Import(ctx, storetest.Fixture(fixtureMovies), nil); err != nil {
+			t.Fatal(err)
+		}
+		src := &countingSource{Store: s}
+		c := catalog.New(src, catalog.Options{Probe: s.CatalogVersion})
+		if err := c.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rollBack := errors.New("roll back")
+		err := s.Conn().InTx(ctx, func(tx sqlstore.DB) error {
+			var v int64
+			if err := tx.QueryRow(ctx, `INSERT INTO catalog_changes (kind, entity_id, changed_at) VALUES ('movie', 1, $1)
+				RETURNING version`, time.Now().UTC()).Scan(&v); err != nil {
+				return err
+			}
+			return rollBack
+		})
+		if !errors.Is(err, rollBack) {
+			t.Fatalf("the rolled-back transaction: %v", err)
+		}
+		if _, _, err := s.RateMovie(ctx, 1, 2, 4, ""); err != nil { // another instance's write
+			t.Fatal(err)
+		}
+		if err := c.EnsureFresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		reads := src.changes.Load()
+		for range 5 {
+			if err := c.EnsureFresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := src.changes.Load() - reads; n != 0 {
+			t.Fatalf("freshness checks read the log %d more times after a rolled-back version", n)
 		}
 		sameAsFresh(t, s, c)
 	})
