@@ -67,7 +67,9 @@ type Options struct {
 	Coalesce time.Duration
 	// GapTimeout is how long a missing version (a transaction that took a
 	// version and has not committed) is waited for before it is taken as
-	// rolled back (default 30s).
+	// rolled back (default 30s). Since the log becomes visible in commit
+	// order, a catch-up settles every version up to the newest it read at
+	// once (see pass); this bounds what is left.
 	GapTimeout time.Duration
 	// Stale is how long without a successful catch-up makes the next one
 	// reload everything, since the change log may have been pruned past
