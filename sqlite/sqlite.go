@@ -173,11 +173,12 @@ func (c *conn) Ping(ctx context.Context) error {
 	return c.wdb.PingContext(ctx)
 }
 
-// Stats reports database/sql's pool statistics.
+// Stats reports database/sql's pool statistics, the readers' pool and the
+// writer's connection together.
 func (c *conn) Stats() sqlstore.PoolStats {
-	st := c.db.Stats()
-	return sqlstore.PoolStats{Acquired: st.InUse, Idle: st.Idle, Total: st.OpenConnections,
-		Max: st.MaxOpenConnections, Waits: st.WaitCount, WaitTime: st.WaitDuration}
+	r, w := c.db.Stats(), c.wdb.Stats()
+	return sqlstore.PoolStats{Acquired: r.InUse + w.InUse, Idle: r.Idle + w.Idle, Total: r.OpenConnections + w.OpenConnections,
+		Max: r.MaxOpenConnections + w.MaxOpenConnections, Waits: r.WaitCount + w.WaitCount, WaitTime: r.WaitDuration + w.WaitDuration}
 }
 func (c *conn) Close() error {
 	c.stmts.close()
