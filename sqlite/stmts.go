@@ -23,6 +23,11 @@ type stmtCache struct {
 	m         map[string]*sql.Stmt
 	preparing map[string]bool // being prepared in the background
 	closed    bool
+	// background counts the preparations running in the background: close
+	// waits for them, since each holds a connection that database/sql
+	// closes only when it is returned, after DB.Close has returned (a
+	// late last close checkpoints the WAL under an exclusive lock).
+	background sync.WaitGroup
 }
 
 // get returns the prepared statement for q, preparing it on first use; nil
@@ -49,9 +54,15 @@ func (c *stmtCache) get(ctx context.Context, q string, wait bool) *sql.Stmt {
 		}
 		start := !c.preparing[q] && !c.closed
 		c.preparing[q] = true
+		if start {
+			c.background.Add(1)
+		}
 		c.mu.Unlock()
 		if start {
-			go c.prepare(context.Background(), q)
+			go func() {
+				defer c.background.Done()
+				c.prepare(context.Background(), q)
+			}()
 		}
 		return nil
 	}
@@ -87,15 +98,19 @@ func (c *stmtCache) prepare(ctx context.Context, q string) *sql.Stmt {
 // prepareTimeout bounds a preparation (it waits for a free connection).
 const prepareTimeout = 5 * time.Second
 
-// close closes every cached statement.
+// close waits for the background preparations and closes every cached
+// statement.
 func (c *stmtCache) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.background.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, st := range c.m {
 		st.Close()
 	}
 	c.m = nil
-	c.closed = true
 }
 
 // stmtQueryer runs queries through cached statements where it can: on the
