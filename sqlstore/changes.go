@@ -88,46 +88,48 @@ func (s *Store) CatalogChanges(ctx context.Context, after int64, limit int) ([]m
 	if limit <= 0 {
 		limit = math.MaxInt32
 	}
-	changes := []movierec.CatalogChange{}
-	err := s.inReadTx(ctx, func(tx DB) error {
-		changes = changes[:0]
-		// The changes first, then the pruning mark: a prune in between
-		// (where there is no snapshot) shows in the mark.
-		rows, err := tx.Query(ctx, `SELECT version, kind, entity_id,
+	// One statement, so one snapshot without a transaction (a catch-up is
+	// one round trip): the changes, and a row with version -1 carrying the
+	// pruning mark in entity_id when there is one.
+	rows, err := s.conn.Query(ctx, `SELECT version, kind, entity_id,
+			old_score, new_score, rated_at, rating_count, average_rating, popularity_score
+		FROM (SELECT version, kind, entity_id,
 				old_score, new_score, rated_at, rating_count, average_rating, popularity_score
-			FROM catalog_changes WHERE version > $1 ORDER BY version LIMIT $2`, after, limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			c, err := scanChange(rows)
-			if err != nil {
-				return err
-			}
-			changes = append(changes, c)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
-		pruned, err := prunedVersion(ctx, tx)
-		if err != nil || pruned <= after {
-			return err
-		}
-		kept := []movierec.CatalogChange{{Version: pruned, Kind: movierec.ChangeAll}}
-		for _, c := range changes {
-			if c.Version > pruned && len(kept) < limit {
-				kept = append(kept, c)
-			}
-		}
-		changes = kept
-		return nil
-	})
+			FROM catalog_changes WHERE version > $1 ORDER BY version LIMIT $2) c
+		UNION ALL
+		SELECT -1, '', CAST(value AS BIGINT), NULL, NULL, NULL, NULL, NULL, NULL
+			FROM settings WHERE key = $3
+		ORDER BY 1`, after, limit, prunedSettingKey)
 	if err != nil {
 		return nil, fmt.Errorf("CatalogChanges(%d): %w", after, err)
 	}
-	return changes, nil
+	defer rows.Close()
+	changes := []movierec.CatalogChange{}
+	var pruned int64
+	for rows.Next() {
+		c, err := scanChange(rows)
+		if err != nil {
+			return nil, fmt.Errorf("CatalogChanges(%d): %w", after, err)
+		}
+		if c.Version == -1 {
+			pruned = c.ID
+			continue
+		}
+		changes = append(changes, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("CatalogChanges(%d): %w", after, err)
+	}
+	if pruned <= after {
+		return changes, nil
+	}
+	kept := []movierec.CatalogChange{{Version: pruned, Kind: movierec.ChangeAll}}
+	for _, c := range changes {
+		if c.Version > pruned && len(kept) < limit {
+			kept = append(kept, c)
+		}
+	}
+	return kept, nil
 }
 
 // scanChange scans a change: version, kind and entity_id, then the rating
@@ -146,23 +148,6 @@ func scanChange(r Row) (movierec.CatalogChange, error) {
 			Count: int(*count), Average: *avg, Popularity: *pop}
 	}
 	return c, nil
-}
-
-// prunedVersion reads the newest version PruneCatalogChanges deleted (0
-// when it never deleted any).
-func prunedVersion(ctx context.Context, db DB) (int64, error) {
-	var v string
-	err := db.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, prunedSettingKey).Scan(&v)
-	if err == ErrNoRows {
-		return 0, nil
-	} else if err != nil {
-		return 0, err
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%s %q: %w", prunedSettingKey, v, err)
-	}
-	return n, nil
 }
 
 // PruneCatalogChanges deletes the changes recorded before the given time

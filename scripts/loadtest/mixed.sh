@@ -44,6 +44,11 @@ usage: scripts/loadtest/mixed.sh [flags]      (every flag also has an environmen
                            PAUSE        seconds between runs (default 2)
                            PG_URL       PostgreSQL server (default postgres://postgres@127.0.0.1:5432)
                            KEEP_TMP=1   keep the temp dir (database, server logs, wrk outputs)
+                           ADMIN_PORT   give instance i the admin listener (pprof, metrics) on
+                                        127.0.0.1:ADMIN_PORT+i (default: none)
+                           PROFILE=1    with ADMIN_PORT: save a CPU profile of every instance
+                                        during each measured write run (cpu_runN_I.pprof in the
+                                        temp dir; set KEEP_TMP=1 to keep them)
                            SEED         base random seed of the Lua script (default: time)
 EOF
 }
@@ -73,6 +78,8 @@ BARE_PATH=${BARE_PATH:-/api/movies/}
 PAUSE=${PAUSE:-2}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 KEEP_TMP=${KEEP_TMP:-0}
+ADMIN_PORT=${ADMIN_PORT:-}
+PROFILE=${PROFILE:-0}
 
 while [ $# -gt 0 ]; do
 	arg=$1
@@ -132,7 +139,10 @@ fi
 if [ "$BACKEND" = postgres ]; then
 	command -v psql >/dev/null 2>&1 || die "psql is not installed (apt-get install -y postgresql-client)"
 fi
-for n in "$CONNECTIONS" "$THREADS" "$USERS" "$ROUNDS" "$PORT" "$BARE_PORT" "$PAUSE"; do
+if [ "$PROFILE" = 1 ] && [ -z "$ADMIN_PORT" ]; then
+	die "PROFILE=1 needs ADMIN_PORT (the profiles come from each instance's admin listener)"
+fi
+for n in "$CONNECTIONS" "$THREADS" "$USERS" "$ROUNDS" "$PORT" "$BARE_PORT" "$PAUSE" ${ADMIN_PORT:+"$ADMIN_PORT"}; do
 	[[ $n =~ ^[0-9]+$ ]] || die "not a whole number: $n"
 done
 for s in $SHARES; do
@@ -250,6 +260,7 @@ fi
 if [ -n "$REDIS_URL" ]; then export REDIS_URL; else unset REDIS_URL; fi
 
 for ((i = 0; i < INSTANCES; i++)); do
+	if [ -n "$ADMIN_PORT" ]; then export MOVIEREC_ADMIN_ADDR=127.0.0.1:$((ADMIN_PORT + i)); fi
 	MOVIEREC_ADDR=127.0.0.1:${ports[i]} \
 		MOVIEREC_THROTTLE_LOGIN=off MOVIEREC_THROTTLE_REGISTER=off \
 		MOVIEREC_TRAIN_INTERVAL=0 MOVIEREC_TRAIN_AFTER_RATINGS=0 \
@@ -348,6 +359,37 @@ warm_up() {
 }
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# cpu_ticks PID...: user + system CPU clock ticks of those processes that
+# still run.
+cpu_ticks() {
+	local t=0 p v
+	for p in "$@"; do
+		v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || continue
+		t=$((t + ${v:-0}))
+	done
+	echo $t
+}
+
+# cpu_snapshot: "servers database machine" CPU ticks so far (database: every
+# process named postgres; machine: busy ticks of all CPUs, from /proc/stat).
+cpu_snapshot() {
+	local db=0
+	[ "$BACKEND" = postgres ] && db=$(cpu_ticks $(pgrep -x postgres 2>/dev/null || true))
+	echo "$(cpu_ticks "${server_pids[@]}") $db $(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat)"
+}
+
+# cpu_per_request BEFORE AFTER REQUESTS: "servers database rest" CPU
+# microseconds per request between two cpu_snapshot outputs (rest: the
+# rest of the machine's busy time, mostly wrk and the kernel's loopback).
+cpu_per_request() {
+	awk -v a="$1" -v b="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		split(a, x, " "); split(b, y, " ")
+		if (n <= 0) { print "0 0 0"; exit }
+		f = 1e6 / hz / n; s = (y[1] - x[1]) * f; d = (y[2] - x[2]) * f; m = (y[3] - x[3]) * f
+		printf "%.0f %.0f %.0f\n", s, d, (m - s - d > 0 ? m - s - d : 0)
+	}'
+}
 
 header() {
 	local rev
@@ -498,17 +540,30 @@ for s in "${runs[@]}"; do
 	fi
 	sleep "$PAUSE"
 	l=$(load1)
+	prof_pids=()
+	if [ "$PROFILE" = 1 ] && awk -v s="$s" 'BEGIN { exit !(s > 0) }'; then
+		for ((i = 0; i < INSTANCES; i++)); do
+			curl -s -m $((dur_s + 60)) -o "$tmp/cpu_run${n}_$i.pprof" \
+				"http://127.0.0.1:$((ADMIN_PORT + i))/debug/pprof/profile?seconds=$((dur_s > 3 ? dur_s - 2 : 1))" &
+			prof_pids+=($!)
+		done
+	fi
+	before=$(cpu_snapshot)
 	res=$(run_wrk "run$n" "$s" "$script_dir/mixed.lua" "$DURATION")
-	echo "$n $s $res $l" >>"$tmp/results.txt"
+	after=$(cpu_snapshot)
+	for pid in "${prof_pids[@]}"; do wait "$pid" || log "WARNING: no CPU profile (curl exit $?)"; done
+	cpu=$(cpu_per_request "$before" "$after" "$(awk -v r="${res%% *}" -v d="$dur_s" 'BEGIN { printf "%d", r * d }')")
+	echo "$n $s $res $l $cpu" >>"$tmp/results.txt"
 	log "run $n, write share $s: $res (req/s p50 p99 errors cache-hit%)"
 done
 
 header
-echo "| run | write share | req/s | p50 ms | p99 ms | errors | read cache hits | ratio to read-only | target | load (1 min) before |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+echo "| run | write share | req/s | p50 ms | p99 ms | errors | read cache hits | ratio to read-only | target | CPU µs/request: servers / db / rest | load (1 min) before |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"
 
 awk '
 	{ run[NR] = $1; share[NR] = $2; rps[NR] = $3; p50[NR] = $4; p99[NR] = $5; err[NR] = $6; hit[NR] = $7; load[NR] = $8
+	  cpu[NR] = $9 " / " $10 " / " $11
 	  if ($2 + 0 == 0) { ro += $3; ron++ } ; errs += $6 }
 	END {
 		base = ron ? ro / ron : 0
@@ -520,8 +575,8 @@ awk '
 			if (base && s == 0.05) target = (rps[i] / base >= 0.50 ? "≥ 0.50: pass" : "≥ 0.50: **FAIL**")
 			if (err[i] > 0) target = target " (errors: invalid)"
 			hits = hit[i] >= 0 ? sprintf("%.1f%%", hit[i]) : "n/a"
-			printf "| %d | %s%% | %.1f | %.2f | %.2f | %d | %s | %s | %s | %s |\n",
-				run[i], s * 100, rps[i], p50[i], p99[i], err[i], hits, ratio, target, load[i]
+			printf "| %d | %s%% | %.1f | %.2f | %.2f | %d | %s | %s | %s | %s | %s |\n",
+				run[i], s * 100, rps[i], p50[i], p99[i], err[i], hits, ratio, target, cpu[i], load[i]
 		}
 		print ""
 		if (ron) printf "Read-only = mean of the %d runs at 0%% writes: %.1f req/s", ron, base
