@@ -47,13 +47,11 @@ func startCached(t *testing.T, s *sqlstore.Store, c *cache.Cache, versioned bool
 	var engStore engine.Store = s
 	opts := api.Options{Cache: c}
 	if versioned {
-		cat := catalog.New(s, catalog.Options{Poll: 20 * time.Millisecond, Coalesce: 100 * time.Millisecond,
-			Probe: func(ctx context.Context) (int64, error) {
-				if c.Shared() {
-					return c.CatalogVersion(ctx)
-				}
-				return s.CatalogVersion(ctx)
-			}})
+		copts := catalog.Options{Poll: 20 * time.Millisecond, Coalesce: 100 * time.Millisecond, Shared: true}
+		if c.Shared() {
+			copts.Probe = c.CatalogVersion
+		}
+		cat := catalog.New(s, copts)
 		if err := cat.Load(context.Background()); err != nil {
 			t.Fatal(err)
 		}

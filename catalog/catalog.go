@@ -79,10 +79,16 @@ type Options struct {
 	// SyncMovie) when the database is slow or gone (default 250ms): past
 	// it the read is answered from what this instance has.
 	ReadWait time.Duration
+	// Shared says other processes write to the store too. EnsureFresh
+	// then reads the change log (unless Probe answers): one query that
+	// both tells whether another instance committed something this one
+	// has not applied and brings it. Concurrent readers share these
+	// reads (see probeBatch).
+	Shared bool
 	// Probe, when set, returns the newest committed version known to any
-	// instance (from Redis or the database); EnsureFresh catches up when
-	// this instance is behind it. Concurrent readers share its calls
-	// (see probeBatch).
+	// instance (from Redis, say); EnsureFresh catches up when this
+	// instance is behind it. When it fails, a Shared catalog reads the
+	// log instead. Concurrent readers share its calls (see probeBatch).
 	Probe func(ctx context.Context) (int64, error)
 	// Log receives catch-up failures and reloads (nil: discarded).
 	Log *slog.Logger
@@ -152,7 +158,7 @@ type Catalog struct {
 	pending map[int64]int
 	pendN   atomic.Int64
 
-	probes *probeBatch // Options.Probe, shared by concurrent readers; nil without
+	probes *probeBatch // freshness checks, shared by concurrent readers; nil without Probe or Shared
 
 	// Rankings (trending, top-rated) derive from the whole catalog; each
 	// is computed at most once per applied version and parameters.
@@ -166,12 +172,29 @@ func New(src Source, opts Options) *Catalog {
 	opts.defaults()
 	c := &Catalog{src: src, opts: opts, applied: map[int64]bool{}, gaps: map[int64]time.Time{},
 		wake: make(chan struct{}, 1), syncing: make(chan struct{}, 1), st: newState(movierec.CatalogSnapshot{}, opts.Window)}
-	if opts.Probe != nil {
-		c.probes = &probeBatch{fn: opts.Probe, ctx: func() (context.Context, context.CancelFunc) {
+	if opts.Probe != nil || opts.Shared {
+		c.probes = &probeBatch{fn: c.newest, ctx: func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), opts.ReadWait)
 		}}
 	}
 	return c
+}
+
+// newest is the freshness check: the newest version committed by any
+// instance, from Probe, or else (Shared) by catching up from the log,
+// after which this instance has applied everything committed before the
+// call.
+func (c *Catalog) newest(ctx context.Context) (int64, error) {
+	if c.opts.Probe != nil {
+		v, err := c.opts.Probe(ctx)
+		if err == nil || !c.opts.Shared {
+			return v, err
+		}
+	}
+	if err := c.Sync(ctx); err != nil {
+		return 0, err
+	}
+	return c.top.Load(), nil
 }
 
 // Load (re)reads the whole catalog from the store.

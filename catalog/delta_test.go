@@ -415,3 +415,54 @@ func TestRolledBackVersions(t *testing.T) {
 		sameAsFresh(t, s, c)
 	})
 }
+
+// TestSharedFreshness: without a Probe, a Shared catalog's freshness check
+// is one read of the change log, which also brings what another instance
+// committed: after EnsureFreshMovie the movie shows a write made elsewhere
+// at once (no poll ran), and each check reads the log once and nothing
+// else. With Probe failing (Redis gone), it falls back to the log.
+func TestSharedFreshness(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		if _, err := s.Import(ctx, storetest.Fixture(fixtureMovies), nil); err != nil {
+			t.Fatal(err)
+		}
+		for i, probe := range []func(context.Context) (int64, error){nil, func(context.Context) (int64, error) {
+			return 0, errors.New("redis is gone")
+		}} {
+			src := &countingSource{Store: s}
+			c := catalog.New(src, catalog.Options{Shared: true, Probe: probe, Poll: time.Hour})
+			if err := c.Load(ctx); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := c.Movie(ctx, 7)
+			if _, _, err := s.RateMovie(ctx, 2, 7, []float64{0.5, 5}[i], ""); err != nil { // another instance's write
+				t.Fatal(err)
+			}
+			if err := c.EnsureFreshMovie(ctx, 7); err != nil {
+				t.Fatal(err)
+			}
+			after, _ := c.Movie(ctx, 7)
+			want, err := s.Movie(ctx, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after.RatingCount != want.RatingCount || after.AverageRating != want.AverageRating || after.AverageRating == before.AverageRating {
+				t.Fatalf("after EnsureFreshMovie: %+v; the store has %+v (before: %+v)", after, want, before)
+			}
+			reads, snaps, movies := src.changes.Load(), src.snapshots.Load(), src.movies.Load()
+			for range 3 {
+				if err := c.EnsureFresh(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := src.changes.Load() - reads; n != 3 {
+				t.Errorf("3 freshness checks read the log %d times, want 3", n)
+			}
+			if src.snapshots.Load() != snaps || src.movies.Load() != movies {
+				t.Errorf("freshness checks with nothing new read more than the log")
+			}
+			sameAsFresh(t, s, c)
+		}
+	})
+}

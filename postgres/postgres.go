@@ -209,10 +209,6 @@ func (c *conn) Stats() sqlstore.PoolStats {
 }
 func (c *conn) Close() error { c.pool.Close(); return nil }
 
-func (c *conn) InTx(ctx context.Context, fn func(sqlstore.DB) error) error {
-	return pgx.BeginFunc(ctx, c.pool, func(t pgx.Tx) error { return fn(tx{t}) })
-}
-
 // InReadTx runs fn in a REPEATABLE READ, READ ONLY transaction: every
 // statement sees the snapshot of the first.
 func (c *conn) InReadTx(ctx context.Context, fn func(sqlstore.DB) error) error {

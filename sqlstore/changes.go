@@ -31,13 +31,21 @@ func (s *Store) recordChange(ctx context.Context, tx DB, kind string, id int64, 
 // recordChangeOf is recordChange returning the change recorded, which is
 // the change readers of the log see once tx commits.
 func (s *Store) recordChangeOf(ctx context.Context, tx DB, kind string, id int64, rating ...movierec.RatingChange) (movierec.CatalogChange, error) {
-	ch := movierec.CatalogChange{Kind: kind, ID: id}
+	var ch movierec.CatalogChange
 	if len(rating) > 1 {
 		return ch, fmt.Errorf("record change: %d rating payloads, want at most one", len(rating))
 	}
+	err := batch(ctx, tx, false, s.recordStmt(&ch, kind, id, rating...))
+	return ch, err
+}
+
+// recordStmt is recordChangeOf's statement, which sets *ch to the change
+// recorded; at most one rating.
+func (s *Store) recordStmt(ch *movierec.CatalogChange, kind string, id int64, rating ...movierec.RatingChange) Stmt {
+	*ch = movierec.CatalogChange{Kind: kind, ID: id}
 	// The payload columns stay NULL without a payload.
 	var oldScore, newScore, ratedAt, count, avg, pop any
-	if len(rating) == 1 {
+	if len(rating) > 0 {
 		r := rating[0]
 		oldScore, newScore, ratedAt = r.OldScore, r.NewScore, r.RatedAt.UTC()
 		count, avg, pop = r.Count, r.Average, r.Popularity
@@ -50,11 +58,13 @@ func (s *Store) recordChangeOf(ctx context.Context, tx DB, kind string, id int64
 			old_score, new_score, rated_at, rating_count, average_rating, popularity_score)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING version`
 	}
-	if err := tx.QueryRow(ctx, record, kind, id, s.timestamp(), oldScore, newScore, ratedAt, count, avg, pop).
-		Scan(&ch.Version); err != nil {
-		return ch, fmt.Errorf("record change: %w", err)
-	}
-	return ch, nil
+	return Stmt{SQL: record, Args: []any{kind, id, s.timestamp(), oldScore, newScore, ratedAt, count, avg, pop},
+		Scan: func(r Row) error {
+			if err := r.Scan(&ch.Version); err != nil {
+				return fmt.Errorf("record change: %w", err)
+			}
+			return nil
+		}}
 }
 
 // CatalogVersion returns the newest version in the catalog change log, 0

@@ -94,6 +94,24 @@ func (d *observedDB) CopyIn(ctx context.Context, table string, columns []string,
 	return observeCopy(ctx, d.o, d.DB, table, columns, n, row)
 }
 
+// Batch forwards a batch to the transaction when it can take one,
+// reporting each statement with an equal share of the round trip's time.
+// Without, it runs the statements one by one through d (observed as
+// usual).
+func (d *observedDB) Batch(ctx context.Context, stmts []Stmt, commit bool) error {
+	b, ok := d.DB.(Batcher)
+	if !ok {
+		return oneByOne(ctx, d, stmts)
+	}
+	start := time.Now()
+	err := b.Batch(ctx, stmts, commit)
+	share := time.Since(start) / time.Duration(max(1, len(stmts)))
+	for _, st := range stmts {
+		d.o.Statement(ctx, st.SQL, st.Args, share, err)
+	}
+	return err
+}
+
 func observeQuery(ctx context.Context, o Observer, db DB, q string, args []any) (Rows, error) {
 	start := time.Now()
 	rows, err := db.Query(ctx, q, args...)

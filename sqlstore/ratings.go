@@ -49,30 +49,45 @@ type ratingState struct {
 // epoch, committed by the writer it waited for would be missed.
 func (s *Store) lockRating(ctx context.Context, tx DB, userID, movieID int64) (ratingState, error) {
 	var st ratingState
-	err := tx.QueryRow(ctx, `SELECT rating_count, rating_total, popularity_score FROM movies WHERE id = $1`+s.dialect.ForUpdate,
-		movieID).Scan(&st.agg.count, &st.agg.total, &st.agg.pop)
-	if err == ErrNoRows {
-		return st, movierec.ErrNotFound
-	} else if err != nil {
-		return st, err
-	}
-	var id *int64
-	var score *float64
-	var ratedAt nullTime
-	var username *string
-	if err := tx.QueryRow(ctx, `SELECT (SELECT value FROM settings WHERE key = $3), r.id, r.score, r.rated_at,
-			(SELECT username FROM users WHERE id = $1)
-		FROM (SELECT 1 AS one) AS one LEFT JOIN ratings r ON r.user_id = $1 AND r.movie_id = $2`,
-		userID, movieID, popularityEpochKey).Scan(&st.epoch, &id, &score, &ratedAt, &username); err != nil {
-		return st, err
-	}
-	if id != nil && score != nil {
-		st.found, st.id, st.score, st.ratedAt = true, *id, *score, ratedAt.Time
-	}
-	if username != nil {
-		st.username = *username
-	}
-	return st, nil
+	err := batch(ctx, tx, false, s.ratingStateStmts(&st, userID, movieID)...)
+	return st, err
+}
+
+// ratingStateStmts are lockRating's two statements, reading into st: one
+// round trip on PostgreSQL (see Batcher).
+func (s *Store) ratingStateStmts(st *ratingState, userID, movieID int64) []Stmt {
+	return []Stmt{{
+		SQL:  `SELECT rating_count, rating_total, popularity_score FROM movies WHERE id = $1` + s.dialect.ForUpdate,
+		Args: []any{movieID},
+		Scan: func(r Row) error {
+			err := r.Scan(&st.agg.count, &st.agg.total, &st.agg.pop)
+			if err == ErrNoRows {
+				return movierec.ErrNotFound
+			}
+			return err
+		},
+	}, {
+		SQL: `SELECT (SELECT value FROM settings WHERE key = $3), r.id, r.score, r.rated_at,
+				(SELECT username FROM users WHERE id = $1)
+			FROM (SELECT 1 AS one) AS one LEFT JOIN ratings r ON r.user_id = $1 AND r.movie_id = $2`,
+		Args: []any{userID, movieID, popularityEpochKey},
+		Scan: func(r Row) error {
+			var id *int64
+			var score *float64
+			var ratedAt nullTime
+			var username *string
+			if err := r.Scan(&st.epoch, &id, &score, &ratedAt, &username); err != nil {
+				return err
+			}
+			if id != nil && score != nil {
+				st.found, st.id, st.score, st.ratedAt = true, *id, *score, ratedAt.Time
+			}
+			if username != nil {
+				st.username = *username
+			}
+			return nil
+		},
+	}}
 }
 
 // epochOf returns the popularity epoch lockRating read, storing one when
@@ -107,9 +122,13 @@ func (a aggregates) average() float64 {
 // save stores the aggregates of a movie locked by lockRating. Only
 // this movie changes: every other movie's popularity keeps its value.
 func (a aggregates) save(ctx context.Context, tx DB, movieID int64) error {
-	_, err := tx.Exec(ctx, `UPDATE movies SET rating_count = $1, rating_total = $2, average_rating = $3, popularity_score = $4
-		WHERE id = $5`, a.count, a.total, a.average(), a.pop, movieID)
-	return err
+	return batch(ctx, tx, false, a.saveStmt(movieID))
+}
+
+// saveStmt is save's statement.
+func (a aggregates) saveStmt(movieID int64) Stmt {
+	return Stmt{SQL: `UPDATE movies SET rating_count = $1, rating_total = $2, average_rating = $3, popularity_score = $4
+		WHERE id = $5`, Args: []any{a.count, a.total, a.average(), a.pop, movieID}}
 }
 
 // change is the change-log payload of a rating write that moved the
@@ -162,26 +181,23 @@ func (s *Store) RateMovieChange(ctx context.Context, userID, movieID int64, scor
 		}
 		agg, oldScore, ratedAt := st.agg, st.score, st.ratedAt
 		var rated, updated nullTime
+		write := Stmt{Scan: func(row Row) error { return row.Scan(&r.ID, &rated, &updated) }}
 		if created = !st.found; created {
-			if err := tx.QueryRow(ctx, `INSERT INTO ratings (user_id, movie_id, score, review, rated_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $5) RETURNING id, rated_at, updated_at`, userID, movieID, score, review, now).
-				Scan(&r.ID, &rated, &updated); err != nil {
-				return err
-			}
+			write.SQL = `INSERT INTO ratings (user_id, movie_id, score, review, rated_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $5) RETURNING id, rated_at, updated_at`
+			write.Args = []any{userID, movieID, score, review, now}
 			agg.add(1, score, now, epoch)
 			oldScore, ratedAt = 0, now
 		} else {
 			// A new score keeps the rating's time, and so its weight.
-			if err := tx.QueryRow(ctx, `UPDATE ratings SET score = $1, review = $2, updated_at = $3 WHERE id = $4
-				RETURNING id, rated_at, updated_at`, score, review, now, st.id).Scan(&r.ID, &rated, &updated); err != nil {
-				return err
-			}
+			write.SQL = `UPDATE ratings SET score = $1, review = $2, updated_at = $3 WHERE id = $4
+				RETURNING id, rated_at, updated_at`
+			write.Args = []any{score, review, now, st.id}
 			agg.add(0, score-oldScore, ratedAt, epoch)
 		}
-		if err := agg.save(ctx, tx, movieID); err != nil {
-			return err
-		}
-		if ch, err = s.recordChangeOf(ctx, tx, movierec.ChangeMovie, movieID, agg.change(oldScore, score, ratedAt)); err != nil {
+		// The rest, and the commit, in one round trip (see Batcher).
+		if err := batch(ctx, tx, true, write, agg.saveStmt(movieID),
+			s.recordStmt(&ch, movierec.ChangeMovie, movieID, agg.change(oldScore, score, ratedAt))); err != nil {
 			return err
 		}
 		r.UserID, r.Username, r.MovieID, r.Score, r.Review = userID, st.username, movieID, score, review
@@ -232,15 +248,10 @@ func (s *Store) DeleteRatingChange(ctx context.Context, userID, movieID int64) (
 			return movierec.ErrNotFound
 		}
 		agg, score, ratedAt := st.agg, st.score, st.ratedAt
-		if _, err := tx.Exec(ctx, `DELETE FROM ratings WHERE id = $1`, st.id); err != nil {
-			return err
-		}
 		agg.add(-1, -score, ratedAt, epoch)
-		if err := agg.save(ctx, tx, movieID); err != nil {
-			return err
-		}
-		ch, err = s.recordChangeOf(ctx, tx, movierec.ChangeMovie, movieID, agg.change(score, 0, ratedAt))
-		return err
+		// The rest, and the commit, in one round trip (see Batcher).
+		return batch(ctx, tx, true, Stmt{SQL: `DELETE FROM ratings WHERE id = $1`, Args: []any{st.id}},
+			agg.saveStmt(movieID), s.recordStmt(&ch, movierec.ChangeMovie, movieID, agg.change(score, 0, ratedAt)))
 	})
 	if err != nil {
 		return ch, fmt.Errorf("DeleteRating(%d, %d): %w", userID, movieID, err)

@@ -20,15 +20,12 @@ func startCatalog(ctx context.Context, cfg config, store *sqlstore.Store, answer
 	opts := cfg.Catalog
 	opts.Log = log
 	shared := store.Dialect() == "postgres"
-	if shared || answers != nil && answers.Shared() {
-		opts.Probe = func(ctx context.Context) (int64, error) {
-			if answers != nil && answers.Shared() {
-				if v, err := answers.CatalogVersion(ctx); err == nil {
-					return v, nil
-				}
-			}
-			return store.CatalogVersion(ctx)
-		}
+	// Several instances: on PostgreSQL, or on one SQLite file when they
+	// share Redis. Freshness checks ask Redis for the newest version, or
+	// read the change log when there is no Redis or it fails.
+	opts.Shared = shared || answers != nil && answers.Shared()
+	if answers != nil && answers.Shared() {
+		opts.Probe = answers.CatalogVersion
 	}
 	cat := catalog.New(store, opts)
 	if err := cat.Load(ctx); err != nil {

@@ -361,11 +361,12 @@ warm_up() {
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
 # cpu_ticks PID...: user + system CPU clock ticks of those processes that
-# still run.
+# still run, and of their children that ended (the postmaster's count the
+# backends that exited).
 cpu_ticks() {
 	local t=0 p v
 	for p in "$@"; do
-		v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || continue
+		v=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null) || continue
 		t=$((t + ${v:-0}))
 	done
 	echo $t
