@@ -118,6 +118,10 @@ func (o *Options) defaults() {
 	}
 }
 
+// notifyGap is the shortest time between two catch-ups that notifications
+// start (see Run).
+const notifyGap = 100 * time.Millisecond
+
 // changeBatch is how many changes one catch-up query reads.
 const changeBatch = 5000
 
@@ -636,7 +640,7 @@ func (c *Catalog) Run(ctx context.Context) {
 	defer tick.Stop()
 	prune := time.NewTicker(10 * time.Minute)
 	defer prune.Stop()
-	var lastErr time.Time
+	var lastErr, last time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -646,7 +650,18 @@ func (c *Catalog) Run(ctx context.Context) {
 			continue
 		case <-tick.C:
 		case <-c.wake:
+			// Every write elsewhere notifies: catch up at most once per
+			// notifyGap for them (reads that must be fresh catch up
+			// themselves; lists may lag by Coalesce anyway).
+			if d := notifyGap - time.Since(last); d > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
 		}
+		last = time.Now()
 		// A frozen database must not hold the catch-up lock for ever.
 		round, cancel := context.WithTimeout(ctx, roundTimeout)
 		err := c.Sync(round)

@@ -254,9 +254,20 @@ func (st *state) listSlots(f movierec.MovieFilter) (movierec.Page[movierec.Movie
 	// presorted order of a one-key ordering (a pass of cheap bit tests
 	// beats comparisons); multi-key orderings sort up to fewMax.
 	const fewSort, fewMax = 256, 2048
-	if !filtered {
+	switch {
+	case !filtered:
 		page.Count = st.live
-	} else {
+	case tiers == nil && !hasValueFilter(&f):
+		// Genres and tags only: the set is the matches (a removed movie
+		// leaves the genre and tag indexes, see unlink), counted without
+		// visiting them; they are listed only when few enough to sort.
+		hit = set
+		page.Count = set.count()
+		if page.Count <= fewSort || len(f.Ordering) > 1 && page.Count <= fewMax {
+			few = make([]int32, 0, page.Count)
+			set.each(func(slot int32) { few = append(few, slot) })
+		}
+	default:
 		hit = make(bitset, (len(st.movies)+63)/64)
 		consider := func(slot int32) {
 			e := st.movies[slot]

@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"slices"
 	"context"
 	"math"
 	"reflect"
@@ -69,7 +70,9 @@ func TestMovieLensSmallImport(t *testing.T) {
 }
 
 // checkListPlans fails when the unfiltered list query of any ordering
-// sorts a sequential scan of movies instead of walking an index.
+// but the rating aggregates sorts a sequential scan of movies instead of
+// walking an index. The aggregates are not indexed (see
+// TestAggregatesUnindexed): the SQL list is the catalog's test oracle.
 func checkListPlans(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
 	pool := postgres.Pool(s)
@@ -77,6 +80,9 @@ func checkListPlans(t *testing.T, s *sqlstore.Store) {
 		t.Fatal(err)
 	}
 	for _, field := range movierec.OrderFields {
+		if slices.Contains(ratingAggregateOrders, field) {
+			continue
+		}
 		for _, desc := range []bool{false, true} {
 			f := movierec.MovieFilter{Ordering: []movierec.Order{{Field: field, Desc: desc}}, Limit: 20}
 			_, pageSQL, args, err := sqlstore.ListMoviesSQL(f)
