@@ -1,10 +1,10 @@
 package sqlstore_test
 
 import (
-	"slices"
 	"context"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
