@@ -37,7 +37,7 @@ func (s *Server) serveMovieList(w http.ResponseWriter, r *http.Request, scope fu
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, body)
+	writeMovieList(w, body)
 }
 
 func (s *Server) getMovie(w http.ResponseWriter, r *http.Request) {
