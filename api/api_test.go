@@ -594,3 +594,25 @@ func TestPopularityAfterARating(t *testing.T) {
 		}
 	})
 }
+
+// TestClientHangUpIs499: a request whose client has gone when its
+// database read fails is recorded as 499 (client closed request), not as
+// a server error, on both backends.
+func TestClientHangUpIs499(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/ratings/movies/1/ratings/", nil)
+		rec := httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, req)
+		if rec.Code != 499 {
+			t.Fatalf("status %d for a request whose client hung up, want 499 (body %s)", rec.Code, rec.Body)
+		}
+		// The same request with its client still there is answered.
+		rec = httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/ratings/movies/1/ratings/", nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("status %d with the client still there", rec.Code)
+		}
+	})
+}

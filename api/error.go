@@ -43,6 +43,10 @@ type errorJSON struct {
 
 // writeError writes err as the contract's error body with the status its
 // code maps to. Internal errors are logged and never shown to the client.
+// statusClientClosed is the status recorded for a request whose client
+// hung up before its answer (nginx's 499, "client closed request").
+const statusClientClosed = 499
+
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := movierec.ErrorCode(err)
 	status, ok := statusOf[code]
@@ -51,7 +55,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if code == movierec.EINTERNAL && errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client hung up: nobody reads this answer, and it is not a
-		// server fault. (A write that failed this way rolled back.)
+		// server fault. (A write that failed this way rolled back.) The
+		// access log and the metrics record nginx's 499 instead of a 500.
+		status = statusClientClosed
 		observe.Logger(r.Context(), s.log).DebugContext(r.Context(), "client went away", slog.String("path", r.URL.Path))
 	} else if code == movierec.EINTERNAL {
 		observe.Logger(r.Context(), s.log).ErrorContext(r.Context(), "internal error", slog.String("method", r.Method),
