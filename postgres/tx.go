@@ -26,12 +26,12 @@ func (c *conn) InTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 	t := &pipeTx{conn: pc.Conn()}
 	defer func() {
 		if p := recover(); p != nil {
-			t.rollback()
+			t.rollback(ctx)
 			panic(p)
 		}
 	}()
 	if err := fn(t); err != nil {
-		t.rollback()
+		t.rollback(ctx)
 		return err
 	}
 	return t.commit(ctx)
@@ -143,18 +143,23 @@ func (t *pipeTx) commit(ctx context.Context) error {
 	return nil
 }
 
-// rollback ends a transaction that failed. It runs when the caller's
-// context may be cancelled already, under a deadline of its own; when it
-// cannot be sent, the pool destroys the connection (see InTx).
-func (t *pipeTx) rollback() {
-	if !t.begun || t.done || t.conn.IsClosed() || t.conn.PgConn().TxStatus() == 'I' {
+// rollback ends a transaction that failed, within ctx and at most
+// rollbackTimeout. When ctx has ended already or ROLLBACK cannot be sent,
+// nothing more is waited for: the pool destroys a connection released
+// inside a transaction (see InTx), which ends it on the server.
+func (t *pipeTx) rollback(ctx context.Context) {
+	if !t.begun || t.done || t.conn.IsClosed() || t.conn.PgConn().TxStatus() == 'I' || ctx.Err() != nil {
 		return
 	}
 	t.done = true
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, rollbackTimeout)
 	defer cancel()
 	t.conn.Exec(ctx, "ROLLBACK") //nolint:errcheck // a failure leaves the connection to be destroyed
 }
+
+// rollbackTimeout bounds a ROLLBACK (a frozen database must not hold the
+// request much longer).
+const rollbackTimeout = time.Second
 
 // errRow is a Row whose statement could not be sent.
 type errRow struct{ err error }

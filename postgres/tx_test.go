@@ -97,6 +97,22 @@ func TestPipelinedTx(t *testing.T) {
 			t.Fatalf("after %s: %d rows, want 2", name, n)
 		}
 	}
+	// The caller's own context ends inside the transaction: no ROLLBACK
+	// is waited for, the connection is dropped, nothing is committed.
+	cctx, cancel := context.WithCancel(ctx)
+	err = db.InTx(cctx, func(tx sqlstore.DB) error {
+		if err := batch(tx, false, insert(14)); err != nil {
+			return err
+		}
+		cancel()
+		return cctx.Err()
+	})
+	if err == nil {
+		t.Error("a transaction whose context ended reported success")
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("after the caller's context ended: %d rows, want 2", n)
+	}
 	// Every pooled connection is outside a transaction: more transactions
 	// than the pool has connections all commit.
 	for i := range 20 {
