@@ -4,7 +4,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -15,20 +14,14 @@ import (
 // The bytes are exactly what encoding/json (HTML escaping off, as
 // writeJSON) writes for the same page: TestMovieListJSON compares them.
 
-// listBufs recycles the buffers of list bodies.
-var listBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
-
 // writeMovieList writes a page of movie items as writeJSON would.
 func writeMovieList(w http.ResponseWriter, p pageJSON[movieItem]) {
-	bp := listBufs.Get().(*[]byte)
-	b := appendMovieList((*bp)[:0], p)
+	b := appendMovieList(make([]byte, 0, 1024+512*len(p.Results)), p)
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
-	*bp = b
-	listBufs.Put(bp)
 }
 
 // appendMovieList appends the page's JSON and a newline (as

@@ -195,7 +195,7 @@ func (c *Catalog) newest(ctx context.Context) (int64, error) {
 			return v, err
 		}
 	}
-	if err := c.Sync(ctx); err != nil {
+	if err := c.sync(ctx, false); err != nil {
 		return 0, err
 	}
 	return c.top.Load(), nil
@@ -251,9 +251,22 @@ func (c *Catalog) load(ctx context.Context) error {
 	return nil
 }
 
-// Sync applies every committed change not applied yet. Writers call it
-// after their write commits, so their own next read sees it.
-func (c *Catalog) Sync(ctx context.Context) error {
+// Sync applies every committed change not applied yet, reloading
+// everything when the log says so (an import) or this instance has not
+// caught up for too long (Options.Stale). Writers call it after their
+// write commits, so their own next read sees it.
+func (c *Catalog) Sync(ctx context.Context) error { return c.sync(ctx, true) }
+
+// errReloadDue: a read's catch-up found that only a full reload brings
+// this instance up to date. Reads do not reload (a 62,000-movie catalog
+// loads in 2-3 s, far past ReadWait, so every read would start one and
+// give it up); Run does it, and the read is answered from what this
+// instance has meanwhile.
+var errReloadDue = errors.New("catalog: a full reload is due; the background catch-up runs it")
+
+// sync is Sync; without reload, a reload that is due is left to Run
+// (woken up) and errReloadDue returned.
+func (c *Catalog) sync(ctx context.Context, reload bool) error {
 	if err := c.lockSync(ctx); err != nil {
 		return err
 	}
@@ -263,7 +276,7 @@ func (c *Catalog) Sync(ctx context.Context) error {
 	taken := c.pending
 	c.pending = nil
 	c.pendMu.Unlock()
-	err := c.catchUp(ctx)
+	err := c.catchUp(ctx, reload)
 	if err != nil && len(taken) > 0 {
 		// Not applied after all: keep them pending.
 		c.pendMu.Lock()
@@ -352,7 +365,7 @@ func (c *Catalog) applyOwn(ctx context.Context, ch movierec.CatalogChange) error
 	}
 	if ch.Version > c.floor {
 		// A version before it is missing: read them from the log.
-		return c.catchUp(ctx)
+		return c.catchUp(ctx, false)
 	}
 	return nil
 }
@@ -369,11 +382,17 @@ func (c *Catalog) SyncMovie(ctx context.Context, id int64) error {
 	if n == 0 {
 		return nil
 	}
-	return c.Sync(ctx)
+	return c.sync(ctx, false)
 }
 
-func (c *Catalog) catchUp(ctx context.Context) error {
+// catchUp applies the log's changes after the floor; see sync for
+// reload.
+func (c *Catalog) catchUp(ctx context.Context, reload bool) error {
 	if time.Since(c.lastSync) > c.opts.Stale {
+		if !reload {
+			c.Notify()
+			return errReloadDue
+		}
 		c.opts.Log.Warn("catalog: no catch-up for too long; reloading everything")
 		return c.load(ctx)
 	}
@@ -398,6 +417,10 @@ func (c *Catalog) catchUp(ctx context.Context) error {
 	}
 	for _, ch := range fresh {
 		if ch.Kind == movierec.ChangeAll {
+			if !reload {
+				c.Notify()
+				return errReloadDue
+			}
 			return c.load(ctx)
 		}
 	}
@@ -677,12 +700,13 @@ func (c *Catalog) Run(ctx context.Context) {
 // one has not applied yet (as far as Probe can tell). Requests that must
 // see every committed write (a movie's own answers, a writer's reads) call
 // it first. Without a Probe it does nothing: one process sees its own
-// writes through Sync.
+// writes through Sync. A full reload that is due is left to Run (see
+// errReloadDue).
 func (c *Catalog) EnsureFresh(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.ReadWait)
 	defer cancel()
 	if c.pendN.Load() > 0 {
-		if err := c.Sync(ctx); err != nil {
+		if err := c.sync(ctx, false); err != nil {
 			return err
 		}
 	}
@@ -710,7 +734,7 @@ func (c *Catalog) probe(ctx context.Context) error {
 		return err
 	}
 	if v > c.top.Load() || c.hasGaps.Load() {
-		return c.Sync(ctx)
+		return c.sync(ctx, false)
 	}
 	return nil
 }

@@ -351,6 +351,57 @@ func TestImportReloads(t *testing.T) {
 	})
 }
 
+// TestReadsLeaveReloadsToRun: when only a full reload brings an instance
+// up to date (another instance imported, or it has not caught up for
+// longer than Stale), a read's freshness check does not start one (at
+// MovieLens-25M size it takes seconds, far past ReadWait): it fails, the
+// read is answered from memory, and the background loop, woken up,
+// reloads at once (its poll is an hour here).
+func TestReadsLeaveReloadsToRun(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		if _, err := s.Import(ctx, storetest.Fixture(fixtureMovies), nil); err != nil {
+			t.Fatal(err)
+		}
+		const stale = 300 * time.Millisecond
+		c := catalog.New(s, catalog.Options{Shared: true, Poll: time.Hour, Stale: stale})
+		if err := c.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitReload := func(what string, reloads int64) {
+			t.Helper()
+			for deadline := time.Now().Add(5 * time.Second); c.Reloads() == reloads; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: the background loop did not reload", what)
+				}
+			}
+		}
+		if _, err := s.Import(ctx, storetest.Fixture(fixtureMovies+5), nil); err != nil { // another instance's import
+			t.Fatal(err)
+		}
+		reloads := c.Reloads()
+		if err := c.EnsureFresh(ctx); err == nil {
+			t.Error("after an import elsewhere, a read's freshness check reported success")
+		}
+		if c.Reloads() != reloads {
+			t.Fatal("a read's freshness check reloaded the catalog")
+		}
+		go c.Run(ctx)
+		waitReload("import", reloads)
+		if m, err := c.Movie(ctx, fixtureMovies+5); err != nil || m.ID != fixtureMovies+5 {
+			t.Fatalf("after the reload, a movie of the import: %+v, %v", m, err)
+		}
+
+		time.Sleep(stale + 50*time.Millisecond) // no catch-up since: stale
+		reloads = c.Reloads()
+		if err := c.EnsureFresh(ctx); err == nil && c.Reloads() != reloads {
+			t.Fatal("a read's freshness check reloaded a stale catalog")
+		}
+		waitReload("stale", reloads)
+	})
+}
+
 // TestVersions: a rating write moves the rated movie's version at once
 // and no other's, and the list version follows within the coalescing
 // interval.

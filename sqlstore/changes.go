@@ -18,35 +18,23 @@ const prunedSettingKey = "catalog_changes_pruned"
 // transaction of the write it describes: if the write fails, so does the
 // record. It must be the write's last locking statement (on PostgreSQL it
 // takes a lock held until commit) and it also notifies listeners there, on
-// commit (see Dialect.RecordChange).
-//
-// A rating write passes what it did as rating (at most one), stored with
-// the change so that readers can apply it without reloading the movie
-// (see movierec.CatalogChange.Rating); every other write passes none.
-func (s *Store) recordChange(ctx context.Context, tx DB, kind string, id int64, rating ...movierec.RatingChange) error {
-	_, err := s.recordChangeOf(ctx, tx, kind, id, rating...)
-	return err
-}
-
-// recordChangeOf is recordChange returning the change recorded, which is
-// the change readers of the log see once tx commits.
-func (s *Store) recordChangeOf(ctx context.Context, tx DB, kind string, id int64, rating ...movierec.RatingChange) (movierec.CatalogChange, error) {
+// commit (see Dialect.RecordChange). Rating writes use recordStmt.
+func (s *Store) recordChange(ctx context.Context, tx DB, kind string, id int64) error {
 	var ch movierec.CatalogChange
-	if len(rating) > 1 {
-		return ch, fmt.Errorf("record change: %d rating payloads, want at most one", len(rating))
-	}
-	err := batch(ctx, tx, false, s.recordStmt(&ch, kind, id, rating...))
-	return ch, err
+	return batch(ctx, tx, false, s.recordStmt(&ch, kind, id, nil))
 }
 
-// recordStmt is recordChangeOf's statement, which sets *ch to the change
-// recorded; at most one rating.
-func (s *Store) recordStmt(ch *movierec.CatalogChange, kind string, id int64, rating ...movierec.RatingChange) Stmt {
+// recordStmt is recordChange's statement, which sets *ch to the change
+// recorded (the change readers of the log see once tx commits). A rating
+// write passes what it did as rating, stored with the change so that
+// readers can apply it without reloading the movie (see
+// movierec.CatalogChange.Rating); every other write passes nil.
+func (s *Store) recordStmt(ch *movierec.CatalogChange, kind string, id int64, rating *movierec.RatingChange) Stmt {
 	*ch = movierec.CatalogChange{Kind: kind, ID: id}
 	// The payload columns stay NULL without a payload.
 	var oldScore, newScore, ratedAt, count, avg, pop any
-	if len(rating) > 0 {
-		r := rating[0]
+	if rating != nil {
+		r := *rating
 		oldScore, newScore, ratedAt = r.OldScore, r.NewScore, r.RatedAt.UTC()
 		count, avg, pop = r.Count, r.Average, r.Popularity
 		r.RatedAt = r.RatedAt.UTC()

@@ -119,13 +119,8 @@ func (a aggregates) average() float64 {
 	return 0
 }
 
-// save stores the aggregates of a movie locked by lockRating. Only
+// saveStmt stores the aggregates of a movie locked by lockRating. Only
 // this movie changes: every other movie's popularity keeps its value.
-func (a aggregates) save(ctx context.Context, tx DB, movieID int64) error {
-	return batch(ctx, tx, false, a.saveStmt(movieID))
-}
-
-// saveStmt is save's statement.
 func (a aggregates) saveStmt(movieID int64) Stmt {
 	return Stmt{SQL: `UPDATE movies SET rating_count = $1, rating_total = $2, average_rating = $3, popularity_score = $4
 		WHERE id = $5`, Args: []any{a.count, a.total, a.average(), a.pop, movieID}}
@@ -134,8 +129,8 @@ func (a aggregates) saveStmt(movieID int64) Stmt {
 // change is the change-log payload of a rating write that moved the
 // rating's score from oldScore to newScore (0: none) and left the
 // aggregates a, as save stores them.
-func (a aggregates) change(oldScore, newScore float64, ratedAt time.Time) movierec.RatingChange {
-	return movierec.RatingChange{OldScore: oldScore, NewScore: newScore, RatedAt: ratedAt,
+func (a aggregates) change(oldScore, newScore float64, ratedAt time.Time) *movierec.RatingChange {
+	return &movierec.RatingChange{OldScore: oldScore, NewScore: newScore, RatedAt: ratedAt,
 		Count: a.count, Average: a.average(), Popularity: a.pop}
 }
 
