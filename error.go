@@ -44,6 +44,11 @@ func FieldError(field, message string) *Error {
 	}
 }
 
+// ErrStoreUnavailable is wrapped by store errors that mean the database
+// cannot answer now (unreachable, shutting down, or past a statement's
+// deadline): the client should retry later (503 with Retry-After).
+var ErrStoreUnavailable = &Error{Code: EUNAVAILABLE, Message: "The database is not answering; try again shortly."}
+
 // ErrNotFound is wrapped by lookups that find nothing.
 var ErrNotFound = &Error{Code: ENOTFOUND, Message: "Not found."}
 

@@ -101,17 +101,20 @@ type Server struct {
 	trustProxy  bool
 	recommender Recommender
 	metrics     *observe.Metrics
-	cache       *cache.Cache
-	versions    Versions
-	policies    Policies
-	limits      struct{ loginAddr, loginUser, register *throttle.Limiter }
-	access      *accessLog
+	// unavailableLog spaces out the log lines of a database outage.
+	unavailableLog observe.Every
+	cache          *cache.Cache
+	versions       Versions
+	policies       Policies
+	limits         struct{ loginAddr, loginUser, register *throttle.Limiter }
+	access         *accessLog
 }
 
 // New returns a Server, ready to serve.
 func New(store Store, accounts Accounts, log *slog.Logger, opts Options) *Server {
 	s := &Server{store: store, accounts: accounts, log: log, mux: http.NewServeMux(), trustProxy: opts.TrustProxy,
-		recommender: opts.Recommender, metrics: opts.Metrics, cache: opts.Cache, versions: opts.Versions, policies: opts.Policies}
+		recommender: opts.Recommender, metrics: opts.Metrics, cache: opts.Cache, versions: opts.Versions, policies: opts.Policies,
+		unavailableLog: observe.Every{Interval: unavailableLogEvery}}
 	if s.policies == (Policies{}) {
 		s.policies = DefaultPolicies()
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/movierec/movierec"
 	"github.com/movierec/movierec/observe"
@@ -59,6 +60,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// access log and the metrics record nginx's 499 instead of a 500.
 		status = statusClientClosed
 		observe.Logger(r.Context(), s.log).DebugContext(r.Context(), "client went away", slog.String("path", r.URL.Path))
+	} else if errors.Is(err, movierec.ErrStoreUnavailable) {
+		s.storeUnavailable(r, err)
 	} else if code == movierec.EINTERNAL {
 		observe.Logger(r.Context(), s.log).ErrorContext(r.Context(), "internal error", slog.String("method", r.Method),
 			slog.String("path", r.URL.Path), slog.Any("err", err))
@@ -74,4 +77,21 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		Message: movierec.ErrorMessage(err),
 		Details: movierec.ErrorDetails(err),
 	}})
+}
+
+// unavailableLogEvery is the longest a database outage goes unlogged:
+// every failing request counts in movierec_db_unavailable_total, and one
+// line per interval says how many there were.
+const unavailableLogEvery = 10 * time.Second
+
+// storeUnavailable records a request refused because the database could
+// not answer.
+func (s *Server) storeUnavailable(r *http.Request, err error) {
+	if s.metrics != nil {
+		s.metrics.DBUnavailable.Inc()
+	}
+	if ok, more := s.unavailableLog.Allow(time.Now()); ok {
+		observe.Logger(r.Context(), s.log).WarnContext(r.Context(), "database unavailable: answering 503",
+			slog.String("path", r.URL.Path), slog.Int("more_since_last_line", more), slog.Any("err", err))
+	}
 }

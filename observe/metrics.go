@@ -22,6 +22,7 @@ type Metrics struct {
 	QueryErrors       *prometheus.CounterVec   // statement kind
 	CacheRequests     *prometheus.CounterVec   // policy, result (hit, miss, error)
 	RedisErrors       prometheus.Counter
+	DBUnavailable     prometheus.Counter // requests answered 503 because the database could not answer
 }
 
 // NewMetrics registers every collector on a fresh registry.
@@ -57,8 +58,13 @@ func NewMetrics() *Metrics {
 		RedisErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "movierec", Name: "redis_errors_total", Help: "Failed Redis commands.",
 		}),
+		DBUnavailable: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "movierec", Name: "db_unavailable_total",
+			Help: "Requests answered 503 because the database was unreachable, shutting down or past a statement deadline.",
+		}),
 	}
-	reg.MustRegister(m.RequestDuration, m.InFlight, m.QueriesPerRequest, m.QueryDuration, m.QueryErrors, m.CacheRequests, m.RedisErrors)
+	reg.MustRegister(m.RequestDuration, m.InFlight, m.QueriesPerRequest, m.QueryDuration, m.QueryErrors, m.CacheRequests,
+		m.RedisErrors, m.DBUnavailable)
 	return m
 }
 

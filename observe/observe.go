@@ -7,6 +7,7 @@ package observe
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -64,4 +65,29 @@ func Logger(ctx context.Context, fallback *slog.Logger) *slog.Logger {
 		return l
 	}
 	return fallback
+}
+
+// Every lets a repeated log line through at most once per interval and
+// counts the ones it held back, so an outage that fails every request
+// logs a line per interval instead of one per request. The zero value
+// lets every line through; its methods are safe for concurrent use.
+type Every struct {
+	Interval time.Duration
+
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+// Allow reports whether a line may be logged now and, when it may, how
+// many were held back since the last one.
+func (e *Every) Allow(now time.Time) (ok bool, suppressed int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.last.IsZero() && now.Sub(e.last) < e.Interval {
+		e.suppressed++
+		return false, 0
+	}
+	e.last, suppressed, e.suppressed = now, e.suppressed, 0
+	return true, suppressed
 }

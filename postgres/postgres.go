@@ -8,7 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -50,6 +56,31 @@ var Dialect = sqlstore.Dialect{
 	// ANALYZE would visit every schema of the database.
 	Analyze:      `VACUUM (ANALYZE) movies, ratings, movie_genres, taggings, genres, tags, users`,
 	RecordChange: recordChangeSQL(CatalogChannel),
+	Unavailable:  Unavailable,
+}
+
+// Unavailable reports whether err means PostgreSQL cannot answer now: no
+// connection (refused, reset, timed out), a server shutting down, starting
+// up or out of connections, or a connection that broke mid-statement.
+func Unavailable(err error) bool {
+	var connectErr *pgconn.ConnectError
+	var pgErr *pgconn.PgError
+	var netErr net.Error
+	switch {
+	case err == nil:
+		return false
+	case errors.As(err, &connectErr), errors.As(err, &netErr), pgconn.Timeout(err),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return true
+	case errors.As(err, &pgErr):
+		// 08: connection exception; 57P01-57P03: admin/crash shutdown,
+		// cannot connect now; 53300: too many connections.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" ||
+			pgErr.Code == "57P03" || pgErr.Code == "53300"
+	}
+	// pgx reports a connection it has closed after a failure by text only.
+	return strings.Contains(err.Error(), "conn closed")
 }
 
 // Config says how to reach PostgreSQL.
@@ -61,26 +92,70 @@ type Config struct {
 	// Schema, when set, is created if missing and used as the search_path
 	// of every connection (tests give each test its own).
 	Schema string
+	// Deadlines bound statements on the client (see sqlstore.Deadlines;
+	// zero fields take sqlstore.DefaultDeadlines). Each also sets the
+	// server's statement_timeout as a backstop, at twice the deadline, so
+	// a statement whose cancellation never reached the server still ends:
+	// on the pool's connections for Deadlines.Statement, and on a small
+	// second pool, which bulk work (sqlstore.LongWork) uses, for
+	// Deadlines.Long.
+	Deadlines sqlstore.Deadlines
+}
+
+// longConns is the size of the pool for bulk work.
+const longConns = 4
+
+// deadlines returns cfg's deadlines with the defaults filled in.
+func (cfg Config) deadlines() sqlstore.Deadlines {
+	d := cfg.Deadlines
+	if d.Statement <= 0 {
+		d.Statement = sqlstore.DefaultDeadlines.Statement
+	}
+	if d.Long <= 0 {
+		d.Long = sqlstore.DefaultDeadlines.Long
+	}
+	return d
+}
+
+// backstop is the statement_timeout runtime parameter for deadline d.
+func backstop(d time.Duration) string {
+	return strconv.FormatInt((2 * d).Milliseconds(), 10)
 }
 
 // Open connects to PostgreSQL, applies pending migrations and returns the
 // store.
 func Open(ctx context.Context, cfg Config) (*sqlstore.Store, error) {
-	pool, err := NewPool(ctx, cfg)
+	dl := cfg.deadlines()
+	pool, err := newPool(ctx, cfg, backstop(dl.Statement), false)
 	if err != nil {
 		return nil, err
 	}
-	if err := Migrate(ctx, pool); err != nil {
+	long, err := newPool(ctx, cfg, backstop(dl.Long), true)
+	if err != nil {
 		pool.Close()
+		return nil, err
+	}
+	if err := Migrate(ctx, long); err != nil {
+		pool.Close()
+		long.Close()
 		return nil, err
 	}
 	d := Dialect
 	d.RecordChange = recordChangeSQL(poolChannel(pool))
-	return sqlstore.New(&conn{pool: pool}, d), nil
+	s := sqlstore.New(&conn{pool: pool, long: long}, d)
+	s.SetDeadlines(dl)
+	return s, nil
 }
 
 // NewPool opens a pgx pool as cfg says, creating cfg.Schema if needed.
+// Its connections have the server's default statement_timeout.
 func NewPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
+	return newPool(ctx, cfg, "", false)
+}
+
+// newPool is NewPool with statement_timeout (milliseconds; "" keeps the
+// server's); a long pool is the small one for bulk work, opened empty.
+func newPool(ctx context.Context, cfg Config, statementTimeout string, long bool) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: bad DATABASE_URL: %w", err)
@@ -93,11 +168,17 @@ func NewPool(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 		pc.MaxConns = cfg.MaxConns
 	}
 	pc.MinConns = min(pc.MinConns, pc.MaxConns)
+	if long {
+		pc.MinConns, pc.MaxConns = 0, longConns
+	}
 	if cfg.Schema != "" {
 		if err := createSchema(ctx, cfg.URL, cfg.Schema); err != nil {
 			return nil, err
 		}
 		pc.ConnConfig.RuntimeParams["search_path"] = cfg.Schema
+	}
+	if statementTimeout != "" {
+		pc.ConnConfig.RuntimeParams["statement_timeout"] = statementTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
@@ -175,8 +256,18 @@ type querier interface {
 	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
 }
 
-// conn adapts a pgx pool to sqlstore.Conn.
-type conn struct{ pool *pgxpool.Pool }
+// conn adapts a pgx pool to sqlstore.Conn. Bulk work (sqlstore.LongWork)
+// runs on long, whose statement_timeout allows it; everything else on
+// pool.
+type conn struct{ pool, long *pgxpool.Pool }
+
+// pick returns the pool for ctx's work.
+func (c *conn) pick(ctx context.Context) *pgxpool.Pool {
+	if c.long != nil && sqlstore.IsLongWork(ctx) {
+		return c.long
+	}
+	return c.pool
+}
 
 // Pool returns the pgx pool under a store opened by this package, or nil.
 func Pool(s *sqlstore.Store) *pgxpool.Pool {
@@ -187,17 +278,17 @@ func Pool(s *sqlstore.Store) *pgxpool.Pool {
 }
 
 func (c *conn) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
-	return c.pool.Query(ctx, sql, args...)
+	return c.pick(ctx).Query(ctx, sql, args...)
 }
 func (c *conn) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
-	return row{c.pool.QueryRow(ctx, sql, args...)}
+	return row{c.pick(ctx).QueryRow(ctx, sql, args...)}
 }
 func (c *conn) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
-	tag, err := c.pool.Exec(ctx, sql, args...)
+	tag, err := c.pick(ctx).Exec(ctx, sql, args...)
 	return tag.RowsAffected(), err
 }
 func (c *conn) CopyIn(ctx context.Context, table string, columns []string, n int, rowAt func(int) []any) (int64, error) {
-	return copyIn(ctx, c.pool, table, columns, n, rowAt)
+	return copyIn(ctx, c.pick(ctx), table, columns, n, rowAt)
 }
 func (c *conn) Ping(ctx context.Context) error { return c.pool.Ping(ctx) }
 
@@ -207,13 +298,19 @@ func (c *conn) Stats() sqlstore.PoolStats {
 	return sqlstore.PoolStats{Acquired: int(st.AcquiredConns()), Idle: int(st.IdleConns()), Total: int(st.TotalConns()),
 		Max: int(st.MaxConns()), Waits: st.EmptyAcquireCount(), WaitTime: st.EmptyAcquireWaitTime()}
 }
-func (c *conn) Close() error { c.pool.Close(); return nil }
+func (c *conn) Close() error {
+	c.pool.Close()
+	if c.long != nil {
+		c.long.Close()
+	}
+	return nil
+}
 
 // InReadTx runs fn in a REPEATABLE READ, READ ONLY transaction: every
 // statement sees the snapshot of the first.
 func (c *conn) InReadTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	return pgx.BeginTxFunc(ctx, c.pool, opts, func(t pgx.Tx) error { return fn(tx{t}) })
+	return pgx.BeginTxFunc(ctx, c.pick(ctx), opts, func(t pgx.Tx) error { return fn(tx{t}) })
 }
 
 // tx adapts pgx.Tx to sqlstore.DB.

@@ -17,7 +17,7 @@ import (
 // two round trips, and its row and commit-order locks are never held
 // across a round trip to this process.
 func (c *conn) InTx(ctx context.Context, fn func(sqlstore.DB) error) error {
-	pc, err := c.pool.Acquire(ctx)
+	pc, err := c.pick(ctx).Acquire(ctx)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,8 @@ import (
 	"strings"
 
 	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // also registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/movierec/movierec/sqlstore"
 )
@@ -31,6 +32,19 @@ var Dialect = sqlstore.Dialect{
 	IsUniqueViolation: func(err error) bool {
 		return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 	},
+	Unavailable: Unavailable,
+}
+
+// Unavailable reports whether err means the database is busy: another
+// process held its write lock past busy_timeout (SQLITE_BUSY, or
+// SQLITE_LOCKED within one process).
+func Unavailable(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	code := e.Code() & 0xff // the primary code of an extended one
+	return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
 }
 
 // PathFromURL returns the file path of a sqlite:// database URL:

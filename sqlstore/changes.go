@@ -154,6 +154,7 @@ func scanChange(r Row) (movierec.CatalogChange, error) {
 // newest version recorded before that time. A reader asking for changes
 // it deleted is told to reload everything (see CatalogChanges).
 func (s *Store) PruneCatalogChanges(ctx context.Context, before time.Time) (int64, error) {
+	ctx = LongWork(ctx) // bulk: see Deadlines
 	var n int64
 	err := s.conn.InTx(ctx, func(tx DB) error {
 		var upTo *int64

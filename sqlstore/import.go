@@ -96,6 +96,7 @@ type ImportResult struct {
 // popularity_score) are recomputed from scratch, and a ChangeAll is
 // recorded.
 func (s *Store) Import(ctx context.Context, ds *movierec.Dataset, progress movierec.Progress) (ImportResult, error) {
+	ctx = LongWork(ctx) // bulk: see Deadlines
 	start := time.Now()
 	if progress == nil {
 		progress = func(string, int, int) {}

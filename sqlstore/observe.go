@@ -36,7 +36,7 @@ func (s *Store) PoolStats() PoolStats {
 
 // Observe sends every later statement to o. Call it before serving.
 func (s *Store) Observe(o Observer) {
-	s.conn = &observedConn{Conn: s.raw, o: o}
+	s.conn = &observedConn{Conn: s.guard, o: o}
 }
 
 // Unobserved returns a connection that bypasses the observer (for EXPLAIN

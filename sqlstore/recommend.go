@@ -12,6 +12,7 @@ import (
 // ForEachRating calls fn for every rating, in (user, movie) order,
 // streaming rather than loading them all at once.
 func (s *Store) ForEachRating(ctx context.Context, fn func(movierec.DatasetRating) error) error {
+	ctx = LongWork(ctx) // bulk: see Deadlines
 	rows, err := s.conn.Query(ctx, `SELECT user_id, movie_id, score, rated_at FROM ratings ORDER BY user_id, movie_id`)
 	if err != nil {
 		return fmt.Errorf("ForEachRating: %w", err)
@@ -149,6 +150,7 @@ func (s *Store) MoviesByIDs(ctx context.Context, ids []int64) ([]movierec.Movie,
 
 // SaveModel stores a trained model.
 func (s *Store) SaveModel(ctx context.Context, m movierec.StoredModel) error {
+	ctx = LongWork(ctx) // bulk: see Deadlines
 	_, err := s.conn.Exec(ctx, `INSERT INTO models (version, trained_at, training_seconds, ratings, data) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (version) DO NOTHING`, m.Version, m.TrainedAt.UTC(), m.TrainingDuration.Seconds(), m.Ratings, m.Data)
 	if err != nil {
@@ -179,6 +181,7 @@ func (s *Store) LatestModelVersion(ctx context.Context) (string, error) {
 // LatestModel returns the newest stored model, or an error wrapping
 // ErrNotFound when none is stored.
 func (s *Store) LatestModel(ctx context.Context) (movierec.StoredModel, error) {
+	ctx = LongWork(ctx) // bulk: see Deadlines
 	var m movierec.StoredModel
 	var at nullTime
 	var secs float64

@@ -24,6 +24,7 @@ const catalogChunk = 500
 // catalog at Version, and the changes after Version are still to be
 // applied.
 func (s *Store) CatalogSnapshot(ctx context.Context, window time.Duration) (movierec.CatalogSnapshot, error) {
+	ctx = LongWork(ctx) // bulk: see Deadlines
 	var snap movierec.CatalogSnapshot
 	err := s.inReadTx(ctx, func(tx DB) error {
 		snap = movierec.CatalogSnapshot{}

@@ -92,6 +92,10 @@ type Dialect struct {
 	// commit and dropped on rollback: one round trip while the lock is
 	// held, besides the commit. SQLite's writers are serialised already.
 	RecordChange string
+	// Unavailable reports whether err means the database cannot answer
+	// now (refused or broken connections, a server shutting down, a
+	// busy lock): such errors wrap movierec.ErrStoreUnavailable.
+	Unavailable func(err error) bool
 }
 
 // ReadTxConn is implemented by Conns that can run fn in a read-only
@@ -104,15 +108,18 @@ type ReadTxConn interface {
 
 // Store is movierec's storage on a SQL database.
 type Store struct {
-	conn    Conn // raw, or raw wrapped by Observe
+	conn    Conn // guard, or guard wrapped by Observe
+	guard   *guardConn
 	raw     Conn
 	dialect Dialect
 	now     func() time.Time
 }
 
 // New returns a Store on conn. The caller has applied the migrations.
+// Its statements get DefaultDeadlines (see SetDeadlines).
 func New(conn Conn, d Dialect) *Store {
-	return &Store{conn: conn, raw: conn, dialect: d, now: time.Now}
+	g := &guardConn{Conn: conn, deadlines: DefaultDeadlines, unavailable: d.Unavailable}
+	return &Store{conn: g, guard: g, raw: conn, dialect: d, now: time.Now}
 }
 
 // SetClock replaces the store's clock (tests use a fixed one).

@@ -61,6 +61,15 @@ func OpenSQLite(tb testing.TB) *sqlstore.Store {
 // unset and fails it when the server cannot be reached.
 func OpenPostgres(tb testing.TB) *sqlstore.Store {
 	tb.Helper()
+	return OpenPostgresWith(tb, nil)
+}
+
+// OpenPostgresWith is OpenPostgres with the configuration changed by
+// edit (nil: none) before the store opens: a test can route it through a
+// Proxy or give it short deadlines. The schema is dropped through the
+// original URL.
+func OpenPostgresWith(tb testing.TB, edit func(*postgres.Config)) *sqlstore.Store {
+	tb.Helper()
 	url := os.Getenv(PostgresURLEnv)
 	if url == "" {
 		tb.Skipf("%s is not set", PostgresURLEnv)
@@ -68,7 +77,11 @@ func OpenPostgres(tb testing.TB) *sqlstore.Store {
 	schema := "test_" + randomSuffix()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema, MinConns: 1, MaxConns: 8})
+	cfg := postgres.Config{URL: url, Schema: schema, MinConns: 1, MaxConns: 8}
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := postgres.Open(ctx, cfg)
 	if err != nil {
 		tb.Fatalf("open postgres (%s): %v", PostgresURLEnv, err)
 	}

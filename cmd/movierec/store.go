@@ -19,13 +19,18 @@ func openStore(ctx context.Context, cfg config) (*sqlstore.Store, error) {
 	u := cfg.DatabaseURL
 	switch {
 	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
-		return postgres.Open(ctx, postgres.Config{URL: u, MinConns: cfg.DBMinConns, MaxConns: cfg.DBMaxConns})
+		return postgres.Open(ctx, postgres.Config{URL: u, MinConns: cfg.DBMinConns, MaxConns: cfg.DBMaxConns,
+			Deadlines: cfg.DBDeadlines})
 	case strings.HasPrefix(u, "sqlite:"):
 		path, err := sqlite.PathFromURL(u)
 		if err != nil {
 			return nil, err
 		}
-		return sqlite.Open(ctx, path)
+		s, err := sqlite.Open(ctx, path)
+		if err == nil {
+			s.SetDeadlines(cfg.DBDeadlines)
+		}
+		return s, err
 	}
 	return nil, fmt.Errorf("DATABASE_URL %q: want sqlite:///path/to/file.db or postgres://...", redactURL(u))
 }
