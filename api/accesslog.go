@@ -45,10 +45,11 @@ func ParseAccessLog(s string) (AccessLog, error) {
 // accessLog decides, per request, whether and at which level the access
 // log line is written.
 type accessLog struct {
-	mode  AccessLog
-	every uint64        // AccessLogSample: log one in every
-	slow  time.Duration // 0: no slow rule
-	seen  atomic.Uint64 // ordinary requests seen under AccessLogSample
+	mode     AccessLog
+	every    uint64        // AccessLogSample: log one in every
+	slow     time.Duration // 0: no slow rule
+	seen     atomic.Uint64 // ordinary requests seen under AccessLogSample
+	seenDown atomic.Uint64 // requests refused for an unavailable database
 }
 
 func newAccessLog(opts Options) *accessLog {
@@ -63,10 +64,18 @@ func newAccessLog(opts Options) *accessLog {
 // the line stands for (1 unless sampled); ok is false when nothing is
 // logged. 5xx answers and slow requests are warnings; 4xx and ordinary
 // requests are info. Under sampling the first ordinary request is
-// logged, then every every-th.
-func (a *accessLog) decide(status int, took time.Duration) (level slog.Level, stands uint64, ok bool) {
+// logged, then every every-th. Requests refused because the database
+// could not answer (storeDown) are sampled the same way, as warnings,
+// under every mode but "all": an outage refuses every request, and one
+// line per interval describes it (see Server.storeUnavailable).
+func (a *accessLog) decide(status int, took time.Duration, storeDown bool) (level slog.Level, stands uint64, ok bool) {
 	switch {
 	case a.mode == AccessLogOff:
+		return 0, 0, false
+	case storeDown && a.mode != AccessLogAll:
+		if (a.seenDown.Add(1)-1)%a.every == 0 {
+			return slog.LevelWarn, a.every, true
+		}
 		return 0, 0, false
 	case status >= 500, a.slow > 0 && took >= a.slow:
 		return slog.LevelWarn, 1, true

@@ -57,8 +57,10 @@ type Options struct {
 	// Recommender serves the recommendation routes (nil: they answer 503).
 	Recommender Recommender
 	// Metrics records request metrics and is served at /metrics (nil: no
-	// metrics).
-	Metrics *observe.Metrics
+	// metrics) unless HideMetrics keeps it off this handler (to serve it
+	// on an admin listener only).
+	Metrics     *observe.Metrics
+	HideMetrics bool
 	// Cache keeps answers (nil: none); Policies are their lifetimes
 	// (zero: DefaultPolicies).
 	Cache    *cache.Cache
@@ -101,6 +103,7 @@ type Server struct {
 	trustProxy  bool
 	recommender Recommender
 	metrics     *observe.Metrics
+	hideMetrics bool
 	// unavailableLog spaces out the log lines of a database outage.
 	unavailableLog observe.Every
 	cache          *cache.Cache
@@ -114,7 +117,7 @@ type Server struct {
 func New(store Store, accounts Accounts, log *slog.Logger, opts Options) *Server {
 	s := &Server{store: store, accounts: accounts, log: log, mux: http.NewServeMux(), trustProxy: opts.TrustProxy,
 		recommender: opts.Recommender, metrics: opts.Metrics, cache: opts.Cache, versions: opts.Versions, policies: opts.Policies,
-		unavailableLog: observe.Every{Interval: unavailableLogEvery}}
+		unavailableLog: observe.Every{Interval: unavailableLogEvery}, hideMetrics: opts.HideMetrics}
 	if s.policies == (Policies{}) {
 		s.policies = DefaultPolicies()
 	}
@@ -202,7 +205,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /health/{$}", s.health)
 	s.handle("GET /healthz", s.healthz)
 	s.handle("GET /readyz", s.readyz)
-	if s.metrics != nil {
+	if s.metrics != nil && !s.hideMetrics {
 		s.mux.Handle("GET /metrics", s.metrics.Handler())
 		s.routes = append(s.routes, "GET /metrics")
 	}
@@ -240,7 +243,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.metrics.RequestDuration.WithLabelValues(route, methodLabel(r.Method), observe.StatusClass(sw.status)).Observe(took.Seconds())
 			s.metrics.QueriesPerRequest.WithLabelValues(route).Observe(float64(stats.Queries()))
 		}
-		if level, stands, ok := s.access.decide(sw.status, took); ok && log.Enabled(ctx, level) {
+		if level, stands, ok := s.access.decide(sw.status, took, stats.StoreUnavailable()); ok && log.Enabled(ctx, level) {
 			// The path only: query strings are not logged.
 			attrs := append(make([]slog.Attr, 0, 9), slog.String("method", r.Method), slog.String("route", route),
 				slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes),

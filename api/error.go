@@ -87,6 +87,9 @@ const unavailableLogEvery = 10 * time.Second
 // storeUnavailable records a request refused because the database could
 // not answer.
 func (s *Server) storeUnavailable(r *http.Request, err error) {
+	if st := observe.Stats(r.Context()); st != nil {
+		st.SetStoreUnavailable() // its access line is sampled (see accessLog.decide)
+	}
 	if s.metrics != nil {
 		s.metrics.DBUnavailable.Inc()
 	}

@@ -1,13 +1,24 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/movierec/movierec"
+	"github.com/movierec/movierec/api"
+	"github.com/movierec/movierec/observe"
+	"github.com/movierec/movierec/sqlite"
 	"github.com/movierec/movierec/sqlstore"
 	"github.com/movierec/movierec/storetest"
 )
@@ -76,5 +87,78 @@ func TestDatabaseOutageIs503(t *testing.T) {
 		if _, err := s.Rating(context.Background(), u.ID, movieID); err != nil {
 			t.Errorf("acknowledged rating of movie %s: %v", id, err)
 		}
+	}
+}
+
+// TestBusyDatabaseIs503: on SQLite, a write lock held by another process
+// past the statement deadline makes a rating a 503 UNAVAILABLE with
+// Retry-After; the refusals are counted in movierec_db_unavailable_total
+// and logged once per interval, not once per request. With HideMetrics
+// (an admin listener serves them) /metrics is not on the public handler.
+func TestBusyDatabaseIs503(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "busy.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	s.SetDeadlines(sqlstore.Deadlines{Statement: 300 * time.Millisecond})
+	if _, err := s.Import(context.Background(), storetest.Fixture(10), nil); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	m := observe.NewMetrics()
+	ts := httptest.NewServer(api.New(s, storetest.Accounts(t, s), log, api.Options{Metrics: m, AccessLog: api.AccessLogSample}).Handler())
+	t.Cleanup(ts.Close)
+	e := &env{t: t, store: s, url: ts.URL}
+	ann := e.register("ann")
+
+	// Another process takes the write lock and keeps it.
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	lock, err := other.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		var body struct{ Error struct{ Code string } }
+		res := call(t, e.url, "POST", "/api/ratings/movies/1/rate/", ann.Access, map[string]any{"score": 2}, &body)
+		if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" || body.Error.Code != movierec.EUNAVAILABLE {
+			t.Errorf("rating under another process's write lock: %d (Retry-After %q) %q, want 503 UNAVAILABLE",
+				res.StatusCode, res.Header.Get("Retry-After"), body.Error.Code)
+		}
+	}
+	if _, err := lock.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if res := call(t, e.url, "POST", "/api/ratings/movies/1/rate/", ann.Access, map[string]any{"score": 2}, nil); res.StatusCode != http.StatusCreated {
+		t.Errorf("rating once the lock is gone: %d", res.StatusCode)
+	}
+	if got := testutil.ToFloat64(m.DBUnavailable); got != 2 {
+		t.Errorf("movierec_db_unavailable_total = %v, want 2", got)
+	}
+	// One line describes the outage, and one access line in a sample of
+	// 100 stands for the refused requests.
+	if n := strings.Count(logs.String(), `msg="database unavailable`); n != 1 {
+		t.Errorf("%d outage lines for 2 refusals within 10 s, want 1:\n%s", n, logs.String())
+	}
+	if n := strings.Count(logs.String(), "status=503"); n != 1 || !strings.Contains(logs.String(), "sampled_1_in=100") {
+		t.Errorf("%d access lines for 2 refusals, want 1 standing for 100:\n%s", n, logs.String())
+	}
+	if res, _ := fetch(t, e, "/metrics", "", nil); res.StatusCode != http.StatusOK {
+		t.Errorf("/metrics on the public handler: %d", res.StatusCode)
+	}
+	hidden := httptest.NewServer(api.New(s, storetest.Accounts(t, s), log, api.Options{Metrics: m, HideMetrics: true}).Handler())
+	defer hidden.Close()
+	if res, _ := fetch(t, &env{t: t, url: hidden.URL}, "/metrics", "", nil); res.StatusCode != http.StatusNotFound {
+		t.Errorf("/metrics with HideMetrics: %d, want 404", res.StatusCode)
 	}
 }

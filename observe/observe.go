@@ -14,10 +14,18 @@ import (
 
 // RequestStats accumulates what one request cost. Safe for concurrent use.
 type RequestStats struct {
-	queries atomic.Int64
-	dbNanos atomic.Int64
-	cache   atomic.Value // string
+	queries   atomic.Int64
+	dbNanos   atomic.Int64
+	cache     atomic.Value // string
+	storeDown atomic.Bool
 }
+
+// SetStoreUnavailable records that the request was refused because the
+// database could not answer.
+func (r *RequestStats) SetStoreUnavailable() { r.storeDown.Store(true) }
+
+// StoreUnavailable reports whether SetStoreUnavailable was called.
+func (r *RequestStats) StoreUnavailable() bool { return r.storeDown.Load() }
 
 // SetCache records how the answer was cached (hit-local, miss, ...).
 func (r *RequestStats) SetCache(outcome string) { r.cache.Store(outcome) }

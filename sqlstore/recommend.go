@@ -57,6 +57,7 @@ func (s *Store) UserHistory(ctx context.Context, userID int64) ([]movierec.Datas
 // given): title, year, genres, tags most used first, rating count and
 // popularity.
 func (s *Store) MovieFeatures(ctx context.Context, ids ...int64) ([]movierec.MovieFeatures, error) {
+	ctx = LongWork(ctx) // bulk: see Deadlines
 	var a args
 	where := ""
 	if len(ids) > 0 {

@@ -40,6 +40,7 @@ type config struct {
 	Debug         bool               // MOVIEREC_DEBUG=1: debug logs with every SQL statement and its duration
 	SlowQuery     time.Duration      // MOVIEREC_SLOW_QUERY (200ms): log slower statements (0 = off)
 	AdminAddr     string             // MOVIEREC_ADMIN_ADDR: listener for /metrics and /debug/pprof (unset = none)
+	PublicMetrics bool               // MOVIEREC_PUBLIC_METRICS: /metrics on the public port too (default: only without MOVIEREC_ADMIN_ADDR)
 	// MOVIEREC_ACCESS_LOG (sample): all, sample, errors or off;
 	// MOVIEREC_ACCESS_LOG_SAMPLE (100): under sample, one line per N
 	// ordinary requests; MOVIEREC_ACCESS_LOG_SLOW (500ms): slower requests
@@ -184,6 +185,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 			errs = append(errs, fmt.Sprintf("MOVIEREC_TRUST_PROXY=%q: want true or false", v))
 		}
 		c.TrustProxy = b
+	}
+	c.PublicMetrics = c.AdminAddr == ""
+	if v := getenv("MOVIEREC_PUBLIC_METRICS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("MOVIEREC_PUBLIC_METRICS=%q: want true or false", v))
+		}
+		c.PublicMetrics = b
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(or(getenv("MOVIEREC_LOG_LEVEL"), "info"))); err != nil {
 		errs = append(errs, fmt.Sprintf("MOVIEREC_LOG_LEVEL: %v", err))

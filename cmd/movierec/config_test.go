@@ -29,3 +29,36 @@ func TestAccessLogConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsAndDatabaseConfig: /metrics leaves the public port once an
+// admin listener exists (unless asked to stay), and the statement
+// deadlines are read and validated.
+func TestMetricsAndDatabaseConfig(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	for _, c := range []struct {
+		env  map[string]string
+		want bool
+	}{
+		{nil, true},
+		{map[string]string{"MOVIEREC_ADMIN_ADDR": "127.0.0.1:9100"}, false},
+		{map[string]string{"MOVIEREC_ADMIN_ADDR": "127.0.0.1:9100", "MOVIEREC_PUBLIC_METRICS": "true"}, true},
+		{map[string]string{"MOVIEREC_PUBLIC_METRICS": "false"}, false},
+	} {
+		cfg, err := loadConfig(env(c.env))
+		if err != nil || cfg.PublicMetrics != c.want {
+			t.Errorf("%v: public metrics %v (%v), want %v", c.env, cfg.PublicMetrics, err, c.want)
+		}
+	}
+	cfg, err := loadConfig(env(map[string]string{"MOVIEREC_DB_STATEMENT_TIMEOUT": "750ms", "MOVIEREC_DB_LONG_TIMEOUT": "2h"}))
+	if err != nil || cfg.DBDeadlines.Statement != 750*time.Millisecond || cfg.DBDeadlines.Long != 2*time.Hour {
+		t.Errorf("deadlines: %+v (%v)", cfg.DBDeadlines, err)
+	}
+	if cfg, _ := loadConfig(env(nil)); cfg.DBDeadlines.Statement != 5*time.Second || cfg.DBDeadlines.Long != time.Hour {
+		t.Errorf("default deadlines: %+v", cfg.DBDeadlines)
+	}
+	for name, value := range map[string]string{"MOVIEREC_PUBLIC_METRICS": "maybe", "MOVIEREC_DB_STATEMENT_TIMEOUT": "soon"} {
+		if _, err := loadConfig(env(map[string]string{name: value})); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: %v", name, value, err)
+		}
+	}
+}

@@ -80,7 +80,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	go func() { defer close(engineDone); eng.Run(engineCtx) }()
 	defer func() { stopEngine(); <-engineDone }()
 	srv := api.New(cs, accounts, log, api.Options{LoginLimit: cfg.LoginLimit, Versions: cs.Catalog,
-		RegisterLimit: cfg.RegisterLimit, TrustProxy: cfg.TrustProxy, Recommender: eng, Metrics: metrics,
+		RegisterLimit: cfg.RegisterLimit, TrustProxy: cfg.TrustProxy, Recommender: eng, Metrics: metrics, HideMetrics: !cfg.PublicMetrics,
 		Cache: answers, Policies: cfg.CacheTTL,
 		AccessLog: cfg.AccessLog, AccessLogSample: cfg.AccessLogSample, AccessLogSlow: cfg.AccessLogSlow})
 	if cfg.AdminAddr != "" {
@@ -113,7 +113,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	log.Info("shutting down", slog.Duration("delay", cfg.ShutdownDelay), slog.Duration("grace", cfg.ShutdownGrace))
 	srv.SetReady(false)
-	// Keep serving while load balancers notice /readyz failing.
+	// Keep serving while load balancers notice /readyz failing, but close
+	// idle keep-alive connections and answer the rest with "Connection:
+	// close": clients reconnect (elsewhere, behind a balancer) instead of
+	// finding their connection reset when the listener closes.
+	hs.SetKeepAlivesEnabled(false)
 	time.Sleep(cfg.ShutdownDelay)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
