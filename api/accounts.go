@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -150,8 +151,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if !s.throttled(w, r, throttle.Pair{L: s.limits.loginAddr, Key: s.clientIP(r)},
-		throttle.Pair{L: s.limits.loginUser, Key: strings.ToLower(strings.TrimSpace(username))}) {
+	// Per address; per username from this address; and, looser, per
+	// username from everywhere. Someone guessing from elsewhere uses up
+	// their own address's allowance for the username, not the owner's: to
+	// lock an account out they must spend UsernameLimitFactor times the
+	// limit, from at least that many addresses, every window.
+	ip, user := s.clientIP(r), strings.ToLower(strings.TrimSpace(username))
+	if !s.throttled(w, r, throttle.Pair{L: s.limits.loginAddr, Key: ip},
+		throttle.Pair{L: s.limits.loginUserAddr, Key: user + "\x00" + ip},
+		throttle.Pair{L: s.limits.loginUser, Key: user}) {
 		return
 	}
 	u, t, err := s.accounts.Login(r.Context(), username, password)
@@ -295,6 +303,11 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p auth.P
 	b.rawString("new_password", &newPw)
 	if err := b.err(); err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	// Each attempt hashes the current password: with a stolen access token
+	// it would otherwise be an unlimited password oracle, and a CPU sink.
+	if !s.throttled(w, r, throttle.Pair{L: s.limits.password, Key: strconv.FormatInt(p.UserID, 10)}) {
 		return
 	}
 	if err := s.accounts.ChangePassword(r.Context(), p, oldPw, newPw); err != nil {

@@ -492,8 +492,9 @@ func TestFavoritesWatchAndStats(t *testing.T) {
 	})
 }
 
-// TestThrottling uses a fake clock: login is limited per address and per
-// username, register per address, reads not at all.
+// TestThrottling uses a fake clock: login is limited per address, per
+// username from one address and (looser) per username from everywhere,
+// register per address, reads not at all.
 func TestThrottling(t *testing.T) {
 	s := storetest.OpenSQLite(t)
 	if _, err := s.Import(context.Background(), storetest.Fixture(10), nil); err != nil {
@@ -541,11 +542,24 @@ func TestThrottling(t *testing.T) {
 	if w := send("POST", "/api/auth/login/", "10.0.0.3", map[string]string{"username": "user1", "password": "correct horse"}); w.Code != 429 {
 		t.Errorf("sixth login from one address: %d", w.Code)
 	}
-	if w := send("POST", "/api/auth/login/", "10.0.0.4", map[string]string{"username": "USER0", "password": "correct horse"}); w.Code != 429 {
-		t.Errorf("sixth login for one username from a new address: %d", w.Code)
+	// Five wrong guesses from 10.0.0.3 do not lock user0 out of another
+	// address: the per-username limit there is that address's own.
+	if w := send("POST", "/api/auth/login/", "10.0.0.4", map[string]string{"username": "USER0", "password": "correct horse"}); w.Code != 200 {
+		t.Errorf("user0 from their own address after another address's guesses: %d", w.Code)
 	}
 	if w := send("POST", "/api/auth/login/", "10.0.0.4", map[string]string{"username": "user1", "password": "correct horse"}); w.Code != 200 {
 		t.Errorf("another user from a fresh address: %d", w.Code)
+	}
+	// Guesses spread over addresses meet the looser per-username limit
+	// (4 × 5 a minute from everywhere): 5 + 1 so far, 14 more allowed.
+	for i := range 14 {
+		from := "10.0.1." + strconv.Itoa(i/4)
+		if w := send("POST", "/api/auth/login/", from, map[string]string{"username": "user0", "password": "wrong"}); w.Code != 401 {
+			t.Fatalf("spread guess %d from %s: %d", i, from, w.Code)
+		}
+	}
+	if w := send("POST", "/api/auth/login/", "10.0.2.1", map[string]string{"username": "user0", "password": "wrong"}); w.Code != 429 {
+		t.Errorf("21st attempt on one username from a new address: %d, want 429", w.Code)
 	}
 	for i := range 50 {
 		if w := send("GET", "/api/movies/", "10.0.0.3", nil); w.Code != 200 {
@@ -555,5 +569,41 @@ func TestThrottling(t *testing.T) {
 	now = now.Add(time.Minute)
 	if w := send("POST", "/api/auth/login/", "10.0.0.3", map[string]string{"username": "user0", "password": "correct horse"}); w.Code != 200 {
 		t.Errorf("login after the window: %d", w.Code)
+	}
+}
+
+// TestPasswordChangeThrottled: with a stolen access token, guesses of the
+// current password through password change are limited per user (each
+// costs an argon2id hash); once refused, even the right password waits
+// for the window, and nothing changes meanwhile.
+func TestPasswordChangeThrottled(t *testing.T) {
+	s := storetest.OpenSQLite(t)
+	now := time.Now()
+	srv := api.New(s, storetest.Accounts(t, s), slog.New(slog.DiscardHandler), api.Options{
+		PasswordLimit: throttle.Limit{N: 3, Per: time.Minute},
+		Now:           func() time.Time { return now },
+	})
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	e := &env{t: t, store: s, url: ts.URL}
+	tk := e.register("carol")
+	change := func(old string) *http.Response {
+		return call(t, e.url, "POST", "/api/auth/password/change/", tk.Access,
+			map[string]string{"old_password": old, "new_password": "battery staple"}, nil)
+	}
+	for i := range 3 {
+		if res := change("guess " + strconv.Itoa(i)); res.StatusCode/100 != 4 || res.StatusCode == 429 {
+			t.Fatalf("wrong guess %d: %d", i, res.StatusCode)
+		}
+	}
+	if res := change("correct horse"); res.StatusCode != 429 || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("fourth attempt within the minute: %d, want 429 with Retry-After", res.StatusCode)
+	}
+	if res := call(t, e.url, "POST", "/api/auth/login/", "", map[string]string{"username": "carol", "password": "correct horse"}, nil); res.StatusCode != 200 {
+		t.Errorf("the refused change changed the password: login with the old one %d", res.StatusCode)
+	}
+	now = now.Add(time.Minute)
+	if res := change("correct horse"); res.StatusCode != 204 {
+		t.Errorf("change after the window: %d", res.StatusCode)
 	}
 }

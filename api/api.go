@@ -47,9 +47,11 @@ type Store interface {
 // Options tunes the server. The zero value disables throttling and logs
 // every request.
 type Options struct {
-	// LoginLimit applies per client address and, separately, per username;
-	// RegisterLimit per client address.
-	LoginLimit, RegisterLimit throttle.Limit
+	// LoginLimit applies per client address and per username from one
+	// address, and LoginLimit times UsernameLimitFactor per username from
+	// all addresses together (see login); RegisterLimit per client
+	// address; PasswordLimit to password changes per user.
+	LoginLimit, RegisterLimit, PasswordLimit throttle.Limit
 	// TrustProxy takes the client address from X-Forwarded-For.
 	TrustProxy bool
 	// Now is the throttling clock (nil: time.Now).
@@ -78,14 +80,20 @@ type Options struct {
 	AccessLogSlow   time.Duration
 }
 
+// UsernameLimitFactor: one username may be tried this many times the login
+// limit per window from all addresses together.
+const UsernameLimitFactor = 4
+
 // DefaultOptions are the contract's limits: login 5 per minute per address
-// and per username, register 3 per minute per address; and the access log
+// and per username (20 per username from all addresses), register 3 per
+// minute per address, password changes 5 per minute per user; and the access log
 // of one ordinary request in 100, with every error and every request
 // slower than 500ms.
 func DefaultOptions() Options {
 	return Options{
 		LoginLimit:      throttle.Limit{N: 5, Per: time.Minute},
 		RegisterLimit:   throttle.Limit{N: 3, Per: time.Minute},
+		PasswordLimit:   throttle.Limit{N: 5, Per: time.Minute},
 		AccessLog:       AccessLogSample,
 		AccessLogSample: 100,
 		AccessLogSlow:   500 * time.Millisecond,
@@ -109,7 +117,7 @@ type Server struct {
 	cache          *cache.Cache
 	versions       Versions
 	policies       Policies
-	limits         struct{ loginAddr, loginUser, register *throttle.Limiter }
+	limits         struct{ loginAddr, loginUserAddr, loginUser, register, password *throttle.Limiter }
 	access         *accessLog
 }
 
@@ -123,8 +131,10 @@ func New(store Store, accounts Accounts, log *slog.Logger, opts Options) *Server
 	}
 	s.access = newAccessLog(opts)
 	s.limits.loginAddr = throttle.New(opts.LoginLimit, opts.Now)
-	s.limits.loginUser = throttle.New(opts.LoginLimit, opts.Now)
+	s.limits.loginUserAddr = throttle.New(opts.LoginLimit, opts.Now)
+	s.limits.loginUser = throttle.New(throttle.Limit{N: opts.LoginLimit.N * UsernameLimitFactor, Per: opts.LoginLimit.Per}, opts.Now)
 	s.limits.register = throttle.New(opts.RegisterLimit, opts.Now)
+	s.limits.password = throttle.New(opts.PasswordLimit, opts.Now)
 	s.ready.Store(true)
 	s.registerRoutes()
 	return s

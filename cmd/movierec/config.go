@@ -33,6 +33,7 @@ type config struct {
 	SecretKey     string             // MOVIEREC_SECRET_KEY: token signing key; unset = generated once and kept in the database
 	LoginLimit    throttle.Limit     // MOVIEREC_THROTTLE_LOGIN, default 5/min (per address and per username)
 	RegisterLimit throttle.Limit     // MOVIEREC_THROTTLE_REGISTER, default 3/min (per address)
+	PasswordLimit throttle.Limit     // MOVIEREC_THROTTLE_PASSWORD, default 5/min (password changes per user)
 	TrustProxy    bool               // MOVIEREC_TRUST_PROXY: take client addresses from X-Forwarded-For
 	Argon2        auth.Argon2Params  // MOVIEREC_ARGON2_MEMORY_KIB (12288), MOVIEREC_ARGON2_TIME (2)
 	Cache         bool               // MOVIEREC_CACHE (true): cache answers
@@ -179,6 +180,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	limitVar("MOVIEREC_THROTTLE_LOGIN", "5/min", &c.LoginLimit)
 	limitVar("MOVIEREC_THROTTLE_REGISTER", "3/min", &c.RegisterLimit)
+	limitVar("MOVIEREC_THROTTLE_PASSWORD", "5/min", &c.PasswordLimit)
 	if v := getenv("MOVIEREC_TRUST_PROXY"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -80,7 +80,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	go func() { defer close(engineDone); eng.Run(engineCtx) }()
 	defer func() { stopEngine(); <-engineDone }()
 	srv := api.New(cs, accounts, log, api.Options{LoginLimit: cfg.LoginLimit, Versions: cs.Catalog,
-		RegisterLimit: cfg.RegisterLimit, TrustProxy: cfg.TrustProxy, Recommender: eng, Metrics: metrics, HideMetrics: !cfg.PublicMetrics,
+		RegisterLimit: cfg.RegisterLimit, PasswordLimit: cfg.PasswordLimit, TrustProxy: cfg.TrustProxy, Recommender: eng, Metrics: metrics, HideMetrics: !cfg.PublicMetrics,
 		Cache: answers, Policies: cfg.CacheTTL,
 		AccessLog: cfg.AccessLog, AccessLogSample: cfg.AccessLogSample, AccessLogSlow: cfg.AccessLogSlow})
 	if cfg.AdminAddr != "" {
