@@ -1,6 +1,10 @@
 package movierec
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
 
 // User is an account. Imported users have no password and cannot log in.
 type User struct {
@@ -102,4 +106,12 @@ type UserStats struct {
 	Watched        int
 	Completed      int
 	FavoriteGenres []GenreStat // genres of the movies they rated 4.0 or more, most first
+}
+
+// SessionKey is what the store keeps of a session ID: its SHA-256, in
+// hex. Tokens carry the ID itself, so a copy of the database (even with
+// the token signing key) names no session a token could be made for.
+func SessionKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
 }

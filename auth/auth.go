@@ -209,14 +209,16 @@ func (s *Service) Login(ctx context.Context, username, password string) (moviere
 
 func (s *Service) startSession(ctx context.Context, u movierec.User) (Tokens, error) {
 	now := s.now()
-	secret := randomToken(32)
-	sess := movierec.Session{ID: randomToken(16), UserID: u.ID, RefreshHash: refreshHash(secret),
+	secret, sid := randomToken(32), randomToken(16)
+	// The store keeps the ID's SessionKey only; so do the cache and
+	// Principal.SessionID. Tokens carry the ID.
+	sess := movierec.Session{ID: movierec.SessionKey(sid), UserID: u.ID, RefreshHash: refreshHash(secret),
 		CreatedAt: now, ExpiresAt: now.Add(RefreshTTL)}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return Tokens{}, err
 	}
 	s.sessions.Set(sess.ID, Principal{UserID: u.ID, Username: u.Username, IsStaff: u.IsStaff, SessionID: sess.ID})
-	return Tokens{Access: s.access(u.ID, sess.ID, now), Refresh: sess.ID + "." + secret}, nil
+	return Tokens{Access: s.access(u.ID, sid, now), Refresh: sid + "." + secret}, nil
 }
 
 func (s *Service) access(userID int64, sid string, now time.Time) string {
@@ -230,10 +232,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if err != nil {
 		return Principal{}, errToken("Invalid or expired token.")
 	}
-	if p, ok := s.sessions.GetIfPresent(c.SessionID); ok {
+	key := movierec.SessionKey(c.SessionID)
+	if p, ok := s.sessions.GetIfPresent(key); ok {
 		return p, nil
 	}
-	sess, err := s.store.Session(ctx, c.SessionID)
+	sess, err := s.store.Session(ctx, key)
 	if errors.Is(err, movierec.ErrNotFound) {
 		return Principal{}, errToken("Invalid or expired token.")
 	} else if err != nil {
@@ -262,6 +265,7 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 	if err != nil {
 		return Tokens{}, err
 	}
+	sid, _, _ := splitRefresh(refresh)
 	newSecret := randomToken(32)
 	now := s.now()
 	ok, err := s.store.RotateRefresh(ctx, sess.ID, refreshHash(secret), refreshHash(newSecret), now.Add(RefreshTTL))
@@ -271,7 +275,7 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 	if !ok { // rotated concurrently with the same token: treat as reuse
 		return Tokens{}, s.revoke(ctx, sess.ID, "Refresh token already used.")
 	}
-	return Tokens{Access: s.access(sess.UserID, sess.ID, now), Refresh: sess.ID + "." + newSecret}, nil
+	return Tokens{Access: s.access(sess.UserID, sid, now), Refresh: sid + "." + newSecret}, nil
 }
 
 // liveSession finds the session of a refresh token and checks it.
@@ -280,7 +284,7 @@ func (s *Service) liveSession(ctx context.Context, refresh string) (movierec.Ses
 	if !ok {
 		return movierec.Session{}, "", errToken("Invalid refresh token.")
 	}
-	sess, err := s.store.Session(ctx, sid)
+	sess, err := s.store.Session(ctx, movierec.SessionKey(sid))
 	if errors.Is(err, movierec.ErrNotFound) {
 		return sess, "", errToken("Invalid refresh token.")
 	} else if err != nil {
@@ -294,7 +298,7 @@ func (s *Service) liveSession(ctx context.Context, refresh string) (movierec.Ses
 	case h == sess.PreviousRefreshHash:
 		// A rotated-out token again: it may have been stolen, so the
 		// session ends for everyone holding it.
-		return sess, "", s.revoke(ctx, sid, "Refresh token already used.")
+		return sess, "", s.revoke(ctx, sess.ID, "Refresh token already used.")
 	default:
 		// A wrong secret proves nothing; it must not end someone's session.
 		return sess, "", errToken("Invalid refresh token.")

@@ -2,7 +2,10 @@ package auth_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -272,4 +275,55 @@ func BenchmarkLogin(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestDatabaseCopyCannotForgeTokens: someone holding a copy of the
+// database and the token signing key can sign tokens, but the sessions
+// table keeps only SHA-256 keys of session IDs, so no token they make
+// names a live session. (The same forging code with the real session ID,
+// which only tokens carry, is accepted: the forgery itself is right.)
+func TestDatabaseCopyCannotForgeTokens(t *testing.T) {
+	s := storetest.OpenSQLite(t)
+	key := []byte("0123456789abcdef0123456789abcdef")
+	svc, err := auth.New(s, key, auth.NewHasher(storetest.CheapArgon2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, tok := register(t, svc, "mallory-target")
+	forge := func(sid string) string {
+		body, _ := json.Marshal(map[string]any{"sub": u.ID, "sid": sid, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix()})
+		payload := base64.RawURLEncoding.EncodeToString(body)
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte("mra1." + payload))
+		return "mra1." + payload + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	}
+	rows, err := s.Conn().Query(context.Background(), `SELECT id FROM sessions`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, id)
+	}
+	rows.Close()
+	if len(stored) != 1 {
+		t.Fatalf("%d sessions stored, want 1", len(stored))
+	}
+	if strings.Contains(tok.Refresh, stored[0]) || strings.Contains(tok.Access, stored[0]) {
+		t.Fatal("the stored session ID appears in the tokens: it is the ID itself, not its hash")
+	}
+	fresh, err := auth.New(s, key, auth.NewHasher(storetest.CheapArgon2)) // no cached sessions
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = fresh.Authenticate(context.Background(), forge(stored[0]))
+	wantUnauthorized(t, "token forged from the database copy", err)
+	sid, _, _ := strings.Cut(tok.Refresh, ".")
+	if p, err := fresh.Authenticate(context.Background(), forge(sid)); err != nil || p.UserID != u.ID {
+		t.Errorf("token forged with the real session ID: %+v, %v (the forgery code is wrong)", p, err)
+	}
 }

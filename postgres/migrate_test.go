@@ -50,3 +50,37 @@ func TestMigrationCatalogChanges(t *testing.T) {
 	}
 	migratetest.CatalogChanges(t, db, p, func() error { return Migrate(ctx, pool) })
 }
+
+// TestMigrationHashedSessions: migration 8 keeps every session under the
+// SHA-256 of its ID.
+func TestMigrationHashedSessions(t *testing.T) {
+	url := os.Getenv("MOVIEREC_TEST_DATABASE_URL")
+	if url == "" {
+		t.Skip("MOVIEREC_TEST_DATABASE_URL is not set")
+	}
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "test_migrate_" + hex.EncodeToString(b)
+	pool, err := NewPool(ctx, Config{URL: url, Schema: schema, MinConns: 1, MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		pool.Close()
+		if err := DropSchema(context.Background(), url, schema); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	migratetest.HashedSessions(t, db, p, func() error { return Migrate(ctx, pool) })
+}

@@ -27,9 +27,29 @@ func TestMigrationCatalogChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithGoMigrations(goMigrations()...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	migratetest.CatalogChanges(t, db, p, func() error { return Migrate(ctx, db) })
+}
+
+// TestMigrationHashedSessions: migration 8 keeps every session under the
+// SHA-256 of its ID.
+func TestMigrationHashedSessions(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "m.db")+"?_pragma=foreign_keys(1)&_time_format=sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithGoMigrations(goMigrations()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	migratetest.HashedSessions(t, db, p, func() error { return Migrate(ctx, db) })
 }

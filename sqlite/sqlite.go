@@ -17,6 +17,7 @@ import (
 	"modernc.org/sqlite" // also registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/movierec/movierec"
 	"github.com/movierec/movierec/sqlstore"
 )
 
@@ -141,12 +142,54 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithGoMigrations(goMigrations()...))
 	if err != nil {
 		return fmt.Errorf("sqlite: migrations: %w", err)
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
+
+// goMigrations are the migrations SQLite's SQL cannot express; their
+// versions continue the numbering of the embedded SQL files.
+func goMigrations() []*goose.Migration {
+	return []*goose.Migration{
+		// 00008: sessions are kept under the SHA-256 of their ID
+		// (movierec.SessionKey), as PostgreSQL's 00008 does in SQL; down,
+		// every session ends (the IDs cannot be recovered).
+		goose.NewGoMigration(8, &goose.GoFunc{RunTx: hashSessionIDs},
+			&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, `DELETE FROM sessions`)
+				return err
+			}}),
+	}
+}
+
+// hashSessionIDs replaces every stored session ID by its SessionKey.
+func hashSessionIDs(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM sessions`)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET id = $1 WHERE id = $2`, movierec.SessionKey(id), id); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -46,6 +46,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 	}
 
+	if msg := secretKeyWarning(cfg, store.Dialect()); msg != "" {
+		log.Warn(msg)
+	}
 	accounts, err := newAccounts(ctx, cfg, store)
 	if err != nil {
 		return err

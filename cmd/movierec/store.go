@@ -39,6 +39,19 @@ func openStore(ctx context.Context, cfg config) (*sqlstore.Store, error) {
 // signing key.
 const signingKeySetting = "token_signing_key"
 
+// secretKeyWarning is the start-up warning for a production database
+// without MOVIEREC_SECRET_KEY ("" when there is nothing to say): the
+// generated signing key then lives in the database, beside the accounts,
+// so a copy of the database can sign tokens (it still cannot name a
+// session: only SHA-256 keys of session IDs are stored).
+func secretKeyWarning(cfg config, dialect string) string {
+	if cfg.SecretKey != "" || dialect != "postgres" {
+		return ""
+	}
+	return "MOVIEREC_SECRET_KEY is not set: the token signing key is generated and kept in the database; " +
+		"set MOVIEREC_SECRET_KEY (32+ characters, the same on every instance) in production"
+}
+
 // newAccounts builds the accounts service. Without MOVIEREC_SECRET_KEY the
 // signing key is generated once and kept in the database, so restarts and
 // every instance on the same database accept the same tokens.

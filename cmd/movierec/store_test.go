@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/movierec/movierec/auth"
@@ -46,5 +47,20 @@ func TestSigningKeyShared(t *testing.T) {
 	}
 	if _, err := c.Authenticate(ctx, tok.Access); err == nil {
 		t.Error("a server with another configured key accepted the token")
+	}
+}
+
+// TestSecretKeyWarning: on PostgreSQL (production) a missing
+// MOVIEREC_SECRET_KEY is warned about at start-up; a configured key, or
+// the embedded SQLite default, is not.
+func TestSecretKeyWarning(t *testing.T) {
+	for _, c := range []struct {
+		key, dialect string
+		warn         bool
+	}{{"", "postgres", true}, {"a-configured-key-of-at-least-32-characters", "postgres", false}, {"", "sqlite", false}} {
+		msg := secretKeyWarning(config{SecretKey: c.key}, c.dialect)
+		if (msg != "") != c.warn || c.warn && !strings.Contains(msg, "MOVIEREC_SECRET_KEY") {
+			t.Errorf("key %q on %s: %q", c.key, c.dialect, msg)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 // Package migratetest checks migrations 00005 (catalog change log,
-// rating_total, forward-decay popularity) and 00006 (rating payloads in
-// the change log) the same way on both backends; the sqlite and postgres
+// rating_total, forward-decay popularity), 00006 (rating payloads in the
+// change log) and 00008 (hashed session IDs) the same way on both
+// backends; the sqlite and postgres
 // packages call it from their own tests, which hold the embedded
 // migrations.
 package migratetest
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
+
+	"github.com/movierec/movierec"
 )
 
 // CatalogChanges brings db to migration 4 through p, stores ratings,
@@ -148,5 +151,40 @@ func ratingPayload(t *testing.T, db *sql.DB, ratedAt time.Time) {
 	var n int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM catalog_changes WHERE kind = 'movie' AND rated_at = $1`, ratedAt).Scan(&n); err != nil || n != 1 {
 		t.Errorf("rated_at does not read back as written: %d rows, %v", n, err)
+	}
+}
+
+// HashedSessions brings db to migration 7 through p, stores sessions
+// under their plain IDs, applies the rest with migrate, and checks that
+// each session is kept under movierec.SessionKey of its ID (so tokens
+// issued before the upgrade keep working) and no plain ID is left.
+func HashedSessions(t *testing.T, db *sql.DB, p *goose.Provider, migrate func() error) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := p.UpTo(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	ids := []string{"plain-id-1", "Zm9vYmFyYmF6cXV4"}
+	if _, err := db.ExecContext(ctx, `INSERT INTO users (id, username) VALUES (1, 'a')`); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if _, err := db.ExecContext(ctx, `INSERT INTO sessions (id, user_id, refresh_hash, created_at, expires_at)
+			VALUES ($1, 1, 'h', $2, $3)`, id, now, now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := migrate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE id = $1`, movierec.SessionKey(id)).Scan(&n); err != nil || n != 1 {
+			t.Errorf("session %q under its key: %d rows (%v)", id, n, err)
+		}
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE id = $1`, id).Scan(&n); err != nil || n != 0 {
+			t.Errorf("session %q still under its plain ID: %d rows (%v)", id, n, err)
+		}
 	}
 }
