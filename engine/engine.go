@@ -8,9 +8,11 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,7 +32,19 @@ type Store interface {
 	LatestModelVersion(ctx context.Context) (string, error)
 	RatingsChangedSince(ctx context.Context, t time.Time) (int, error)
 	PopularMovies(ctx context.Context, limit int) ([]movierec.Movie, error)
+	// AcquireLease and ReleaseLease coordinate instances: the one that
+	// holds the training lease trains (see Run).
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
 }
+
+// trainingLease names the lease an instance holds while it trains.
+const trainingLease = "training"
+
+// leaseTTL is how long a training lease lasts without renewal; a trainer
+// renews it every leaseTTL/4, so an instance that died mid-training holds
+// it up to leaseTTL.
+const leaseTTL = 2 * time.Minute
 
 // Config says when to retrain.
 type Config struct {
@@ -44,6 +58,9 @@ type Config struct {
 	Poll time.Duration
 	// Train tunes training.
 	Train recommend.Config
+	// Holder names this instance to the others (the training lease's
+	// holder); empty: a random name.
+	Holder string
 }
 
 // DefaultConfig retrains hourly or after 1,000 changed ratings, checking
@@ -59,6 +76,7 @@ type Engine struct {
 	log     *slog.Logger
 	current atomic.Pointer[loaded]
 	trainMu sync.Mutex // one training at a time
+	holder  string     // this instance's name on the training lease
 }
 
 // loaded is a model with what the engine keeps beside it.
@@ -69,7 +87,14 @@ type loaded struct {
 
 // New returns an engine with no model; call Load or Train, or Run.
 func New(store Store, cfg Config, log *slog.Logger) *Engine {
-	return &Engine{store: store, cfg: cfg, log: log}
+	holder := cfg.Holder
+	if holder == "" {
+		b := make([]byte, 8)
+		rand.Read(b)
+		host, _ := os.Hostname()
+		holder = fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
+	}
+	return &Engine{store: store, cfg: cfg, log: log, holder: holder}
 }
 
 // Model returns the model being served, or nil before the first one.
@@ -181,7 +206,7 @@ func (e *Engine) Run(ctx context.Context) {
 	if ok, err := e.Load(ctx); err != nil {
 		e.log.Error("loading the stored model", slog.Any("err", err))
 	} else if !ok {
-		if _, err := e.Train(ctx, nil); err != nil && ctx.Err() == nil {
+		if _, err := e.trainShared(ctx); err != nil && ctx.Err() == nil {
 			e.log.Error("initial training failed", slog.Any("err", err))
 		}
 	}
@@ -197,37 +222,88 @@ func (e *Engine) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := e.tick(ctx); err != nil && ctx.Err() == nil {
+		if _, err := e.Tick(ctx); err != nil && ctx.Err() == nil {
 			e.log.Error("recommendation model upkeep", slog.Any("err", err))
 		}
 	}
 }
 
-// tick picks up a newer stored model, then retrains if a trigger fired.
-func (e *Engine) tick(ctx context.Context) error {
+// Tick picks up a newer stored model, then retrains if a trigger fired
+// and no other instance is training (Run calls it every Poll). It reports
+// whether this instance trained.
+func (e *Engine) Tick(ctx context.Context) (bool, error) {
+	due, err := e.due(ctx)
+	if err != nil || !due {
+		return false, err
+	}
+	return e.trainShared(ctx)
+}
+
+// due loads a newer stored model if there is one, then reports whether a
+// trigger has fired for the model served.
+func (e *Engine) due(ctx context.Context) (bool, error) {
 	if v, err := e.store.LatestModelVersion(ctx); err == nil && v != e.ModelVersion() {
 		if _, err := e.Load(ctx); err != nil {
-			return err
+			return false, err
 		}
 	}
 	m := e.Model()
 	if m == nil {
-		_, err := e.Train(ctx, nil)
-		return err
+		return true, nil
 	}
 	due := e.cfg.Interval > 0 && time.Since(m.TrainedAt()) >= e.cfg.Interval
 	if !due && e.cfg.AfterRatings > 0 {
 		n, err := e.store.RatingsChangedSince(ctx, m.TrainedAt())
 		if err != nil {
-			return err
+			return false, err
 		}
 		due = n >= e.cfg.AfterRatings
 	}
-	if !due {
-		return nil
+	return due, nil
+}
+
+// trainShared trains while holding the training lease, so that one
+// instance trains per trigger and the others load its model at their
+// next Tick. Once it holds the lease it checks again that training is due
+// (another instance may have saved a model just before): it reports false
+// when it did not train.
+func (e *Engine) trainShared(ctx context.Context) (bool, error) {
+	ok, err := e.store.AcquireLease(ctx, trainingLease, e.holder, leaseTTL)
+	if err != nil || !ok {
+		if err == nil {
+			e.log.Debug("another instance is training; its model will be loaded")
+		}
+		return false, err
 	}
-	_, err := e.Train(ctx, nil)
-	return err
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := e.store.ReleaseLease(rctx, trainingLease, e.holder); err != nil {
+			e.log.Warn("releasing the training lease", slog.Any("err", err))
+		}
+	}()
+	if due, err := e.due(ctx); err != nil || !due {
+		return false, err
+	}
+	// Renew the lease while training runs.
+	tctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		t := time.NewTicker(leaseTTL / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-tctx.Done():
+				return
+			case <-t.C:
+				if ok, err := e.store.AcquireLease(tctx, trainingLease, e.holder, leaseTTL); err == nil && !ok {
+					e.log.Warn("the training lease was lost; another instance may train too")
+				}
+			}
+		}
+	}()
+	_, err = e.Train(tctx, nil)
+	return err == nil, err
 }
 
 // Request is one user's recommendation request.

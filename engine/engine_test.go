@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -213,5 +214,79 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// savingCounter counts the models an engine saves.
+type savingCounter struct {
+	engine.Store
+	saves *atomic.Int32
+}
+
+func (c savingCounter) SaveModel(ctx context.Context, m movierec.StoredModel) error {
+	c.saves.Add(1)
+	return c.Store.SaveModel(ctx, m)
+}
+
+// TestOneTrainerPerTrigger: two instances on one database (each with its
+// own store) whose retraining trigger fires together train once between
+// them, through the training lease; the other loads that model.
+func TestOneTrainerPerTrigger(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			sa, sb := storetest.OpenPair(t, backend)
+			ds := demodata.Generate(demodata.Options{Movies: 200, Users: 40, Ratings: 2000, Seed: 5})
+			if _, err := sa.Import(context.Background(), ds, nil); err != nil {
+				t.Fatal(err)
+			}
+			cfg := engine.DefaultConfig()
+			cfg.Interval, cfg.AfterRatings = 0, 5
+			var saves atomic.Int32
+			ea := engine.New(savingCounter{sa, &saves}, cfg, quiet)
+			eb := engine.New(savingCounter{sb, &saves}, cfg, quiet)
+			ctx := context.Background()
+			if trained, err := ea.Tick(ctx); err != nil || !trained {
+				t.Fatalf("first tick without a model: trained %v, %v", trained, err)
+			}
+			if trained, err := eb.Tick(ctx); err != nil || trained || eb.ModelVersion() != ea.ModelVersion() {
+				t.Fatalf("second instance: trained %v (%v), serving %q, want the first's %q", trained, err, eb.ModelVersion(), ea.ModelVersion())
+			}
+			for round := range 3 {
+				for movie := int64(1); movie <= 6; movie++ {
+					if _, _, err := sa.RateMovie(ctx, int64(round+1), movie, 4, ""); err != nil {
+						t.Fatal(err)
+					}
+				}
+				time.Sleep(10 * time.Millisecond) // the next model's training time follows the ratings
+				before := saves.Load()
+				var wg sync.WaitGroup
+				var trained atomic.Int32
+				for _, e := range []*engine.Engine{ea, eb} {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						ok, err := e.Tick(ctx)
+						if err != nil {
+							t.Error(err)
+						}
+						if ok {
+							trained.Add(1)
+						}
+					}()
+				}
+				wg.Wait()
+				if trained.Load() != 1 || saves.Load()-before != 1 {
+					t.Fatalf("round %d: %d instances trained, %d models saved; want 1 and 1", round, trained.Load(), saves.Load()-before)
+				}
+				for _, e := range []*engine.Engine{ea, eb} { // the loser picks the model up
+					if _, err := e.Tick(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if ea.ModelVersion() != eb.ModelVersion() || saves.Load()-before != 1 {
+					t.Fatalf("round %d: serving %q and %q after %d saves", round, ea.ModelVersion(), eb.ModelVersion(), saves.Load()-before)
+				}
+			}
+		})
 	}
 }

@@ -54,7 +54,9 @@ type config struct {
 	// long list answers may lag behind an applied write.
 	Catalog catalog.Options
 	// Engine: MOVIEREC_TRAIN_INTERVAL (1h), MOVIEREC_TRAIN_AFTER_RATINGS
-	// (1000), MOVIEREC_TRAIN_POLL (30s), MOVIEREC_TRAIN_SEED.
+	// (1000), MOVIEREC_TRAIN_POLL (30s), MOVIEREC_TRAIN_SEED,
+	// MOVIEREC_TRAIN_WORKERS (0: serve trains on all cores but one, the
+	// train and eval commands on all).
 	Engine engine.Config
 }
 
@@ -159,6 +161,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			errs = append(errs, fmt.Sprintf("MOVIEREC_TRAIN_AFTER_RATINGS=%q: want a count (0 turns it off)", v))
 		}
 		c.Engine.AfterRatings = n
+	}
+	if v := getenv("MOVIEREC_TRAIN_WORKERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Sprintf("MOVIEREC_TRAIN_WORKERS=%q: want a number of cores (0: the default)", v))
+		}
+		c.Engine.Train.Workers = n
 	}
 	if v := getenv("MOVIEREC_TRAIN_SEED"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +61,25 @@ func TestMetricsAndDatabaseConfig(t *testing.T) {
 		if _, err := loadConfig(env(map[string]string{name: value})); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=%s: %v", name, value, err)
 		}
+	}
+}
+
+// TestTrainWorkers: serve's training leaves a core to requests unless
+// MOVIEREC_TRAIN_WORKERS says otherwise.
+func TestTrainWorkers(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	cfg, err := loadConfig(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := serveEngine(cfg.Engine).Train.Workers, max(1, runtime.NumCPU()-1); got != want {
+		t.Errorf("default serve training workers %d, want %d", got, want)
+	}
+	cfg, err = loadConfig(env(map[string]string{"MOVIEREC_TRAIN_WORKERS": "3"}))
+	if err != nil || serveEngine(cfg.Engine).Train.Workers != 3 || cfg.Engine.Train.Workers != 3 {
+		t.Errorf("MOVIEREC_TRAIN_WORKERS=3: %d (%v)", serveEngine(cfg.Engine).Train.Workers, err)
+	}
+	if _, err := loadConfig(env(map[string]string{"MOVIEREC_TRAIN_WORKERS": "-1"})); err == nil {
+		t.Error("MOVIEREC_TRAIN_WORKERS=-1 accepted")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -70,7 +71,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer stopCatalog()
-	eng := engine.New(cs, cfg.Engine, log)
+	eng := engine.New(cs, serveEngine(cfg.Engine), log)
 	metrics.RegisterModel(func() (observe.ModelInfo, bool) {
 		m := eng.Model()
 		if m == nil {
@@ -197,4 +198,14 @@ func newCache(cfg config, metrics *observe.Metrics, log *slog.Logger) (*cache.Ca
 	}
 	c, err := cache.New(opts)
 	return c, closeFn, err
+}
+
+// serveEngine is the engine configuration of serve: unless
+// MOVIEREC_TRAIN_WORKERS says otherwise, training leaves a core to the
+// requests (it still uses every core in gonum's matrix inverse).
+func serveEngine(c engine.Config) engine.Config {
+	if c.Train.Workers <= 0 {
+		c.Train.Workers = max(1, runtime.NumCPU()-1)
+	}
+	return c
 }

@@ -1,0 +1,37 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// AcquireLease takes the lease called name for holder until ttl from now,
+// or extends it when holder has it already. It reports false when another
+// holder's lease has not expired. One statement, so two instances racing
+// for a lease cannot both get it.
+func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	now := s.timestamp()
+	rows, err := s.conn.Query(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+		WHERE leases.holder = excluded.holder OR leases.expires_at <= $4
+		RETURNING holder`, name, holder, now.Add(ttl), now)
+	if err != nil {
+		return false, fmt.Errorf("AcquireLease(%s): %w", name, err)
+	}
+	defer rows.Close()
+	got := rows.Next()
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("AcquireLease(%s): %w", name, err)
+	}
+	return got, nil
+}
+
+// ReleaseLease gives up holder's lease called name (nothing when it is
+// not holder's).
+func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
+	if _, err := s.conn.Exec(ctx, `DELETE FROM leases WHERE name = $1 AND holder = $2`, name, holder); err != nil {
+		return fmt.Errorf("ReleaseLease(%s): %w", name, err)
+	}
+	return nil
+}
