@@ -106,6 +106,8 @@ type Cache struct {
 	wasDown    atomic.Bool
 	pendingMu  sync.Mutex
 	pendingGen map[string]bool // bumps that failed, retried on recovery
+
+	runState
 }
 
 // New returns a cache.
@@ -130,8 +132,13 @@ func New(opts Options) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cache{opts: opts, local: local, catalogGen: opts.Prefix + "gen:catalog", localGen: map[string]uint64{},
-		pendingGen: map[string]bool{}}, nil
+	c := &Cache{opts: opts, local: local, catalogGen: opts.Prefix + "gen:catalog", localGen: map[string]uint64{},
+		pendingGen: map[string]bool{}}
+	if opts.Redis != nil {
+		c.checked.Store(-1)
+		opts.Redis.AddHook(runWatch{c})
+	}
+	return c, nil
 }
 
 // Shared reports whether a Redis tier is configured.
@@ -173,25 +180,42 @@ func (c *Cache) generations(ctx context.Context, s Scope) (string, bool) {
 	c.flushPending(ctx)
 	// The epoch changes whenever Redis loses its counters (a restart
 	// without persistence, a flush), so generations never repeat and
-	// answers cached under old ones are never served again.
+	// answers cached under old ones are never served again. The run ID
+	// covers a restart that restored older counters (see run.go); it is
+	// checked again when the read dialed a connection.
 	epochKey := c.opts.Prefix + "gen:epoch"
-	vals, err := c.opts.Redis.MGet(ctx, append([]string{epochKey}, keys...)...).Result()
-	if err != nil {
-		c.redisFailed(err)
-		return "", false
+	var run string
+	var vals []any
+	for try := 0; ; try++ {
+		var err error
+		if run, err = c.syncRun(ctx); err == nil {
+			vals, err = c.opts.Redis.MGet(ctx, append([]string{epochKey}, keys...)...).Result()
+		}
+		if err != nil {
+			c.redisFailed(err)
+			return "", false
+		}
+		if !c.runStale() {
+			break
+		}
+		if try == 2 { // connections keep being dialed: do not trust them
+			c.redisFailed(errors.New("cache: redis connections keep failing"))
+			return "", false
+		}
 	}
 	if vals[0] == nil {
 		if err := c.opts.Redis.SetNX(ctx, epochKey, strconv.FormatInt(time.Now().UnixNano(), 36), 0).Err(); err != nil {
 			c.redisFailed(err)
 			return "", false
 		}
+		var err error
 		if vals, err = c.opts.Redis.MGet(ctx, append([]string{epochKey}, keys...)...).Result(); err != nil {
 			c.redisFailed(err)
 			return "", false
 		}
 	}
 	c.redisOK()
-	g := ""
+	g := run + "."
 	for _, v := range vals {
 		s, _ := v.(string) // nil (never bumped) counts as 0
 		g += s + "."
@@ -311,6 +335,7 @@ func (c *Cache) Invalidate(ctx context.Context, s Scope) {
 			c.pendingGen[k] = true
 		}
 		c.pendingMu.Unlock()
+		c.kickFlusher()
 	}
 }
 

@@ -307,3 +307,89 @@ func TestGzipThroughRedis(t *testing.T) {
 		}
 	}
 }
+
+// TestPersistentRedisRestart: a Redis with an append-only file is killed
+// and started again; meanwhile instance A made a write (its generation
+// bump and version marker failed). Instance B, whose client reconnects
+// without reporting an error, must not serve the answer it cached before
+// (the restored counters do not show A's write), nor trust the restored
+// version marker once; A's bump and marker go through in the background,
+// without A reading anything.
+func TestPersistentRedisRestart(t *testing.T) {
+	storetest.Redis(t) // runs where Redis tests run; needs redis-server installed
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	dir := t.TempDir()
+	start := func() *exec.Cmd {
+		cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir,
+			"--appendonly", "yes", "--appendfsync", "always", "--save", "")
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("redis-server: %v", err)
+		}
+		for i := 0; i < 200; i++ {
+			c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + port})
+			err := c.Ping(context.Background()).Err()
+			c.Close()
+			if err == nil {
+				return cmd
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatal("redis-server did not start")
+		return nil
+	}
+	srv := start()
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	client := func() *redis.Client { // go-redis defaults: dead connections are retried on new ones
+		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + port, DialTimeout: 200 * time.Millisecond})
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// A retries its failed writes after a second: B reads before that.
+	a := mustNew(t, cache.Options{Redis: client(), Retry: time.Second})
+	b := mustNew(t, cache.Options{Redis: client(), Retry: 20 * time.Millisecond})
+	ctx := context.Background()
+	var f filler
+	a.PublishCatalogVersion(ctx, 5)
+	if e, _, _ := b.Fetch(ctx, detail, cache.Scope{}, "k", f.fill); string(e.Body) != "1" {
+		t.Fatalf("warm: %q", e.Body)
+	}
+	if _, o, _ := b.Fetch(ctx, detail, cache.Scope{}, "k", f.fill); o != cache.HitLocal {
+		t.Fatalf("warm: %s", o)
+	}
+	if v, err := b.CatalogVersion(ctx); err != nil || v != 5 {
+		t.Fatalf("version marker before the crash: %d %v", v, err)
+	}
+
+	srv.Process.Kill()
+	srv.Wait()
+	a.Invalidate(ctx, cache.Scope{}) // A's write while Redis is down
+	a.PublishCatalogVersion(ctx, 6)  // and its version
+	srv = start()                    // the AOF brings back generation 0 and marker 5
+
+	e, _, err := b.Fetch(ctx, detail, cache.Scope{}, "k", f.fill)
+	if err != nil || string(e.Body) == "1" {
+		t.Errorf("B after the restart: %q (%v), want a fresh answer, not the one cached before A's write", e.Body, err)
+	}
+	if _, err := b.CatalogVersion(ctx); err == nil {
+		t.Error("B trusted the restored version marker right after the restart; want one failure (ask the database)")
+	}
+	rc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + port})
+	defer rc.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g, _ := rc.Get(ctx, "gen:catalog").Int()
+		v, _ := rc.Get(ctx, "catalog:version").Int()
+		if g >= 1 && v == 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("A's bump and marker were not replayed in the background: gen %d, version %d", g, v)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if v, err := b.CatalogVersion(ctx); err != nil || v != 6 {
+		t.Errorf("B's probe after the replay: %d %v, want 6", v, err)
+	}
+}

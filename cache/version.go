@@ -26,18 +26,30 @@ func (c *Cache) catalogVersionKey() string { return c.opts.Prefix + "catalog:ver
 // never fails the write: a failing Redis is logged like other Redis
 // failures, and readers then ask the database instead.
 func (c *Cache) PublishCatalogVersion(ctx context.Context, v int64) {
-	if c.opts.Redis == nil || !c.redisUsable() {
+	if c.opts.Redis == nil {
 		return
 	}
-	ctx = context.WithoutCancel(ctx)
-	if err := setIfGreater.Run(ctx, c.opts.Redis, []string{c.catalogVersionKey()}, strconv.FormatInt(v, 10)).Err(); err != nil {
+	if c.redisUsable() {
+		err := setIfGreater.Run(context.WithoutCancel(ctx), c.opts.Redis, []string{c.catalogVersionKey()}, strconv.FormatInt(v, 10)).Err()
+		if err == nil {
+			return
+		}
 		c.redisFailed(err)
 	}
+	// Published later, in the background (see kickFlusher).
+	for {
+		cur := c.pendingVer.Load()
+		if v <= cur || c.pendingVer.CompareAndSwap(cur, v) {
+			break
+		}
+	}
+	c.kickFlusher()
 }
 
 // CatalogVersion returns the newest catalog version any instance
-// published (0 when none has). It fails without Redis or when Redis does
-// not answer; callers then ask the database.
+// published (0 when none has). It fails without Redis, when Redis does
+// not answer, and once after Redis restarted (its marker may have come
+// back older than what was committed); callers then ask the database.
 func (c *Cache) CatalogVersion(ctx context.Context) (int64, error) {
 	if c.opts.Redis == nil {
 		return 0, errNoRedis
@@ -45,7 +57,15 @@ func (c *Cache) CatalogVersion(ctx context.Context) (int64, error) {
 	if !c.redisUsable() {
 		return 0, errors.New("cache: redis is failing")
 	}
-	s, err := c.opts.Redis.Get(context.WithoutCancel(ctx), c.catalogVersionKey()).Result()
+	ctx = context.WithoutCancel(ctx)
+	if _, err := c.syncRun(ctx); err != nil {
+		c.redisFailed(err)
+		return 0, err
+	}
+	if c.newRun.Swap(false) {
+		return 0, errNewRun
+	}
+	s, err := c.opts.Redis.Get(ctx, c.catalogVersionKey()).Result()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	} else if err != nil {
