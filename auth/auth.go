@@ -65,6 +65,48 @@ type Service struct {
 	now      func() time.Time
 	sessions *otter.Cache[string, Principal]
 	dummy    string // a hash to check against when the user does not exist
+	bus      Bus    // tells other instances about revocations (nil: none)
+}
+
+// Bus carries messages between the instances of a deployment (cache.Cache
+// over Redis pub/sub).
+type Bus interface {
+	Publish(ctx context.Context, channel, msg string) error
+	// Subscribe calls fn with each message until ctx ends, and with ""
+	// when messages may have been lost.
+	Subscribe(ctx context.Context, channel string, fn func(msg string)) error
+}
+
+// revokedChannel carries the keys of sessions that ended or changed.
+const revokedChannel = "sessions:revoked"
+
+// ShareRevocations makes revocations cross instances through bus: when a
+// session ends (logout, password change, a reused refresh token) or its
+// user changes, every instance drops its cached copy at once instead of
+// within SessionCacheTTL. When the bus lost messages, every cached session
+// is dropped. Call it before serving; it returns once subscribed (an
+// error then means revocations from other instances may take up to
+// SessionCacheTTL until the bus recovers).
+func (s *Service) ShareRevocations(ctx context.Context, bus Bus) error {
+	s.bus = bus
+	return bus.Subscribe(ctx, revokedChannel, func(key string) {
+		if key == "" {
+			s.sessions.InvalidateAll()
+			return
+		}
+		s.sessions.Invalidate(key)
+	})
+}
+
+// forget drops sessions from the cache here and, through the bus, on the
+// other instances.
+func (s *Service) forget(ctx context.Context, keys ...string) {
+	for _, k := range keys {
+		s.sessions.Invalidate(k)
+		if s.bus != nil {
+			s.bus.Publish(ctx, revokedChannel, k) // a failure leaves SessionCacheTTL as the bound
+		}
+	}
 }
 
 // New returns the accounts service. key signs access tokens (at least 32
@@ -311,7 +353,7 @@ func (s *Service) revoke(ctx context.Context, sid, msg string) error {
 	if err := s.store.RevokeSession(ctx, sid); err != nil {
 		return err
 	}
-	s.sessions.Invalidate(sid)
+	s.forget(ctx, sid)
 	return errToken(msg)
 }
 
@@ -325,7 +367,7 @@ func (s *Service) Logout(ctx context.Context, refresh string) error {
 	if err := s.store.RevokeSession(ctx, sess.ID); err != nil {
 		return err
 	}
-	s.sessions.Invalidate(sess.ID)
+	s.forget(ctx, sess.ID)
 	return nil
 }
 
@@ -358,12 +400,10 @@ func (s *Service) SetPassword(ctx context.Context, userID int64, password, keep 
 	if err != nil {
 		return err
 	}
-	for _, sid := range revoked {
-		s.sessions.Invalidate(sid)
-	}
+	s.forget(ctx, revoked...)
 	return nil
 }
 
 // Forget drops a user's cached sessions' details (after a profile change,
 // so the next request sees the new username or staff flag).
-func (s *Service) Forget(sessionID string) { s.sessions.Invalidate(sessionID) }
+func (s *Service) Forget(sessionID string) { s.forget(context.Background(), sessionID) }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/movierec/movierec"
 	"github.com/movierec/movierec/auth"
+	"github.com/movierec/movierec/cache"
 	"github.com/movierec/movierec/sqlstore"
 	"github.com/movierec/movierec/storetest"
 )
@@ -325,5 +326,79 @@ func TestDatabaseCopyCannotForgeTokens(t *testing.T) {
 	sid, _, _ := strings.Cut(tok.Refresh, ".")
 	if p, err := fresh.Authenticate(context.Background(), forge(sid)); err != nil || p.UserID != u.ID {
 		t.Errorf("token forged with the real session ID: %+v, %v (the forgery code is wrong)", p, err)
+	}
+}
+
+// TestRevocationsCrossInstances: two instances (services with one key, on
+// one database, sharing a Redis) each cache a session once checked; a
+// logout on one, and a password change on one, end the sessions on the
+// other at once instead of after SessionCacheTTL.
+func TestRevocationsCrossInstances(t *testing.T) {
+	client, prefix := storetest.Redis(t)
+	s := storetest.OpenSQLite(t)
+	key := []byte("0123456789abcdef0123456789abcdef")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	instance := func() *auth.Service {
+		svc, err := auth.New(s, key, auth.NewHasher(storetest.CheapArgon2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := cache.New(cache.Options{Redis: client, Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.ShareRevocations(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		return svc
+	}
+	a, b := instance(), instance()
+	_, tok := register(t, a, "rosa")
+	// ended waits until b refuses tok, failing after far longer than the
+	// bus needs but far less than SessionCacheTTL.
+	ended := func(what, access string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if _, err := b.Authenticate(ctx, access); err != nil {
+				wantUnauthorized(t, what, err)
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the other instance still accepts the access token (cached session)", what)
+			}
+		}
+	}
+	if _, err := b.Authenticate(ctx, tok.Access); err != nil { // b caches the session
+		t.Fatal(err)
+	}
+	if err := a.Logout(ctx, tok.Refresh); err != nil {
+		t.Fatal(err)
+	}
+	ended("after logout on the other instance", tok.Access)
+
+	u, first, err := a.Login(ctx, "rosa", "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, second, err := a.Login(ctx, "rosa", "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range []auth.Tokens{first, second} {
+		if _, err := b.Authenticate(ctx, tk.Access); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := a.Authenticate(ctx, second.Access)
+	if err != nil || p.UserID != u.ID {
+		t.Fatal(p, err)
+	}
+	if err := a.ChangePassword(ctx, p, "correct horse", "battery staple horse"); err != nil {
+		t.Fatal(err)
+	}
+	ended("the other session after a password change", first.Access)
+	if _, err := b.Authenticate(ctx, second.Access); err != nil {
+		t.Errorf("the session that changed the password, on the other instance: %v", err)
 	}
 }

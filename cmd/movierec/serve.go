@@ -65,6 +65,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if answers.Shared() {
+		// Logout and password changes reach every instance at once.
+		if err := accounts.ShareRevocations(ctx, answers); err != nil {
+			log.Warn("sharing session revocations through Redis failed; other instances see them within a minute until it recovers",
+				slog.Any("err", err))
+		}
+	}
 	defer closeCache()
 	cs, stopCatalog, err := startCatalog(ctx, cfg, store, answers, log)
 	if err != nil {
