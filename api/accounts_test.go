@@ -13,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/movierec/movierec"
 	"github.com/movierec/movierec/api"
 	"github.com/movierec/movierec/auth"
+	"github.com/movierec/movierec/cache"
 	"github.com/movierec/movierec/storetest"
 	"github.com/movierec/movierec/throttle"
 )
@@ -605,5 +608,59 @@ func TestPasswordChangeThrottled(t *testing.T) {
 	now = now.Add(time.Minute)
 	if res := change("correct horse"); res.StatusCode != 204 {
 		t.Errorf("change after the window: %d", res.StatusCode)
+	}
+}
+
+// TestThrottlesSharedAcrossInstances: two instances sharing a Redis share
+// the login buckets, so attempts spread over both meet the limit once,
+// not twice; with the shared store failing, each instance still limits on
+// its own (and answers no 5xx).
+func TestThrottlesSharedAcrossInstances(t *testing.T) {
+	client, prefix := storetest.Redis(t)
+	s := storetest.OpenSQLite(t)
+	instance := func(store throttle.Store) *api.Server {
+		return api.New(s, storetest.Accounts(t, s), slog.New(slog.DiscardHandler), api.Options{
+			LoginLimit: throttle.Limit{N: 3, Per: time.Minute}, TrustProxy: true, ThrottleStore: store})
+	}
+	shared := func() throttle.Store {
+		c, err := cache.New(cache.Options{Redis: client, Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	login := func(srv *api.Server, from, user string) int {
+		data, _ := json.Marshal(map[string]string{"username": user, "password": "wrong"})
+		req := httptest.NewRequest("POST", "/api/auth/login/", bytes.NewReader(data))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", from)
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		return w.Code
+	}
+	a, b := instance(shared()), instance(shared())
+	for i, srv := range []*api.Server{a, b, a} {
+		if code := login(srv, "10.9.0.1", "nobody"); code != 401 {
+			t.Fatalf("attempt %d: %d, want 401", i+1, code)
+		}
+	}
+	if code := login(b, "10.9.0.1", "nobody"); code != 429 {
+		t.Errorf("4th attempt, on the other instance: %d, want 429 (the limit is shared)", code)
+	}
+
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	defer dead.Close()
+	broken, err := cache.New(cache.Options{Redis: dead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := instance(broken)
+	for i := range 3 {
+		if code := login(c, "10.9.0.2", "nobody"); code != 401 {
+			t.Fatalf("attempt %d with the shared store down: %d, want 401", i+1, code)
+		}
+	}
+	if code := login(c, "10.9.0.2", "nobody"); code != 429 {
+		t.Errorf("4th attempt with the shared store down: %d, want 429 from the instance's own buckets", code)
 	}
 }

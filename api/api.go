@@ -52,6 +52,10 @@ type Options struct {
 	// all addresses together (see login); RegisterLimit per client
 	// address; PasswordLimit to password changes per user.
 	LoginLimit, RegisterLimit, PasswordLimit throttle.Limit
+	// ThrottleStore, when set, keeps the throttles' buckets where every
+	// instance shares them (Redis), so N instances allow the limits, not
+	// N times them; when it fails, each instance limits on its own.
+	ThrottleStore throttle.Store
 	// TrustProxy takes the client address from X-Forwarded-For.
 	TrustProxy bool
 	// Now is the throttling clock (nil: time.Now).
@@ -135,6 +139,21 @@ func New(store Store, accounts Accounts, log *slog.Logger, opts Options) *Server
 	s.limits.loginUser = throttle.New(throttle.Limit{N: opts.LoginLimit.N * UsernameLimitFactor, Per: opts.LoginLimit.Per}, opts.Now)
 	s.limits.register = throttle.New(opts.RegisterLimit, opts.Now)
 	s.limits.password = throttle.New(opts.PasswordLimit, opts.Now)
+	if opts.ThrottleStore != nil {
+		var errs observe.Every
+		errs.Interval = 30 * time.Second
+		onErr := func(err error) {
+			if ok, more := errs.Allow(time.Now()); ok {
+				log.Warn("shared throttle store failed; limiting per instance", slog.Any("err", err),
+					slog.Int("more_since_last_line", more))
+			}
+		}
+		for name, l := range map[string]*throttle.Limiter{"login-addr": s.limits.loginAddr,
+			"login-user-addr": s.limits.loginUserAddr, "login-user": s.limits.loginUser,
+			"register": s.limits.register, "password": s.limits.password} {
+			l.Share(name, opts.ThrottleStore, onErr)
+		}
+	}
 	s.ready.Store(true)
 	s.registerRoutes()
 	return s

@@ -10,6 +10,7 @@ package throttle
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math"
 	"net"
@@ -118,6 +119,11 @@ var limiterIDs atomic.Uint64
 // proportional to the keys seen recently and the cost per call is constant
 // on average.
 type Limiter struct {
+	// Shared buckets (see Share); nil: this process's own.
+	store Store
+	name  string
+	onErr func(error)
+
 	lim   Limit
 	rate  rate.Limit
 	now   func() time.Time
@@ -151,6 +157,27 @@ func New(l Limit, now func() time.Time) *Limiter {
 		lim.rate = rate.Limit(float64(l.N) / l.Per.Seconds())
 	}
 	return lim
+}
+
+// Store keeps token buckets that several instances share (Redis, through
+// cache.Cache). TakeTokens decides one request against the buckets keys,
+// bucket i holding n[i] tokens and gaining one every per[i]/n[i]: all or
+// nothing, it takes one token from each when every one has one. It
+// returns the tokens each bucket holds after the decision.
+type Store interface {
+	TakeTokens(ctx context.Context, keys []string, n []int, per []time.Duration) (allowed bool, tokens []float64, err error)
+}
+
+// storeTimeout bounds a shared decision; past it, or on any error, the
+// limiter decides with this process's buckets.
+const storeTimeout = 250 * time.Millisecond
+
+// Share makes l keep its buckets in s under name (unique among the
+// limiters sharing s), so that N instances together allow l's limit, not
+// N times it. When s fails, l falls back to this process's own buckets
+// and reports the error to onErr (nil: ignored). Call it before use.
+func (l *Limiter) Share(name string, s Store, onErr func(error)) {
+	l.name, l.store, l.onErr = name, s, onErr
 }
 
 // Limit returns the limit l enforces; a nil l is disabled.
@@ -245,6 +272,9 @@ func Check(pairs ...Pair) Decision {
 	}
 	if len(active) == 0 {
 		return Decision{Allowed: true}
+	}
+	if d, ok := checkShared(active); ok {
+		return d
 	}
 
 	// Lock every limiter involved, in a fixed order, so that the decision
@@ -412,4 +442,44 @@ func parseIP(s string) (string, bool) {
 		a = ap.Addr()
 	}
 	return a.Unmap().WithZone("").String(), true
+}
+
+// checkShared decides with the shared store when every active limiter
+// shares the same one; ok is false when it cannot (then the caller
+// decides locally).
+func checkShared(active []Pair) (Decision, bool) {
+	store := active[0].L.store
+	if store == nil {
+		return Decision{}, false
+	}
+	keys := make([]string, len(active))
+	n := make([]int, len(active))
+	per := make([]time.Duration, len(active))
+	for i, p := range active {
+		if p.L.store != store {
+			return Decision{}, false
+		}
+		keys[i], n[i], per[i] = p.L.name+":"+p.Key, p.L.lim.N, p.L.lim.Per
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	allowed, tokens, err := store.TakeTokens(ctx, keys, n, per)
+	if err != nil {
+		if f := active[0].L.onErr; f != nil {
+			f(err)
+		}
+		return Decision{}, false
+	}
+	var d Decision
+	found := false
+	for i, p := range active {
+		if !allowed && tokens[i] >= 1 {
+			continue // had a token, but another bucket refused
+		}
+		di := p.L.decision(allowed, tokens[i])
+		if !found || moreRestrictive(di, d) {
+			d, found = di, true
+		}
+	}
+	return d, true
 }

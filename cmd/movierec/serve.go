@@ -19,6 +19,7 @@ import (
 	"github.com/movierec/movierec/cache"
 	"github.com/movierec/movierec/engine"
 	"github.com/movierec/movierec/observe"
+	"github.com/movierec/movierec/throttle"
 )
 
 // serve runs the HTTP API until ctx is cancelled, then shuts down
@@ -90,7 +91,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	engineDone := make(chan struct{})
 	go func() { defer close(engineDone); eng.Run(engineCtx) }()
 	defer func() { stopEngine(); <-engineDone }()
-	srv := api.New(cs, accounts, log, api.Options{LoginLimit: cfg.LoginLimit, Versions: cs.Catalog,
+	var throttles throttle.Store
+	if answers.Shared() {
+		throttles = answers // N instances allow the limits, not N times them
+	}
+	srv := api.New(cs, accounts, log, api.Options{ThrottleStore: throttles, LoginLimit: cfg.LoginLimit, Versions: cs.Catalog,
 		RegisterLimit: cfg.RegisterLimit, PasswordLimit: cfg.PasswordLimit, TrustProxy: cfg.TrustProxy, Recommender: eng, Metrics: metrics, HideMetrics: !cfg.PublicMetrics,
 		Cache: answers, Policies: cfg.CacheTTL,
 		AccessLog: cfg.AccessLog, AccessLogSample: cfg.AccessLogSample, AccessLogSlow: cfg.AccessLogSlow})
