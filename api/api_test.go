@@ -287,6 +287,8 @@ func TestBadRequests(t *testing.T) {
 			{"GET", "/api/movies/?format=xml", 400, "VALIDATION_ERROR", "format"},
 			{"GET", "/api/movies/?search=%00", 400, "VALIDATION_ERROR", "search"},
 			{"GET", "/api/movies/?genre=a%00b", 400, "VALIDATION_ERROR", "genre"},
+			{"GET", "/api/movies/?search=" + strings.Repeat("ab", 101), 400, "VALIDATION_ERROR", "search"},
+			{"GET", "/api/movies/?tag=" + strings.Repeat("t", 201), 400, "VALIDATION_ERROR", "tag"},
 			{"GET", "/api/movies/tags/?search=a%00", 400, "VALIDATION_ERROR", "search"},
 			{"GET", "/api/movies/genres/999/movies/?page=abc", 400, "VALIDATION_ERROR", "page"},
 			{"GET", "/api/movies/genres/999/movies/", 404, "NOT_FOUND", ""},

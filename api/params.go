@@ -48,11 +48,28 @@ func (q *query) one(name string) string {
 	if len(vs) == 0 {
 		return ""
 	}
-	if strings.ContainsRune(vs[0], 0) {
-		q.fail(name, "must not contain NUL characters")
+	if !q.sane(name, vs[0]) {
 		return ""
 	}
 	return strings.TrimSpace(vs[0])
+}
+
+// MaxValueLength bounds a query parameter's value, in bytes: no title,
+// genre or tag is longer, and a search's cost grows with its length.
+const MaxValueLength = 200
+
+// sane reports whether v may be used as a value of name, failing the
+// query when it may not.
+func (q *query) sane(name, v string) bool {
+	switch {
+	case strings.ContainsRune(v, 0):
+		q.fail(name, "must not contain NUL characters")
+	case len(v) > MaxValueLength:
+		q.fail(name, fmt.Sprintf("must be at most %d bytes long", MaxValueLength))
+	default:
+		return true
+	}
+	return false
 }
 
 // MaxRepeats bounds how often a repeatable filter (genre, tag) may be
@@ -70,8 +87,7 @@ func (q *query) all(name string) []string {
 	}
 	var out []string
 	for _, v := range q.values[name] {
-		if strings.ContainsRune(v, 0) {
-			q.fail(name, "must not contain NUL characters")
+		if !q.sane(name, v) {
 			continue
 		}
 		if v = strings.TrimSpace(v); v != "" {

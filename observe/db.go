@@ -4,9 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/movierec/movierec/sqlstore"
 )
@@ -49,12 +51,33 @@ func (o *DBObserver) Statement(ctx context.Context, sql string, args []any, took
 			slog.Duration("took", took), slog.Any("err", err))
 	}
 	if o.Slow > 0 && took >= o.Slow {
-		attrs := []slog.Attr{slog.String("statement", Shape(sql)), slog.Int("args", len(args)), slog.Duration("took", took)}
+		attrs := []slog.Attr{slog.String("statement", clip(Shape(sql), maxLoggedStatement)), slog.Int("args", len(args)),
+			slog.Duration("took", took)}
 		if plan, ok := o.plan(ctx, sql, args); ok {
-			attrs = append(attrs, slog.String("plan", plan))
+			attrs = append(attrs, slog.String("plan", clip(plan, maxLoggedPlan)))
 		}
 		log.LogAttrs(ctx, slog.LevelWarn, "slow statement", attrs...)
 	}
+}
+
+// Slow-statement log lines stay bounded whatever the statement: its
+// shape and its plan are cut to these many bytes.
+const (
+	maxLoggedStatement = 1000
+	maxLoggedPlan      = 2000
+)
+
+// clip cuts s to at most n bytes (at a rune boundary), saying how much
+// was left out.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "… (" + strconv.Itoa(len(s)-cut) + " more bytes)"
 }
 
 // plan explains sql unless its shape was explained recently.

@@ -66,3 +66,17 @@ func TestSlowStatementLog(t *testing.T) {
 		t.Errorf("a fast statement was logged: %s", buf.String())
 	}
 }
+
+// TestSlowStatementLogBounded: a huge statement (such as a filter with
+// thousands of values) gives a slow-statement line of bounded size that
+// says how much it left out.
+func TestSlowStatementLogBounded(t *testing.T) {
+	var buf bytes.Buffer
+	obs := &observe.DBObserver{Log: slog.New(slog.NewTextHandler(&buf, nil)), Slow: time.Millisecond}
+	huge := "SELECT id FROM movies WHERE title = 'é" + strings.Repeat("x", 90_000) + "'"
+	obs.Statement(context.Background(), huge, nil, time.Second, nil)
+	line := buf.String()
+	if !strings.Contains(line, "slow statement") || !strings.Contains(line, "more bytes)") || len(line) > 1500 {
+		t.Errorf("%d-byte log line for a %d-byte statement: %.300s", len(line), len(huge), line)
+	}
+}
