@@ -61,6 +61,11 @@ type Config struct {
 	// Holder names this instance to the others (the training lease's
 	// holder); empty: a random name.
 	Holder string
+	// Trainer, when set, trains and saves a model somewhere else (serve
+	// runs "movierec train" as a child process at a lower priority, so
+	// training's CPU and garbage never stall requests); the engine then
+	// loads the newest stored model. Nil: training runs in this process.
+	Trainer func(ctx context.Context) error
 }
 
 // DefaultConfig retrains hourly or after 1,000 changed ratings, checking
@@ -302,8 +307,20 @@ func (e *Engine) trainShared(ctx context.Context) (bool, error) {
 			}
 		}
 	}()
-	_, err = e.Train(tctx, nil)
-	return err == nil, err
+	if e.cfg.Trainer == nil {
+		_, err = e.Train(tctx, nil)
+		return err == nil, err
+	}
+	if err := e.cfg.Trainer(tctx); err != nil {
+		return false, fmt.Errorf("train: %w", err)
+	}
+	if ok, err := e.Load(ctx); err != nil || !ok {
+		if err == nil {
+			err = errors.New("train: the trainer saved no model")
+		}
+		return false, err
+	}
+	return true, nil
 }
 
 // Request is one user's recommendation request.

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -288,5 +289,36 @@ func TestOneTrainerPerTrigger(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTrainerElsewhere: with Config.Trainer the engine does not train
+// itself: it runs the trainer (serve runs "movierec train" in a child
+// process) under the training lease and serves the model it saved.
+func TestTrainerElsewhere(t *testing.T) {
+	s := loaded(t)
+	var calls atomic.Int32
+	var saved string
+	cfg := engine.DefaultConfig()
+	cfg.Interval, cfg.AfterRatings = 0, 0
+	cfg.Trainer = func(ctx context.Context) error {
+		calls.Add(1)
+		m, err := engine.New(s, engine.DefaultConfig(), quiet).Train(ctx, nil) // "the child"
+		if err == nil {
+			saved = m.Version()
+		}
+		return err
+	}
+	e := engine.New(s, cfg, quiet)
+	if trained, err := e.Tick(context.Background()); err != nil || !trained {
+		t.Fatalf("tick without a model: %v %v", trained, err)
+	}
+	if calls.Load() != 1 || saved == "" || e.ModelVersion() != saved {
+		t.Errorf("trainer called %d times; serving %q, the trainer saved %q", calls.Load(), e.ModelVersion(), saved)
+	}
+	failing := cfg
+	failing.Trainer = func(context.Context) error { return errors.New("child exited with status 1") }
+	if trained, err := engine.New(storetest.OpenSQLite(t), failing, quiet).Tick(context.Background()); trained || err == nil {
+		t.Errorf("a failing trainer: trained %v, err %v", trained, err)
 	}
 }

@@ -55,9 +55,13 @@ type config struct {
 	Catalog catalog.Options
 	// Engine: MOVIEREC_TRAIN_INTERVAL (1h), MOVIEREC_TRAIN_AFTER_RATINGS
 	// (1000), MOVIEREC_TRAIN_POLL (30s), MOVIEREC_TRAIN_SEED,
-	// MOVIEREC_TRAIN_WORKERS (0: serve trains on all cores but one, the
-	// train and eval commands on all).
+	// MOVIEREC_TRAIN_WORKERS (0: all cores).
 	Engine engine.Config
+	// TrainProcess: MOVIEREC_TRAIN_PROCESS, "child" (default: serve trains
+	// by running "movierec train" as a child process) or "inline";
+	// TrainNice: MOVIEREC_TRAIN_NICE (10), the child's nice value.
+	TrainProcess string
+	TrainNice    int
 }
 
 // loadConfig reads the environment through getenv.
@@ -168,6 +172,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 			errs = append(errs, fmt.Sprintf("MOVIEREC_TRAIN_WORKERS=%q: want a number of cores (0: the default)", v))
 		}
 		c.Engine.Train.Workers = n
+	}
+	c.TrainProcess = or(getenv("MOVIEREC_TRAIN_PROCESS"), "child")
+	if c.TrainProcess != "child" && c.TrainProcess != "inline" {
+		errs = append(errs, fmt.Sprintf("MOVIEREC_TRAIN_PROCESS=%q: want child or inline", c.TrainProcess))
+	}
+	c.TrainNice = 10
+	if v := getenv("MOVIEREC_TRAIN_NICE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 19 {
+			errs = append(errs, fmt.Sprintf("MOVIEREC_TRAIN_NICE=%q: want 0..19", v))
+		}
+		c.TrainNice = n
 	}
 	if v := getenv("MOVIEREC_TRAIN_SEED"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -64,22 +63,24 @@ func TestMetricsAndDatabaseConfig(t *testing.T) {
 	}
 }
 
-// TestTrainWorkers: serve's training leaves a core to requests unless
-// MOVIEREC_TRAIN_WORKERS says otherwise.
-func TestTrainWorkers(t *testing.T) {
+// TestTrainConfig: serve trains in a child process at nice 10 unless
+// told otherwise; training workers default to all cores.
+func TestTrainConfig(t *testing.T) {
 	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
 	cfg, err := loadConfig(env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := serveEngine(cfg.Engine).Train.Workers, max(1, runtime.NumCPU()-1); got != want {
-		t.Errorf("default serve training workers %d, want %d", got, want)
+	if cfg.TrainProcess != "child" || cfg.TrainNice != 10 || cfg.Engine.Train.Workers != 0 || serveEngine(cfg, nil).Trainer == nil {
+		t.Errorf("defaults: process %q, nice %d, workers %d", cfg.TrainProcess, cfg.TrainNice, cfg.Engine.Train.Workers)
 	}
-	cfg, err = loadConfig(env(map[string]string{"MOVIEREC_TRAIN_WORKERS": "3"}))
-	if err != nil || serveEngine(cfg.Engine).Train.Workers != 3 || cfg.Engine.Train.Workers != 3 {
-		t.Errorf("MOVIEREC_TRAIN_WORKERS=3: %d (%v)", serveEngine(cfg.Engine).Train.Workers, err)
+	cfg, err = loadConfig(env(map[string]string{"MOVIEREC_TRAIN_PROCESS": "inline", "MOVIEREC_TRAIN_NICE": "19", "MOVIEREC_TRAIN_WORKERS": "3"}))
+	if err != nil || cfg.TrainNice != 19 || cfg.Engine.Train.Workers != 3 || serveEngine(cfg, nil).Trainer != nil {
+		t.Errorf("set: %+v (%v)", cfg, err)
 	}
-	if _, err := loadConfig(env(map[string]string{"MOVIEREC_TRAIN_WORKERS": "-1"})); err == nil {
-		t.Error("MOVIEREC_TRAIN_WORKERS=-1 accepted")
+	for name, value := range map[string]string{"MOVIEREC_TRAIN_PROCESS": "thread", "MOVIEREC_TRAIN_NICE": "20", "MOVIEREC_TRAIN_WORKERS": "-1"} {
+		if _, err := loadConfig(env(map[string]string{name: value})); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: %v", name, value, err)
+		}
 	}
 }

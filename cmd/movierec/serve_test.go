@@ -22,7 +22,8 @@ func freeAddr(t *testing.T) string {
 }
 
 // TestServeFreshMachine is what a newcomer sees: serve on an empty
-// database answers with the demo catalog, then shuts down cleanly.
+// database answers with the demo catalog, trains its first model in a
+// child process and serves it, then shuts down cleanly.
 func TestServeFreshMachine(t *testing.T) {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -67,6 +68,23 @@ func TestServeFreshMachine(t *testing.T) {
 	res.Body.Close()
 	if err != nil || res.StatusCode != 200 || page.Count != 4000 || len(page.Results) != 20 || page.Results[0].Title == "" {
 		t.Fatalf("GET /api/movies/: %d %+v %v", res.StatusCode, page, err)
+	}
+	// The first model is trained by a child process ("movierec train";
+	// here the test binary, see TestMain) and then served.
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		var h struct {
+			ModelVersion *string `json:"model_version"`
+		}
+		if res, err := http.Get(base + "/health/"); err == nil {
+			json.NewDecoder(res.Body).Decode(&h)
+			res.Body.Close()
+		}
+		if h.ModelVersion != nil && *h.ModelVersion != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no model served 2 minutes after start: the child trainer did not deliver one")
+		}
 	}
 	cancel()
 	select {
