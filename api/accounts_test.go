@@ -629,6 +629,7 @@ func TestThrottlesSharedAcrossInstances(t *testing.T) {
 		}
 		return c
 	}
+	var last http.Header
 	login := func(srv *api.Server, from, user string) int {
 		data, _ := json.Marshal(map[string]string{"username": user, "password": "wrong"})
 		req := httptest.NewRequest("POST", "/api/auth/login/", bytes.NewReader(data))
@@ -636,6 +637,7 @@ func TestThrottlesSharedAcrossInstances(t *testing.T) {
 		req.Header.Set("X-Forwarded-For", from)
 		w := httptest.NewRecorder()
 		srv.ServeHTTP(w, req)
+		last = w.Header()
 		return w.Code
 	}
 	a, b := instance(shared()), instance(shared())
@@ -643,9 +645,13 @@ func TestThrottlesSharedAcrossInstances(t *testing.T) {
 		if code := login(srv, "10.9.0.1", "nobody"); code != 401 {
 			t.Fatalf("attempt %d: %d, want 401", i+1, code)
 		}
+		if got, want := last.Get("X-RateLimit-Remaining"), strconv.Itoa(2-i); got != want || last.Get("X-RateLimit-Limit") != "3" {
+			t.Errorf("attempt %d: X-RateLimit-Remaining %q (limit %q), want %s of 3 counted across instances",
+				i+1, got, last.Get("X-RateLimit-Limit"), want)
+		}
 	}
-	if code := login(b, "10.9.0.1", "nobody"); code != 429 {
-		t.Errorf("4th attempt, on the other instance: %d, want 429 (the limit is shared)", code)
+	if code := login(b, "10.9.0.1", "nobody"); code != 429 || last.Get("Retry-After") == "" {
+		t.Errorf("4th attempt, on the other instance: %d (Retry-After %q), want 429 (the limit is shared)", code, last.Get("Retry-After"))
 	}
 
 	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
