@@ -217,9 +217,9 @@ func newCache(cfg config, metrics *observe.Metrics, log *slog.Logger) (*cache.Ca
 // serveEngine is the engine configuration of serve: training runs in a
 // child process ("movierec train" at nice cfg.TrainNice) unless
 // MOVIEREC_TRAIN_PROCESS=inline. Measured on 2 cores under read load
-// (README): p99 8 ms quiet, 139-213 ms while training in process (its
+// (README): p99 9-10 ms quiet, 243 ms while training in process (its
 // CPU-bound goroutines and its garbage stall the request goroutines),
-// 12-15 ms while a child process trains.
+// 24 ms while a child process trains.
 func serveEngine(cfg config, log *slog.Logger) engine.Config {
 	c := cfg.Engine
 	if cfg.TrainProcess == "child" {
