@@ -14,6 +14,7 @@ import (
 	"github.com/movierec/movierec"
 	"github.com/movierec/movierec/auth"
 	"github.com/movierec/movierec/cache"
+	"github.com/movierec/movierec/postgres"
 	"github.com/movierec/movierec/sqlstore"
 	"github.com/movierec/movierec/storetest"
 )
@@ -330,12 +331,34 @@ func TestDatabaseCopyCannotForgeTokens(t *testing.T) {
 }
 
 // TestRevocationsCrossInstances: two instances (services with one key, on
-// one database, sharing a Redis) each cache a session once checked; a
-// logout on one, and a password change on one, end the sessions on the
-// other at once instead of after SessionCacheTTL.
+// one database) each cache a session once checked; a logout on one, and
+// a password change on one, end the sessions on the other at once instead
+// of after SessionCacheTTL, through Redis pub/sub, or PostgreSQL's
+// LISTEN/NOTIFY when there is no Redis.
 func TestRevocationsCrossInstances(t *testing.T) {
-	client, prefix := storetest.Redis(t)
-	s := storetest.OpenSQLite(t)
+	t.Run("redis", func(t *testing.T) {
+		client, prefix := storetest.Redis(t)
+		checkRevocationsCross(t, storetest.OpenSQLite(t), func() auth.Bus {
+			c, err := cache.New(cache.Options{Redis: client, Prefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		s := storetest.OpenPostgres(t)
+		checkRevocationsCross(t, s, func() auth.Bus {
+			b, err := postgres.NewBus(s, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		})
+	})
+}
+
+func checkRevocationsCross(t *testing.T, s *sqlstore.Store, newBus func() auth.Bus) {
 	key := []byte("0123456789abcdef0123456789abcdef")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -344,11 +367,7 @@ func TestRevocationsCrossInstances(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := cache.New(cache.Options{Redis: client, Prefix: prefix})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := svc.ShareRevocations(ctx, c); err != nil {
+		if err := svc.ShareRevocations(ctx, newBus()); err != nil {
 			t.Fatal(err)
 		}
 		return svc

@@ -141,8 +141,9 @@ func New(opts Options) (*Cache, error) {
 	return c, nil
 }
 
-// Shared reports whether a Redis tier is configured.
-func (c *Cache) Shared() bool { return c.opts.Redis != nil }
+// Shared reports whether a Redis tier is configured (false for a nil
+// Cache: caching turned off).
+func (c *Cache) Shared() bool { return c != nil && c.opts.Redis != nil }
 
 func (c *Cache) genKeys(s Scope) []string {
 	keys := []string{c.catalogGen}

@@ -44,17 +44,23 @@ func poolChannel(pool *pgxpool.Pool) string {
 	return channelFor(pool.Config().ConnConfig.RuntimeParams["search_path"])
 }
 
-func channelFor(schema string) string {
+func channelFor(schema string) string { return namedChannel(CatalogChannel, schema) }
+
+// namedChannel is channel base in schema: base itself in the default
+// schema, base + "_" + schema in another, or base + "_" + 16 hex digits of
+// the schema's SHA-256 when that would not be a short lower-case
+// identifier.
+func namedChannel(base, schema string) string {
 	schema = strings.TrimSpace(schema)
 	if schema == "" || schema == "public" {
-		return CatalogChannel
+		return base
 	}
-	name := CatalogChannel + "_" + schema
+	name := base + "_" + schema
 	if len(name) <= maxChannel && strings.Trim(schema, "abcdefghijklmnopqrstuvwxyz0123456789_") == "" {
 		return name
 	}
 	sum := sha256.Sum256([]byte(schema))
-	return CatalogChannel + "_" + hex.EncodeToString(sum[:8])
+	return base + "_" + hex.EncodeToString(sum[:8])
 }
 
 // recordChangeSQL is the Dialect.RecordChange statement notifying on

@@ -18,9 +18,11 @@ import (
 
 	"github.com/movierec/movierec"
 	"github.com/movierec/movierec/api"
+	"github.com/movierec/movierec/auth"
 	"github.com/movierec/movierec/cache"
 	"github.com/movierec/movierec/engine"
 	"github.com/movierec/movierec/observe"
+	"github.com/movierec/movierec/postgres"
 	"github.com/movierec/movierec/throttle"
 )
 
@@ -68,10 +70,19 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Logout and password changes reach every instance at once: through
+	// Redis when configured, else through PostgreSQL's LISTEN/NOTIFY.
+	var bus auth.Bus
 	if answers.Shared() {
-		// Logout and password changes reach every instance at once.
-		if err := accounts.ShareRevocations(ctx, answers); err != nil {
-			log.Warn("sharing session revocations through Redis failed; other instances see them within a minute until it recovers",
+		bus = answers
+	} else if store.Dialect() == "postgres" {
+		if bus, err = postgres.NewBus(store, log); err != nil {
+			return err
+		}
+	}
+	if bus != nil {
+		if err := accounts.ShareRevocations(ctx, bus); err != nil {
+			log.Warn("sharing session revocations failed; other instances see them within a minute until it recovers",
 				slog.Any("err", err))
 		}
 	}

@@ -96,3 +96,43 @@ func TestServeFreshMachine(t *testing.T) {
 		t.Fatal("serve did not stop")
 	}
 }
+
+// TestServeWithoutCache: MOVIEREC_CACHE=false serves (every answer made
+// afresh) instead of failing on the missing cache.
+func TestServeWithoutCache(t *testing.T) {
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	env := map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "nocache.db"), "MOVIEREC_LOG_LEVEL": "warn",
+		"MOVIEREC_CACHE": "false", "MOVIEREC_TRAIN_PROCESS": "inline"}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := runCmdContext(ctx, env, "serve", "-addr", addr)
+		done <- err
+	}()
+	base := "http://" + addr
+	for deadline := time.Now().Add(time.Minute); !ready(base); time.Sleep(50 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped early: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve did not become ready")
+		}
+	}
+	for _, path := range []string{"/api/movies/", "/api/movies/1/", "/api/movies/popular/"} {
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 || res.Header.Get("Server-Timing") == "" {
+			t.Errorf("GET %s without a cache: %d", path, res.StatusCode)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve returned %v", err)
+	}
+}
