@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"io/fs"
 	"os"
@@ -20,60 +21,38 @@ import (
 // opens migrated stores and imports this package, so this test reads
 // the URL itself.)
 func TestMigrationCatalogChanges(t *testing.T) {
-	url := os.Getenv("MOVIEREC_TEST_DATABASE_URL")
-	if url == "" {
-		t.Skip("MOVIEREC_TEST_DATABASE_URL is not set")
-	}
-	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "test_migrate_" + hex.EncodeToString(b)
-	pool, err := NewPool(ctx, Config{URL: url, Schema: schema, MinConns: 1, MaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		pool.Close()
-		if err := DropSchema(context.Background(), url, schema); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	migratetest.CatalogChanges(t, db, p, func() error { return Migrate(ctx, pool) })
+	migratetest.CatalogChanges(migrationDB(t))
 }
 
 // TestMigrationHashedSessions: migration 8 keeps every session under the
 // SHA-256 of its ID.
 func TestMigrationHashedSessions(t *testing.T) {
+	migratetest.HashedSessions(migrationDB(t))
+}
+
+// migrationDB returns what migratetest's checks take: a schema of the
+// test's own (dropped afterwards), a provider of the embedded migrations
+// on it, and the function that applies them all as Open does.
+func migrationDB(t *testing.T) (*testing.T, *sql.DB, *goose.Provider, func() error) {
 	url := os.Getenv("MOVIEREC_TEST_DATABASE_URL")
 	if url == "" {
 		t.Skip("MOVIEREC_TEST_DATABASE_URL is not set")
 	}
-	ctx := context.Background()
 	b := make([]byte, 6)
 	rand.Read(b)
 	schema := "test_migrate_" + hex.EncodeToString(b)
-	pool, err := NewPool(ctx, Config{URL: url, Schema: schema, MinConns: 1, MaxConns: 2})
+	pool, err := NewPool(context.Background(), Config{URL: url, Schema: schema, MinConns: 1, MaxConns: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
+	db := stdlib.OpenDBFromPool(pool)
 	t.Cleanup(func() {
+		db.Close()
 		pool.Close()
 		if err := DropSchema(context.Background(), url, schema); err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		t.Fatal(err)
@@ -82,5 +61,5 @@ func TestMigrationHashedSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	migratetest.HashedSessions(t, db, p, func() error { return Migrate(ctx, pool) })
+	return t, db, p, func() error { return Migrate(context.Background(), pool) }
 }

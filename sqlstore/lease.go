@@ -12,19 +12,18 @@ import (
 // for a lease cannot both get it.
 func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
 	now := s.timestamp()
-	rows, err := s.conn.Query(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
+	var got string
+	err := s.conn.QueryRow(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
 		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
 		WHERE leases.holder = excluded.holder OR leases.expires_at <= $4
-		RETURNING holder`, name, holder, now.Add(ttl), now)
-	if err != nil {
+		RETURNING holder`, name, holder, now.Add(ttl), now).Scan(&got)
+	switch {
+	case err == ErrNoRows: // the conflicting row was another holder's, unexpired
+		return false, nil
+	case err != nil:
 		return false, fmt.Errorf("AcquireLease(%s): %w", name, err)
 	}
-	defer rows.Close()
-	got := rows.Next()
-	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("AcquireLease(%s): %w", name, err)
-	}
-	return got, nil
+	return true, nil
 }
 
 // ReleaseLease gives up holder's lease called name (nothing when it is
