@@ -25,35 +25,10 @@ func freeAddr(t *testing.T) string {
 // database answers with the demo catalog, trains its first model in a
 // child process and serves it, then shuts down cleanly.
 func TestServeFreshMachine(t *testing.T) {
-	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	env := map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "fresh.db"), "MOVIEREC_LOG_LEVEL": "warn"}
-	done := make(chan error, 1)
-	go func() {
-		_, _, err := runCmdContext(ctx, env, "serve", "-addr", addr)
-		done <- err
-	}()
-	base := "http://" + addr
-	deadline := time.Now().Add(time.Minute)
-	for {
-		res, err := http.Get(base + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve stopped early: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("serve did not become ready")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	base, done := serveInProcess(t, ctx, map[string]string{
+		"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "fresh.db"), "MOVIEREC_LOG_LEVEL": "warn"})
 	res, err := http.Get(base + "/api/movies/")
 	if err != nil {
 		t.Fatal(err)
@@ -100,11 +75,33 @@ func TestServeFreshMachine(t *testing.T) {
 // TestServeWithoutCache: MOVIEREC_CACHE=false serves (every answer made
 // afresh) instead of failing on the missing cache.
 func TestServeWithoutCache(t *testing.T) {
-	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	env := map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "nocache.db"), "MOVIEREC_LOG_LEVEL": "warn",
-		"MOVIEREC_CACHE": "false", "MOVIEREC_TRAIN_PROCESS": "inline"}
+	base, done := serveInProcess(t, ctx, map[string]string{
+		"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "nocache.db"), "MOVIEREC_LOG_LEVEL": "warn",
+		"MOVIEREC_CACHE": "false", "MOVIEREC_TRAIN_PROCESS": "inline"})
+	for _, path := range []string{"/api/movies/", "/api/movies/1/", "/api/movies/popular/"} {
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 || res.Header.Get("Server-Timing") == "" {
+			t.Errorf("GET %s without a cache: %d", path, res.StatusCode)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve returned %v", err)
+	}
+}
+
+// serveInProcess runs "serve" with env in this process until ctx ends,
+// and returns its base URL once ready and the channel its result arrives
+// on.
+func serveInProcess(t *testing.T, ctx context.Context, env map[string]string) (string, <-chan error) {
+	t.Helper()
+	addr := freeAddr(t)
 	done := make(chan error, 1)
 	go func() {
 		_, _, err := runCmdContext(ctx, env, "serve", "-addr", addr)
@@ -121,18 +118,5 @@ func TestServeWithoutCache(t *testing.T) {
 			t.Fatal("serve did not become ready")
 		}
 	}
-	for _, path := range []string{"/api/movies/", "/api/movies/1/", "/api/movies/popular/"} {
-		res, err := http.Get(base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode != 200 || res.Header.Get("Server-Timing") == "" {
-			t.Errorf("GET %s without a cache: %d", path, res.StatusCode)
-		}
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("serve returned %v", err)
-	}
+	return base, done
 }
