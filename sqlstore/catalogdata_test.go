@@ -371,6 +371,78 @@ func TestPopularityForwardDecay(t *testing.T) {
 	})
 }
 
+// TestRatingChangeMatchesStore: the change a rating write returns (what an
+// in-memory catalog applies) says exactly what the store now holds, for a
+// new rating, a new score and a deletion; and a store whose popularity
+// epoch was removed by hand gets one (the time of the first write) rather
+// than failing the write.
+func TestRatingChangeMatchesStore(t *testing.T) {
+	loaded(t, func(t *testing.T, s *sqlstore.Store, ds *movierec.Dataset) {
+		ctx := context.Background()
+		if _, err := s.Conn().Exec(ctx, `DELETE FROM settings WHERE key = 'popularity_epoch'`); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Date(2031, 5, 6, 7, 8, 9, 123456000, time.UTC)
+		s.SetClock(func() time.Time { return now })
+		u := newUser(t, s, "exact")
+		const movie = 6 // no ratings in the fixture
+		check := func(what string, ch movierec.CatalogChange, oldScore, newScore float64) {
+			t.Helper()
+			m, err := s.Movie(ctx, movie)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := ch.Rating
+			if ch.Kind != movierec.ChangeMovie || ch.ID != movie || ch.Version <= 0 || r == nil {
+				t.Fatalf("%s: change %+v", what, ch)
+			}
+			if r.Count != m.RatingCount || r.Average != m.AverageRating || r.Popularity != m.PopularityScore ||
+				r.OldScore != oldScore || r.NewScore != newScore || !r.RatedAt.Equal(now) {
+				t.Errorf("%s: change %+v, store count %d avg %v pop %v", what, *r, m.RatingCount, m.AverageRating, m.PopularityScore)
+			}
+			if v, err := s.CatalogVersion(ctx); err != nil || v != ch.Version {
+				t.Errorf("%s: change version %d, store at %d (%v)", what, ch.Version, v, err)
+			}
+		}
+		r, created, ch, err := s.RateMovieChange(ctx, u.ID, movie, 4, "fine")
+		if err != nil || !created || r.Username != "exact" || !r.RatedAt.Equal(now) || r.ID == 0 {
+			t.Fatalf("first rating: %+v created %v: %v", r, created, err)
+		}
+		check("new rating", ch, 0, 4)
+		// Rated at the epoch: weight 1.
+		if ch.Rating.Popularity != 4.0/5 || ch.Rating.Count != 1 || ch.Rating.Average != 4 {
+			t.Errorf("a first rating of 4 at the epoch: %+v, want count 1, average 4, popularity 0.8", *ch.Rating)
+		}
+		if e, err := s.PopularityEpoch(ctx); err != nil || !e.Equal(now) {
+			t.Errorf("epoch stored by the first write: %v (%v), want %v", e, err, now)
+		}
+		later := now.Add(48 * time.Hour)
+		s.SetClock(func() time.Time { return later })
+		r2, created, ch, err := s.RateMovieChange(ctx, u.ID, movie, 2.5, "")
+		if err != nil || created || r2.ID != r.ID || !r2.RatedAt.Equal(now) || !r2.UpdatedAt.Equal(later) {
+			t.Fatalf("new score: %+v created %v: %v", r2, created, err)
+		}
+		check("new score", ch, 4, 2.5)
+		ch, err = s.DeleteRatingChange(ctx, u.ID, movie)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("deletion", ch, 2.5, 0)
+		if ch.Rating.Count != 0 || ch.Rating.Popularity != 0 || ch.Rating.Average != 0 {
+			t.Errorf("deleting the only rating left %+v", *ch.Rating)
+		}
+		if _, err := s.DeleteRatingChange(ctx, u.ID, movie); !errors.Is(err, movierec.ErrNotFound) {
+			t.Errorf("deleting it again: %v, want ErrNotFound", err)
+		}
+		if _, _, _, err := s.RateMovieChange(ctx, u.ID, 999999, 3, ""); !errors.Is(err, movierec.ErrNotFound) {
+			t.Errorf("rating an unknown movie: %v, want ErrNotFound", err)
+		}
+		if _, err := s.DeleteRatingChange(ctx, u.ID, 999999); !errors.Is(err, movierec.ErrNotFound) {
+			t.Errorf("deleting a rating of an unknown movie: %v, want ErrNotFound", err)
+		}
+	})
+}
+
 // TestIncrementalAggregates runs a random sequence of rating writes on a
 // few movies and compares the incrementally kept aggregates with a
 // computation from scratch.
