@@ -116,6 +116,7 @@ type Server struct {
 	recommender Recommender
 	metrics     *observe.Metrics
 	hideMetrics bool
+	docs        docsAssets // the /api/docs/ page's files
 	// unavailableLog spaces out the log lines of a database outage.
 	unavailableLog observe.Every
 	cache          *cache.Cache
@@ -129,7 +130,8 @@ type Server struct {
 func New(store Store, accounts Accounts, log *slog.Logger, opts Options) *Server {
 	s := &Server{store: store, accounts: accounts, log: log, mux: http.NewServeMux(), trustProxy: opts.TrustProxy,
 		recommender: opts.Recommender, metrics: opts.Metrics, cache: opts.Cache, versions: opts.Versions, policies: opts.Policies,
-		unavailableLog: observe.Every{Interval: unavailableLogEvery}, hideMetrics: opts.HideMetrics}
+		unavailableLog: observe.Every{Interval: unavailableLogEvery}, hideMetrics: opts.HideMetrics,
+		docs: newDocsAssets()}
 	if s.policies == (Policies{}) {
 		s.policies = DefaultPolicies()
 	}
@@ -178,6 +180,11 @@ func (s *Server) registerRoutes() {
 	list, popular, detail, recs := s.policies.List, s.policies.Popular, s.policies.Detail, s.policies.Recommendations
 	s.handle("GET /api/{$}", s.apiRoot)
 	s.handle("GET /api/schema/{$}", s.schema)
+	s.handle("GET /api/docs/{$}", s.docsPage)
+	s.handle("GET "+docsAssetsPath+"{name}", s.docsAsset)
+	s.handle("GET /api/auth/{$}", s.sectionRoot(authLinks))
+	s.handle("GET /api/ratings/{$}", s.sectionRoot(ratingsLinks))
+	s.handle("GET /api/recommendations/{$}", s.sectionRoot(recommendationsLinks))
 
 	s.handle("GET /api/movies/{$}", s.cached(list, nil, s.listMovies))
 	s.handle("POST /api/movies/{$}", s.invalidates(s.staff(s.createMovie)))
@@ -240,7 +247,8 @@ func (s *Server) registerRoutes() {
 	}
 }
 
-// noSlash lists the paths served without a trailing slash.
+// noSlash lists the paths served without a trailing slash; so are the
+// files under docsAssetsPath.
 var noSlash = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
 // ServeHTTP serves the API: paths without their trailing slash are served
@@ -284,7 +292,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if p := r.URL.Path; !strings.HasSuffix(p, "/") {
-		if trimmed := strings.TrimSuffix(p, "/"); !noSlash[trimmed] {
+		if trimmed := strings.TrimSuffix(p, "/"); !noSlash[trimmed] && !strings.HasPrefix(p, docsAssetsPath) {
 			r.URL.Path = p + "/"
 			if r.URL.RawPath != "" {
 				r.URL.RawPath += "/"
@@ -453,19 +461,45 @@ func pathID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-func (s *Server) apiRoot(w http.ResponseWriter, r *http.Request) {
-	q := newQuery(r)
-	if err := q.err(); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	links := map[string]string{}
-	for name, path := range map[string]string{
+// Links of the API root and of each section's root, name → path.
+var (
+	rootLinks = map[string]string{
 		"movies": "/api/movies/", "popular": "/api/movies/popular/", "trending": "/api/movies/trending/",
 		"top_rated": "/api/movies/top-rated/", "genres": "/api/movies/genres/", "tags": "/api/movies/tags/",
-		"schema": "/api/schema/", "health": "/health/",
-	} {
-		links[name] = absURL(r, path)
+		"auth": "/api/auth/", "ratings": "/api/ratings/", "recommendations": "/api/recommendations/",
+		"docs": "/api/docs/", "schema": "/api/schema/", "health": "/health/",
 	}
-	writeJSON(w, http.StatusOK, links)
+	authLinks = map[string]string{
+		"register": "/api/auth/register/", "login": "/api/auth/login/", "token_refresh": "/api/auth/token/refresh/",
+		"logout": "/api/auth/logout/", "profile": "/api/auth/profile/", "password_change": "/api/auth/password/change/",
+	}
+	ratingsLinks = map[string]string{
+		"my_ratings": "/api/ratings/my-ratings/", "my_favorites": "/api/ratings/my-favorites/",
+		"my_watchlist": "/api/ratings/my-watchlist/", "my_stats": "/api/ratings/my-stats/",
+		"movie_rate": "/api/ratings/movies/{id}/rate/", "movie_ratings": "/api/ratings/movies/{id}/ratings/",
+		"movie_stats": "/api/ratings/movies/{id}/stats/",
+	}
+	recommendationsLinks = map[string]string{
+		"for_me": "/api/recommendations/for-me/", "trending": "/api/recommendations/trending/",
+		"similar": "/api/recommendations/movies/{id}/similar/", "user": "/api/recommendations/users/{user_id}/",
+	}
+)
+
+// apiRoot serves GET /api/: absolute links to every section.
+func (s *Server) apiRoot(w http.ResponseWriter, r *http.Request) { s.sectionRoot(rootLinks)(w, r) }
+
+// sectionRoot serves a root of links (DRF's browsable roots): absolute
+// URLs of the given paths; a path with {id} is a template to fill in.
+func (s *Server) sectionRoot(paths map[string]string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := newQuery(r).err(); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		links := make(map[string]string, len(paths))
+		for name, path := range paths {
+			links[name] = absURL(r, path)
+		}
+		writeJSON(w, http.StatusOK, links)
+	}
 }

@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -8,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -301,6 +304,9 @@ func TestBadRequests(t *testing.T) {
 			{"PATCH", "/api/movies/genres/", 405, "METHOD_NOT_ALLOWED", ""},
 			{"GET", "/api/auth/profile/", 401, "NOT_AUTHENTICATED", ""},
 			{"DELETE", "/api/movies/1/?force=1", 401, "NOT_AUTHENTICATED", ""},
+			{"GET", "/api/schema/?format=yaml", 400, "VALIDATION_ERROR", "format"},
+			{"GET", "/health/?verbose=1", 400, "VALIDATION_ERROR", "verbose"},
+			{"GET", "/api/?x=1", 400, "VALIDATION_ERROR", "x"},
 		}
 		for _, c := range cases {
 			t.Run(c.method+" "+c.path, func(t *testing.T) {
@@ -308,6 +314,9 @@ func TestBadRequests(t *testing.T) {
 				res := e.do(c.method, c.path, &b)
 				if res.StatusCode != c.status || b.Error.Code != c.code || b.Error.Message == "" {
 					t.Fatalf("got %d %+v, want %d %s", res.StatusCode, b, c.status, c.code)
+				}
+				if b.Error.Details == nil {
+					t.Errorf("no details object in the error body")
 				}
 				if c.param != "" && len(b.Error.Details[c.param]) == 0 {
 					t.Errorf("details %v do not name %s", b.Error.Details, c.param)
@@ -507,15 +516,112 @@ func TestAPIRoot(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		var links map[string]string
 		e.get("/api/", &links)
-		for _, k := range []string{"movies", "genres", "tags", "popular", "trending", "top_rated", "schema", "health"} {
+		for _, k := range []string{"movies", "genres", "tags", "popular", "trending", "top_rated", "schema", "health",
+			"auth", "ratings", "recommendations", "docs"} {
 			u := links[k]
 			if !strings.HasPrefix(u, e.url+"/") {
 				t.Errorf("link %s = %q", k, u)
 				continue
 			}
+			if k == "docs" { // HTML (TestDocsPage)
+				if res, err := http.Get(u); err != nil || res.StatusCode != 200 {
+					t.Errorf("link %s answers %v %v", k, res.StatusCode, err)
+				} else {
+					res.Body.Close()
+				}
+				continue
+			}
 			if res := e.get(strings.TrimPrefix(u, e.url), nil); res.StatusCode != 200 {
 				t.Errorf("link %s answers %d", k, res.StatusCode)
 			}
+		}
+		// Each section root links operations that exist: asked with GET
+		// they answer anything but 404 (a POST-only operation 405, a
+		// caller's own data 401).
+		for _, section := range []string{"auth", "ratings", "recommendations"} {
+			var sub map[string]string
+			if res := e.get(strings.TrimPrefix(links[section], e.url), &sub); res.StatusCode != 200 || len(sub) < 2 {
+				t.Fatalf("%s root: %d %v", section, res.StatusCode, sub)
+			}
+			for name, u := range sub {
+				if !strings.HasPrefix(u, e.url+"/api/"+section+"/") {
+					t.Errorf("%s link %s = %q", section, name, u)
+					continue
+				}
+				path := strings.NewReplacer("%7Bid%7D", "1", "%7Buser_id%7D", "1", "{id}", "1", "{user_id}", "1").Replace(strings.TrimPrefix(u, e.url))
+				if res := e.get(path, nil); res.StatusCode == 404 {
+					t.Errorf("%s link %s (%s) is a 404", section, name, path)
+				}
+			}
+		}
+	})
+}
+
+// TestDocsPage: /api/docs/ is an HTML page under a Content-Security-Policy
+// whose scripts and styles all come from this server (so it works
+// offline), gzipped when asked for, revalidated by ETag.
+func TestDocsPage(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		res, err := http.Get(e.url + "/api/docs/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(res.Header.Get("Content-Security-Policy"), "script-src 'self'") {
+			t.Fatalf("docs page: %d %q CSP %q", res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Content-Security-Policy"))
+		}
+		refs := regexp.MustCompile(`(?:src|href)="([^"]+)"`).FindAllStringSubmatch(string(page), -1)
+		assets := 0
+		for _, m := range refs {
+			ref := m[1]
+			if strings.HasPrefix(ref, "http:") || strings.HasPrefix(ref, "https:") || strings.HasPrefix(ref, "//") {
+				t.Errorf("the page loads %s from elsewhere: it must work offline", ref)
+				continue
+			}
+			if !strings.HasPrefix(ref, "assets/") {
+				continue
+			}
+			assets++
+			u := e.url + "/api/docs/" + ref
+			req, _ := http.NewRequest("GET", u, nil)
+			req.Header.Set("Accept-Encoding", "gzip")
+			res, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			ct := res.Header.Get("Content-Type")
+			if res.StatusCode != 200 || res.Header.Get("ETag") == "" || len(body) == 0 {
+				t.Errorf("%s: %d, ETag %q, %d bytes", ref, res.StatusCode, res.Header.Get("ETag"), len(body))
+				continue
+			}
+			if strings.HasSuffix(ref, ".js") && !strings.HasPrefix(ct, "text/javascript") ||
+				strings.HasSuffix(ref, ".css") && !strings.HasPrefix(ct, "text/css") {
+				t.Errorf("%s: Content-Type %q", ref, ct)
+			}
+			if !strings.HasSuffix(ref, ".png") {
+				zr, err := gzip.NewReader(bytes.NewReader(body))
+				if res.Header.Get("Content-Encoding") != "gzip" || err != nil {
+					t.Errorf("%s: not gzipped (%q, %v)", ref, res.Header.Get("Content-Encoding"), err)
+				} else if plain, err := io.ReadAll(zr); err != nil || len(plain) <= len(body) {
+					t.Errorf("%s: gzip of %d bytes unpacks to %d (%v)", ref, len(body), len(plain), err)
+				}
+			}
+			req.Header.Set("If-None-Match", res.Header.Get("ETag"))
+			if res, err := http.DefaultTransport.RoundTrip(req); err != nil || res.StatusCode != 304 {
+				t.Errorf("%s with its ETag: %v %v, want 304", ref, res.StatusCode, err)
+			} else {
+				res.Body.Close()
+			}
+		}
+		if assets < 4 {
+			t.Errorf("the page references %d assets, want its viewer's script and style and its own", assets)
+		}
+		if !strings.Contains(string(page), "assets/swagger-ui-bundle.js") {
+			t.Errorf("the page does not load the vendored viewer")
 		}
 	})
 }

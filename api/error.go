@@ -37,9 +37,11 @@ type errorBody struct {
 }
 
 type errorJSON struct {
-	Code    string              `json:"code"`
-	Message string              `json:"message"`
-	Details map[string][]string `json:"details,omitempty"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Details is always an object: field → messages, empty when the
+	// error concerns no field.
+	Details map[string][]string `json:"details"`
 }
 
 // writeError writes err as the contract's error body with the status its
@@ -72,11 +74,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(5))
 	}
-	writeJSON(w, status, errorBody{Error: errorJSON{
-		Code:    code,
-		Message: movierec.ErrorMessage(err),
-		Details: movierec.ErrorDetails(err),
-	}})
+	details := movierec.ErrorDetails(err)
+	if details == nil {
+		details = map[string][]string{}
+	}
+	writeJSON(w, status, errorBody{Error: errorJSON{Code: code, Message: movierec.ErrorMessage(err), Details: details}})
 }
 
 // unavailableLogEvery is the longest a database outage goes unlogged:

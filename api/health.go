@@ -19,6 +19,10 @@ type healthJSON struct {
 // health reports the state of each dependency; 503 when the database does
 // not answer.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	if err := newQuery(r).err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 	defer cancel()
 	h := healthJSON{Status: "healthy", Database: "ok", Cache: "ok"}

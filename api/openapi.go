@@ -7,6 +7,10 @@ import (
 
 // schema serves the OpenAPI document.
 func (s *Server) schema(w http.ResponseWriter, r *http.Request) {
+	if err := newQuery(r).err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Write(openAPIDocument)
 }

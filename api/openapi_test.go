@@ -214,10 +214,15 @@ type oaResponse struct {
 	ptr       string // of the response object
 	obj       map[string]any
 	schemaPtr string // of its application/json schema; "" for a 204
+	// media are the documented media types of a response that is not
+	// JSON (the docs page's HTML, scripts, styles); its body is not
+	// checked, its Content-Type is.
+	media []string
 }
 
-// response returns the documented response of o for status. A 204
-// documents no body; every other response an application/json schema.
+// response returns the documented response of o for status. A 204 and a
+// 304 document no body; every other response an application/json schema,
+// or (pages and files for browsers) only other media types.
 func (d *oaDoc) response(o oaOp, status int) (oaResponse, error) {
 	responses, _ := o.op["responses"].(map[string]any)
 	key := strconv.Itoa(status)
@@ -232,10 +237,15 @@ func (d *oaDoc) response(o oaOp, status int) (oaResponse, error) {
 		return oaResponse{}, err
 	}
 	r := oaResponse{ptr: ptr, obj: obj}
-	if status == http.StatusNoContent {
+	if status == http.StatusNoContent || status == http.StatusNotModified {
 		if _, ok := obj["content"]; ok {
-			return oaResponse{}, fmt.Errorf("%v: the 204 response documents content", o)
+			return oaResponse{}, fmt.Errorf("%v: the %d response documents content", o, status)
 		}
+		return r, nil
+	}
+	content, _ := obj["content"].(map[string]any)
+	if _, json := content["application/json"]; !json && len(content) > 0 {
+		r.media = slices.Sorted(maps.Keys(content))
 		return r, nil
 	}
 	r.schemaPtr = ptr + oaPtr("content", "application/json", "schema")
@@ -528,7 +538,7 @@ func TestOpenAPIDocument(t *testing.T) {
 				switch p.in {
 				case "path":
 					pathParams[p.name] = true
-					if !p.required || p.schema["type"] != "integer" {
+					if !p.required || (p.schema["type"] != "integer" && o.path != "/api/docs/assets/{name}") {
 						t.Errorf("path parameter %q must be a required integer", p.name)
 					}
 					if !strings.Contains(o.path, "{"+p.name+"}") {
@@ -732,6 +742,12 @@ func (d *oaDoc) check(method, target string, res oaResult) error {
 			return fmt.Errorf("header %s: %q does not match %s/schema: %v", name, v, h.ptr, err)
 		}
 	}
+	if len(resp.media) > 0 {
+		if mt, _, err := mime.ParseMediaType(res.header.Get("Content-Type")); err != nil || !slices.Contains(resp.media, mt) {
+			return fmt.Errorf("Content-Type %q, want one of %v", res.header.Get("Content-Type"), resp.media)
+		}
+		return nil
+	}
 	if resp.schemaPtr == "" {
 		if len(res.body) != 0 {
 			return fmt.Errorf("status %d documents no body, got %d bytes", res.status, len(res.body))
@@ -851,7 +867,7 @@ func (f oaFixture) concrete(path string) string {
 	case strings.HasPrefix(path, "/api/movies/tags/"):
 		return strings.ReplaceAll(path, "{id}", strconv.FormatInt(f.tagID, 10))
 	}
-	return strings.NewReplacer("{id}", "1", "{user_id}", "1").Replace(path)
+	return strings.NewReplacer("{id}", "1", "{user_id}", "1", "{name}", "docs.js").Replace(path)
 }
 
 func oaOpenFixture(t *testing.T) oaFixture {
@@ -926,6 +942,12 @@ func TestOpenAPIResponses(t *testing.T) {
 		{target: "/api/", status: 200},
 		{target: "/api/?format=json", status: 200},
 		{target: "/api/schema/", status: 200},
+		{target: "/api/auth/", status: 200},
+		{target: "/api/ratings/", status: 200},
+		{target: "/api/recommendations/", status: 200},
+		{target: "/api/docs/", status: 200},
+		{target: "/api/docs/assets/swagger-ui-bundle.js", status: 200},
+		{target: "/api/docs/assets/nothing.js", status: 404},
 		{target: "/api/schema", status: 200},
 		{target: "/api/movies/", status: 200, minResults: 20},
 		{target: "/api/movies", status: 200, minResults: 20},
