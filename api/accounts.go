@@ -122,6 +122,14 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	b.str("username", &reg.Username, true, 150)
 	b.str("email", &reg.Email, true, 254)
 	b.rawString("password", &reg.Password)
+	if b.has("password_confirm") {
+		// The original API's sign-up form sends the password twice.
+		var confirm string
+		b.rawString("password_confirm", &confirm)
+		if _, bad := b.errs["password_confirm"]; !bad && confirm != reg.Password {
+			b.fail("password_confirm", "The two password fields didn't match.")
+		}
+	}
 	b.str("first_name", &reg.FirstName, false, 150)
 	b.str("last_name", &reg.LastName, false, 150)
 	if err := b.err(); err != nil {

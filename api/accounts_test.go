@@ -366,6 +366,8 @@ func TestValidationErrors(t *testing.T) {
 			{"RegisterNUL", "POST", "/api/auth/register/", "", map[string]any{"username": "nully", "email": "n@example.com", "password": "correct horse", "first_name": "a\u0000"}, 400, "VALIDATION_ERROR", "first_name"},
 			{"ReviewNUL", "POST", "/api/ratings/movies/2/rate/", tk.Access, map[string]any{"score": 4, "review": "bad\u0000byte"}, 400, "VALIDATION_ERROR", "review"},
 			{"RegisterMissing", "POST", "/api/auth/register/", "", map[string]any{"username": "x"}, 400, "VALIDATION_ERROR", "password"},
+			{"RegisterConfirmMismatch", "POST", "/api/auth/register/", "", map[string]any{"username": "twice", "email": "t@example.com", "password": "correct horse", "password_confirm": "correct horsE"}, 400, "VALIDATION_ERROR", "password_confirm"},
+			{"RegisterConfirmNull", "POST", "/api/auth/register/", "", map[string]any{"username": "twice", "email": "t@example.com", "password": "correct horse", "password_confirm": nil}, 400, "VALIDATION_ERROR", "password_confirm"},
 			{"RegisterDuplicate", "POST", "/api/auth/register/", "", map[string]any{"username": "MALLORY", "email": "new@example.com", "password": "correct horse"}, 400, "VALIDATION_ERROR", "username"},
 			{"LoginWrong", "POST", "/api/auth/login/", "", map[string]any{"username": "mallory", "password": "nope"}, 401, "NOT_AUTHENTICATED", ""},
 			{"LoginNoUser", "POST", "/api/auth/login/", "", map[string]any{"username": "ghost", "password": "nope"}, 401, "NOT_AUTHENTICATED", ""},
@@ -405,6 +407,38 @@ func TestValidationErrors(t *testing.T) {
 		})
 		if after := snapshotMovie(t, e, 2); after != before {
 			t.Errorf("failed writes changed movie 2:\n%s\n%s", before, after)
+		}
+	})
+}
+
+// TestRegisterLikeTheOriginal: the original API's clients sign up with
+// password_confirm, first_name and last_name, and can log in after.
+func TestRegisterLikeTheOriginal(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		var got struct {
+			User    map[string]any `json:"user"`
+			Access  string         `json:"access"`
+			Refresh string         `json:"refresh"`
+		}
+		res := call(t, e.url, "POST", "/api/auth/register/", "", map[string]string{"username": "drf_client",
+			"email": "drf@example.com", "password": "s3cret-enough", "password_confirm": "s3cret-enough",
+			"first_name": "Ada", "last_name": "Lovelace"}, &got)
+		if res.StatusCode != 201 || got.Access == "" || got.Refresh == "" ||
+			got.User["first_name"] != "Ada" || got.User["last_name"] != "Lovelace" {
+			t.Fatalf("register with password_confirm: %d %+v", res.StatusCode, got)
+		}
+		var tk tokens
+		if res := call(t, e.url, "POST", "/api/auth/login/", "", map[string]string{"username": "drf_client", "password": "s3cret-enough"}, &tk); res.StatusCode != 200 || tk.Access == "" {
+			t.Errorf("login after: %d %+v", res.StatusCode, tk)
+		}
+		// A refused sign-up creates nothing.
+		res = call(t, e.url, "POST", "/api/auth/register/", "", map[string]string{"username": "drf_other",
+			"email": "other@example.com", "password": "s3cret-enough", "password_confirm": "different"}, nil)
+		if res.StatusCode != 400 {
+			t.Fatalf("mismatched confirmation: %d", res.StatusCode)
+		}
+		if res := call(t, e.url, "POST", "/api/auth/login/", "", map[string]string{"username": "drf_other", "password": "s3cret-enough"}, nil); res.StatusCode != 401 {
+			t.Errorf("the refused account can log in: %d", res.StatusCode)
 		}
 	})
 }
