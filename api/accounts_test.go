@@ -322,7 +322,7 @@ func TestAuthorization(t *testing.T) {
 			if res := call(t, e.url, "POST", "/api/movies/genres/", staff, map[string]string{"name": "Noir"}, &g); res.StatusCode != 201 || g.Name != "Noir" {
 				t.Errorf("create genre: %d %+v", res.StatusCode, g)
 			}
-			if res := call(t, e.url, "POST", "/api/movies/genres/", staff, map[string]string{"name": "noir"}, &eb); res.StatusCode != 400 || len(eb.Error.Details["name"]) == 0 {
+			if res := call(t, e.url, "POST", "/api/movies/genres/", staff, map[string]string{"name": "noir"}, &eb); res.StatusCode != 409 || eb.Error.Code != "CONFLICT" || len(eb.Error.Details["name"]) == 0 {
 				t.Errorf("duplicate genre: %d %+v", res.StatusCode, eb)
 			}
 			var tg struct {

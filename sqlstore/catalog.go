@@ -131,9 +131,10 @@ func (s *Store) DeleteMovie(ctx context.Context, id int64) error {
 	return nil
 }
 
-// nameTaken is the validation error for a duplicate genre or tag name.
+// nameTaken is the error for a duplicate genre or tag name: a conflict
+// (409, as the contract has it), with the field named in its details.
 func nameTaken(kind string) error {
-	return &movierec.Error{Code: movierec.EINVALID, Message: "Invalid input data.",
+	return &movierec.Error{Code: movierec.ECONFLICT, Message: fmt.Sprintf("A %s with that name already exists.", kind),
 		Details: map[string][]string{"name": {fmt.Sprintf("A %s with that name already exists.", kind)}}}
 }
 
@@ -186,8 +187,8 @@ func (s *Store) uniqueName(err error, kind string) error {
 }
 
 // CreateGenre stores a new genre and records a ChangeGenre in the same
-// transaction. A name taken case-insensitively is an EINVALID error on
-// name.
+// transaction. A name taken case-insensitively is an ECONFLICT error
+// naming name.
 func (s *Store) CreateGenre(ctx context.Context, g movierec.Genre) (movierec.Genre, error) {
 	id, err := s.saveNamed(ctx, "genres", "genre", movierec.ChangeGenre, 0, g.Name, "description", g.Description)
 	if err != nil {
@@ -198,7 +199,7 @@ func (s *Store) CreateGenre(ctx context.Context, g movierec.Genre) (movierec.Gen
 
 // UpdateGenre renames and redescribes genre g.ID and records a
 // ChangeGenre in the same transaction. An unknown genre wraps ErrNotFound;
-// a name taken case-insensitively is an EINVALID error on name.
+// a name taken case-insensitively is an ECONFLICT error naming name.
 func (s *Store) UpdateGenre(ctx context.Context, g movierec.Genre) (movierec.Genre, error) {
 	if _, err := s.saveNamed(ctx, "genres", "genre", movierec.ChangeGenre, g.ID, g.Name, "description", g.Description); err != nil {
 		return g, fmt.Errorf("UpdateGenre(%d): %w", g.ID, err)
@@ -214,8 +215,8 @@ func (s *Store) DeleteGenre(ctx context.Context, id int64) error {
 }
 
 // CreateTag stores a new tag and records a ChangeTag in the same
-// transaction. A name taken case-insensitively is an EINVALID error on
-// name.
+// transaction. A name taken case-insensitively is an ECONFLICT error
+// naming name.
 func (s *Store) CreateTag(ctx context.Context, t movierec.Tag) (movierec.Tag, error) {
 	id, err := s.saveNamed(ctx, "tags", "tag", movierec.ChangeTag, 0, t.Name, "")
 	if err != nil {
@@ -226,7 +227,7 @@ func (s *Store) CreateTag(ctx context.Context, t movierec.Tag) (movierec.Tag, er
 
 // UpdateTag renames tag t.ID and records a ChangeTag in the same
 // transaction. An unknown tag wraps ErrNotFound; a name taken
-// case-insensitively is an EINVALID error on name.
+// case-insensitively is an ECONFLICT error naming name.
 func (s *Store) UpdateTag(ctx context.Context, t movierec.Tag) (movierec.Tag, error) {
 	if _, err := s.saveNamed(ctx, "tags", "tag", movierec.ChangeTag, t.ID, t.Name, ""); err != nil {
 		return t, fmt.Errorf("UpdateTag(%d): %w", t.ID, err)
