@@ -133,7 +133,7 @@ func CatalogWrites(tb testing.TB, s *sqlstore.Store, r *rand.Rand, n int) int {
 		switch {
 		case err == nil:
 			ok++
-		case errors.Is(err, movierec.ErrNotFound), movierec.ErrorCode(err) == movierec.EINVALID:
+		case errors.Is(err, movierec.ErrNotFound), movierec.ErrorCode(err) == movierec.EINVALID, movierec.ErrorCode(err) == movierec.ECONFLICT:
 		default:
 			tb.Fatalf("CatalogWrites: %v", err)
 		}
