@@ -187,12 +187,19 @@ func (s *Server) cached(p cache.Policy, userOf func(*http.Request) (int64, bool)
 			}
 			scope.UserID = uid
 		}
+		var fresh []byte // the answer this request made, when it differs from the one kept
 		fill := func(ctx context.Context) (cache.Entry, error) {
 			rec := &capture{header: http.Header{}}
 			// Concurrent requests for this key wait on this fill: the first
 			// client hanging up must not fail theirs.
 			h(rec, r.WithContext(context.WithoutCancel(ctx)))
 			body := rec.body.Bytes()
+			if userOf != nil && rec.status == http.StatusOK && s.cache != nil && bytes.HasSuffix(body, cachedFalse) {
+				// Recommendations say whether they came from the cache: the
+				// kept copy says so to the requests it serves later.
+				fresh = body
+				body = append(bytes.TrimSuffix(bytes.Clone(body), cachedFalse), cachedTrue...)
+			}
 			e := cache.Entry{Status: rec.status, ContentType: rec.header.Get("Content-Type"),
 				ETag: etag(body), Body: body}
 			// Without a cache nothing is kept: gzhttp compresses as it goes.
@@ -225,6 +232,9 @@ func (s *Server) cached(p cache.Policy, userOf func(*http.Request) (int64, bool)
 			if st := observe.Stats(r.Context()); st != nil {
 				st.SetCache(string(outcome))
 			}
+		}
+		if fresh != nil { // this request made the answer: not from the cache
+			e = cache.Entry{Status: e.Status, ContentType: e.ContentType, ETag: etag(fresh), Body: fresh}
 		}
 		hdr := w.Header()
 		if e.Status != http.StatusOK {
@@ -269,6 +279,10 @@ func (s *Server) cached(p cache.Policy, userOf func(*http.Request) (int64, bool)
 		w.Write(body)
 	}
 }
+
+// The end of a recommendations answer made for the request, and of the
+// copy the cache keeps (see recommendationsJSON.Cached).
+var cachedFalse, cachedTrue = []byte(`"cached":false}` + "\n"), []byte(`"cached":true}` + "\n")
 
 // replayErrorHeaders restores the headers writeError sets.
 func (s *Server) replayErrorHeaders(h http.Header, status int) {

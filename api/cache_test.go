@@ -110,6 +110,24 @@ func fetch(t *testing.T, e *env, path, token string, header map[string]string) (
 // decompresses (http.DefaultTransport does both unless told not to).
 var rawTransport = &http.Transport{DisableCompression: true}
 
+// cachedFlag reads "cached" from a recommendations answer (plain or
+// gzipped).
+func cachedFlag(t *testing.T, body []byte) bool {
+	t.Helper()
+	if zr, err := gzip.NewReader(bytes.NewReader(body)); err == nil {
+		if body, err = io.ReadAll(zr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var v struct {
+		Cached *bool `json:"cached"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil || v.Cached == nil {
+		t.Fatalf("no cached flag in %.200s (%v)", body, err)
+	}
+	return *v.Cached
+}
+
 func cacheOutcome(res *http.Response) string {
 	st := res.Header.Get("Server-Timing")
 	if i := strings.Index(st, `cache;desc="`); i >= 0 {
@@ -142,7 +160,9 @@ func TestCachePoliciesAndHeaders(t *testing.T) {
 		} {
 			first, body1 := fetch(t, e, c.path, c.token, nil)
 			second, body2 := fetch(t, e, c.path, c.token, nil)
-			if first.StatusCode != 200 || second.StatusCode != 200 || string(body1) != string(body2) {
+			// Recommendations say whether they came from the cache.
+			same := strings.Replace(string(body2), `"cached":true}`, `"cached":false}`, 1) == string(body1)
+			if first.StatusCode != 200 || second.StatusCode != 200 || !same {
 				t.Fatalf("%s: %d %d", c.path, first.StatusCode, second.StatusCode)
 			}
 			if cc := second.Header.Get("Cache-Control"); cc != c.cacheControl {
@@ -367,12 +387,20 @@ func TestCacheKeepsUsersApart(t *testing.T) {
 		t.Errorf("bob got alice's cached answer (%q)", cacheOutcome(resB))
 	}
 	resA, a2 := fetch(t, e, "/api/recommendations/for-me/", alice.Access, nil)
-	if string(a1) != string(a2) || cacheOutcome(resA) != "hit-local" {
+	// The answer says whether it came from the cache; otherwise it is the
+	// same.
+	if cachedFlag(t, a1) || !cachedFlag(t, a2) {
+		t.Errorf("cached: %v on the first read, %v on the second; want false then true", cachedFlag(t, a1), cachedFlag(t, a2))
+	}
+	if strings.Replace(string(a2), `"cached":true`, `"cached":false`, 1) != string(a1) || cacheOutcome(resA) != "hit-local" {
 		t.Errorf("alice's second read: %q", cacheOutcome(resA))
 	}
+	if _, a3 := fetch(t, e, "/api/recommendations/for-me/", alice.Access, map[string]string{"Accept-Encoding": "gzip"}); !cachedFlag(t, a3) {
+		t.Errorf("a gzipped hit says it was not cached")
+	}
 	call(t, e.url, "POST", "/api/ratings/movies/4/rate/", alice.Access, map[string]any{"score": 1}, nil)
-	if res, _ := fetch(t, e, "/api/recommendations/for-me/", alice.Access, nil); cacheOutcome(res) != "miss" {
-		t.Errorf("alice's recommendations after her rating: %q, want a fresh answer", cacheOutcome(res))
+	if res, body := fetch(t, e, "/api/recommendations/for-me/", alice.Access, nil); cacheOutcome(res) != "miss" || cachedFlag(t, body) {
+		t.Errorf("alice's recommendations after her rating: %q, cached %v; want a fresh answer", cacheOutcome(res), cachedFlag(t, body))
 	}
 	if res, _ := fetch(t, e, "/api/recommendations/for-me/", "", nil); res.StatusCode != 401 {
 		t.Errorf("anonymous for-me: %d", res.StatusCode)
