@@ -58,6 +58,10 @@ type Options struct {
 	ThrottleStore throttle.Store
 	// TrustProxy takes the client address from X-Forwarded-For.
 	TrustProxy bool
+	// CORSOrigins are the origins whose browser scripts may call the API
+	// (for example "https://app.example.com"; "*" for any). Empty: CORS
+	// is off, and browsers keep other origins out.
+	CORSOrigins []string
 	// Now is the throttling clock (nil: time.Now).
 	Now func() time.Time
 	// Recommender serves the recommendation routes (nil: they answer 503).
@@ -117,6 +121,7 @@ type Server struct {
 	metrics     *observe.Metrics
 	hideMetrics bool
 	docs        docsAssets // the /api/docs/ page's files
+	corsOrigins []string
 	// unavailableLog spaces out the log lines of a database outage.
 	unavailableLog observe.Every
 	cache          *cache.Cache
@@ -131,7 +136,7 @@ func New(store Store, accounts Accounts, log *slog.Logger, opts Options) *Server
 	s := &Server{store: store, accounts: accounts, log: log, mux: http.NewServeMux(), trustProxy: opts.TrustProxy,
 		recommender: opts.Recommender, metrics: opts.Metrics, cache: opts.Cache, versions: opts.Versions, policies: opts.Policies,
 		unavailableLog: observe.Every{Interval: unavailableLogEvery}, hideMetrics: opts.HideMetrics,
-		docs: newDocsAssets()}
+		docs: newDocsAssets(), corsOrigins: opts.CORSOrigins}
 	if s.policies == (Policies{}) {
 		s.policies = DefaultPolicies()
 	}
@@ -299,14 +304,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if r.Method == http.MethodOptions {
+		// What the path allows (a CORS preflight was answered before).
+		if allow := s.allowed(r); allow != "" {
+			sw.Header().Set("Allow", allow)
+			sw.WriteHeader(http.StatusNoContent)
+		} else {
+			s.writeError(sw, r, movierec.ErrNotFound)
+		}
+		return
+	}
 	h, pattern := s.mux.Handler(r)
 	if pattern != "" {
 		route = pattern
 	}
-	if allow := s.readOnlySibling(r, pattern); allow != "" {
-		sw.Header().Set("Allow", allow)
-		s.writeError(sw, r, &movierec.Error{Code: codeMethodNotAllowed,
-			Message: "Method \"" + r.Method + "\" not allowed."})
+	if s.readOnlySibling(r, pattern) {
+		s.methodNotAllowed(sw, r)
 		return
 	}
 	if pattern != "" {
@@ -319,9 +332,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.ServeHTTP(rec, r)
 	switch rec.status {
 	case http.StatusMethodNotAllowed:
-		sw.Header().Set("Allow", rec.header.Get("Allow"))
-		s.writeError(sw, r, &movierec.Error{Code: codeMethodNotAllowed,
-			Message: "Method \"" + r.Method + "\" not allowed."})
+		s.methodNotAllowed(sw, r)
 	case http.StatusNotFound:
 		s.writeError(sw, r, movierec.ErrNotFound)
 	default:
@@ -332,22 +343,48 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// readOnlySibling returns "GET, HEAD" when a write matched an {id} route
-// only because a read-only route of the same path exists (DELETE
-// /api/movies/popular/ is not a movie called "popular"), and "" otherwise.
-func (s *Server) readOnlySibling(r *http.Request, pattern string) string {
+// readOnlySibling reports whether a write matched an {id} route only
+// because a read-only route of the same path exists (DELETE
+// /api/movies/popular/ is not a movie called "popular").
+func (s *Server) readOnlySibling(r *http.Request, pattern string) bool {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead || !strings.Contains(pattern, "{id}") {
-		return ""
+		return false
 	}
 	get := r.Clone(r.Context())
 	get.Method = http.MethodGet
 	_, getPattern := s.mux.Handler(get)
 	_, path, _ := strings.Cut(pattern, " ")
 	_, getPath, _ := strings.Cut(getPattern, " ")
-	if getPattern == "" || getPath == path {
+	return getPattern != "" && getPath != path
+}
+
+// methodNotAllowed answers 405 with the methods the path allows.
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", s.allowed(r))
+	s.writeError(w, r, &movierec.Error{Code: codeMethodNotAllowed, Message: "Method \"" + r.Method + "\" not allowed."})
+}
+
+// routeMethods are the methods routes are registered for.
+var routeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowed is the Allow header of r's path: the methods a route serves
+// there (HEAD with GET), and OPTIONS; "" when no route serves the path.
+func (s *Server) allowed(r *http.Request) string {
+	var methods []string
+	for _, m := range routeMethods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && !s.readOnlySibling(probe, pattern) {
+			methods = append(methods, m)
+			if m == http.MethodGet {
+				methods = append(methods, http.MethodHead)
+			}
+		}
+	}
+	if len(methods) == 0 {
 		return ""
 	}
-	return "GET, HEAD"
+	return strings.Join(append(methods, http.MethodOptions), ", ")
 }
 
 // statusWriter remembers the status and size of the answer, and adds the

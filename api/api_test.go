@@ -724,3 +724,109 @@ func TestClientHangUpIs499(t *testing.T) {
 		}
 	})
 }
+
+// TestAllowAndOptions: OPTIONS on every route's path answers 204 with an
+// Allow header listing exactly the methods registered for that path (HEAD
+// with GET, and OPTIONS), and any other method there is a 405 with the
+// same Allow, also where a path looks like an {id} of another route
+// (/api/movies/popular/ is not a movie to PUT).
+func TestAllowAndOptions(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		want := map[string][]string{} // path → methods
+		for _, route := range e.srv.Routes() {
+			method, path, _ := strings.Cut(route, " ")
+			path = strings.TrimSuffix(path, "{$}")
+			path = strings.NewReplacer("{id}", "1", "{user_id}", "1", "{name}", "docs.js").Replace(path)
+			want[path] = append(want[path], method)
+			if method == "GET" {
+				want[path] = append(want[path], "HEAD")
+			}
+		}
+		if len(want) < 30 {
+			t.Fatalf("only %d paths registered", len(want))
+		}
+		for path, methods := range want {
+			methods = append(methods, "OPTIONS")
+			slices.Sort(methods)
+			req, _ := http.NewRequest("OPTIONS", e.url+path, nil)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			got := strings.Split(res.Header.Get("Allow"), ", ")
+			slices.Sort(got)
+			if res.StatusCode != 204 || !slices.Equal(got, methods) {
+				t.Errorf("OPTIONS %s: %d Allow %v, want 204 %v", path, res.StatusCode, got, methods)
+			}
+			for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+				if slices.Contains(methods, m) {
+					continue
+				}
+				var b errBody
+				res := e.do(m, path, &b)
+				got := strings.Split(res.Header.Get("Allow"), ", ")
+				slices.Sort(got)
+				if res.StatusCode != 405 || b.Error.Code != "METHOD_NOT_ALLOWED" || !slices.Equal(got, methods) {
+					t.Errorf("%s %s: %d %s Allow %v, want 405 %v", m, path, res.StatusCode, b.Error.Code, got, methods)
+				}
+			}
+		}
+		req, _ := http.NewRequest("OPTIONS", e.url+"/api/nothing-here/", nil)
+		if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 404 {
+			t.Errorf("OPTIONS on no route: %v %v, want 404", res.StatusCode, err)
+		}
+	})
+}
+
+// TestCORS: with allowed origins, a browser preflight from one of them is
+// answered (methods and the Authorization header allowed) and real
+// answers carry Access-Control-Allow-Origin; other origins get none; with
+// no origins configured CORS stays off.
+func TestCORS(t *testing.T) {
+	s := storetest.OpenSQLite(t)
+	if _, err := s.Import(context.Background(), storetest.Fixture(10), nil); err != nil {
+		t.Fatal(err)
+	}
+	accounts := storetest.Accounts(t, s)
+	serve := func(origins ...string) string {
+		ts := httptest.NewServer(api.New(s, accounts, slog.New(slog.DiscardHandler), api.Options{CORSOrigins: origins}).Handler())
+		t.Cleanup(ts.Close)
+		return ts.URL
+	}
+	send := func(method, url, origin string, h map[string]string) *http.Response {
+		req, _ := http.NewRequest(method, url, nil)
+		req.Header.Set("Origin", origin)
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	preflight := map[string]string{"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+	on := serve("https://app.example.com")
+	res := send("OPTIONS", on+"/api/ratings/movies/1/rate/", "https://app.example.com", preflight)
+	if res.StatusCode/100 != 2 || res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+		!strings.Contains(res.Header.Get("Access-Control-Allow-Methods"), "POST") ||
+		!strings.Contains(strings.ToLower(res.Header.Get("Access-Control-Allow-Headers")), "authorization") {
+		t.Errorf("preflight from an allowed origin: %d %v", res.StatusCode, res.Header)
+	}
+	res = send("GET", on+"/api/movies/", "https://app.example.com", nil)
+	if res.StatusCode != 200 || res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+		!strings.Contains(res.Header.Get("Access-Control-Expose-Headers"), "Etag") && !strings.Contains(res.Header.Get("Access-Control-Expose-Headers"), "ETag") {
+		t.Errorf("GET from an allowed origin: %d %v", res.StatusCode, res.Header)
+	}
+	for _, url := range []string{on, serve()} {
+		res = send("OPTIONS", url+"/api/movies/", "https://evil.example", preflight)
+		if res.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("preflight from another origin allowed: %v", res.Header)
+		}
+		if res = send("GET", url+"/api/movies/", "https://evil.example", nil); res.StatusCode != 200 || res.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("GET from another origin: %d %v", res.StatusCode, res.Header)
+		}
+	}
+}

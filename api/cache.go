@@ -13,6 +13,7 @@ import (
 
 	"github.com/klauspost/compress/gzhttp"
 	"github.com/klauspost/compress/gzip"
+	"github.com/rs/cors"
 
 	"github.com/movierec/movierec/auth"
 	"github.com/movierec/movierec/cache"
@@ -36,7 +37,9 @@ func DefaultPolicies() Policies {
 }
 
 // Handler is the server with gzip (above 1 KiB, with Vary:
-// Accept-Encoding) in front. Cached answers arrive already compressed
+// Accept-Encoding) in front, and CORS in front of that when
+// Options.CORSOrigins allows other origins (preflights are answered
+// there; other requests get the Access-Control headers). Cached answers arrive already compressed
 // (with Content-Encoding set), and gzhttp passes those through as they
 // are.
 func (s *Server) Handler() http.Handler {
@@ -44,7 +47,19 @@ func (s *Server) Handler() http.Handler {
 	if err != nil {
 		panic(err) // only for invalid options
 	}
-	return wrap(s)
+	var h http.Handler = wrap(s)
+	if len(s.corsOrigins) > 0 {
+		h = cors.New(cors.Options{
+			AllowedOrigins: s.corsOrigins,
+			AllowedMethods: routeMethods,
+			AllowedHeaders: []string{"Authorization", "Content-Type", "If-None-Match", "X-Request-ID"},
+			ExposedHeaders: []string{"ETag", "Location", "Retry-After", "X-Request-ID", "Server-Timing"},
+			MaxAge:         600,
+			// Bearer tokens, no cookies: credentials are never needed.
+			AllowCredentials: false,
+		}).Handler(h)
+	}
+	return h
 }
 
 // capture records a handler's answer so it can be cached and replayed.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -35,6 +36,7 @@ type config struct {
 	RegisterLimit throttle.Limit     // MOVIEREC_THROTTLE_REGISTER, default 3/min (per address)
 	PasswordLimit throttle.Limit     // MOVIEREC_THROTTLE_PASSWORD, default 5/min (password changes per user)
 	TrustProxy    bool               // MOVIEREC_TRUST_PROXY: take client addresses from X-Forwarded-For
+	CORSOrigins   []string           // MOVIEREC_CORS_ORIGINS: origins allowed to call the API from browsers (comma-separated; unset = CORS off)
 	Argon2        auth.Argon2Params  // MOVIEREC_ARGON2_MEMORY_KIB (12288), MOVIEREC_ARGON2_TIME (2)
 	Cache         bool               // MOVIEREC_CACHE (true): cache answers
 	CacheTTL      api.Policies       // MOVIEREC_CACHE_TTL_{LIST,POPULAR,DETAIL,RECOMMENDATIONS}: 15m, 10m, 1h, 30m
@@ -212,6 +214,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 			errs = append(errs, fmt.Sprintf("MOVIEREC_TRUST_PROXY=%q: want true or false", v))
 		}
 		c.TrustProxy = b
+	}
+	for _, o := range strings.Split(getenv("MOVIEREC_CORS_ORIGINS"), ",") {
+		o = strings.TrimSpace(o)
+		switch u, err := url.Parse(o); {
+		case o == "":
+		case o == "*":
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "":
+			errs = append(errs, fmt.Sprintf("MOVIEREC_CORS_ORIGINS: %q is not an origin (want scheme://host[:port], or *)", o))
+		default:
+			c.CORSOrigins = append(c.CORSOrigins, strings.TrimSuffix(o, "/"))
+		}
 	}
 	c.PublicMetrics = c.AdminAddr == ""
 	if v := getenv("MOVIEREC_PUBLIC_METRICS"); v != "" {

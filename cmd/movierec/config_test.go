@@ -84,3 +84,21 @@ func TestTrainConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestCORSConfig: CORS is off unless origins are given; each must be an
+// origin (scheme and host) or *.
+func TestCORSConfig(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	if cfg, err := loadConfig(env(nil)); err != nil || len(cfg.CORSOrigins) != 0 {
+		t.Errorf("default: %v (%v), want CORS off", cfg.CORSOrigins, err)
+	}
+	cfg, err := loadConfig(env(map[string]string{"MOVIEREC_CORS_ORIGINS": " https://app.example.com/, http://localhost:3000 "}))
+	if err != nil || strings.Join(cfg.CORSOrigins, " ") != "https://app.example.com http://localhost:3000" {
+		t.Errorf("two origins: %q (%v)", cfg.CORSOrigins, err)
+	}
+	for _, bad := range []string{"app.example.com", "ftp://x.example", "https://x.example/path", "https://", "https://x.example/?q=1"} {
+		if _, err := loadConfig(env(map[string]string{"MOVIEREC_CORS_ORIGINS": bad})); err == nil || !strings.Contains(err.Error(), "MOVIEREC_CORS_ORIGINS") {
+			t.Errorf("%q: %v, want an error", bad, err)
+		}
+	}
+}

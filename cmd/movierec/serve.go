@@ -109,7 +109,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		throttles = answers // N instances allow the limits, not N times them
 	}
 	srv := api.New(cs, accounts, log, api.Options{ThrottleStore: throttles, LoginLimit: cfg.LoginLimit, Versions: cs.Catalog,
-		RegisterLimit: cfg.RegisterLimit, PasswordLimit: cfg.PasswordLimit, TrustProxy: cfg.TrustProxy, Recommender: eng, Metrics: metrics, HideMetrics: !cfg.PublicMetrics,
+		RegisterLimit: cfg.RegisterLimit, PasswordLimit: cfg.PasswordLimit, TrustProxy: cfg.TrustProxy, CORSOrigins: cfg.CORSOrigins, Recommender: eng, Metrics: metrics, HideMetrics: !cfg.PublicMetrics,
 		Cache: answers, Policies: cfg.CacheTTL,
 		AccessLog: cfg.AccessLog, AccessLogSample: cfg.AccessLogSample, AccessLogSlow: cfg.AccessLogSlow})
 	if cfg.AdminAddr != "" {
