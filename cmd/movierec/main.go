@@ -68,10 +68,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
+	// -db may come before the command (movierec -db URL import ...).
+	var lead []string
+	for len(args) > 0 {
+		if args[0] == "-db" || args[0] == "--db" {
+			if len(args) < 2 {
+				return fmt.Errorf("%w: flag needs an argument: -db", errUsage)
+			}
+			lead, args = append(lead, args[:2]...), args[2:]
+		} else if strings.HasPrefix(args[0], "-db=") || strings.HasPrefix(args[0], "--db=") {
+			lead, args = append(lead, args[0]), args[1:]
+		} else {
+			break
+		}
+	}
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
+	args = append(lead, args...)
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
@@ -95,7 +110,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, cmd != "user"); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
@@ -132,6 +147,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return evalCommand(ctx, cfg, evalOpts, stdout, stderr)
 	}
 	return nil
+}
+
+// parseFlags parses args into fs. With interspersed, flags may also come
+// after positional arguments (movierec import movielens -db URL DIR);
+// fs.Args() then holds the positional ones. The user command parses its
+// subcommand's flags itself, so its flags stop at the first positional.
+func parseFlags(fs *flag.FlagSet, args []string, interspersed bool) error {
+	if !interspersed {
+		return fs.Parse(args)
+	}
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional, args = append(positional, args[0]), args[1:]
+	}
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 // exitMessage makes bad-input errors read as such on the command line.

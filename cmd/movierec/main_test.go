@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/movierec/movierec"
 	"github.com/movierec/movierec/sqlite"
@@ -153,6 +155,32 @@ func TestUsageErrors(t *testing.T) {
 	if _, _, err := runCmd(t, map[string]string{"MOVIEREC_DB_MAX_CONNS": "lots"}, "migrate"); err == nil ||
 		!strings.Contains(err.Error(), "MOVIEREC_DB_MAX_CONNS") {
 		t.Errorf("bad MOVIEREC_DB_MAX_CONNS: %v", err)
+	}
+}
+
+// TestDBFlagAnywhere: -db names the database before the command, after it,
+// or between the command's arguments; it never turns a command into serve.
+func TestDBFlagAnywhere(t *testing.T) {
+	dir := writeFiles(t, goodCSV)
+	for i, args := range [][]string{
+		{"-db", "%s", "import", "movielens", dir},
+		{"import", "movielens", "-db", "%s", dir},
+		{"import", "-db=%s", "movielens", dir},
+		{"import", "movielens", dir, "--db", "%s"},
+	} {
+		url := "sqlite://" + filepath.Join(t.TempDir(), fmt.Sprintf("flag%d.db", i))
+		for j := range args {
+			args[j] = strings.Replace(args[j], "%s", url, 1)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		out, _, err := runCmdContext(ctx, nil, args...)
+		cancel()
+		if err != nil || !strings.Contains(out, "3 movies") || countMovies(t, url) != 3 {
+			t.Errorf("%v: %q, %v; %d movies imported", args, out, err, countMovies(t, url))
+		}
+	}
+	if _, _, err := runCmd(t, nil, "-db"); err == nil || !strings.Contains(err.Error(), "usage") {
+		t.Errorf("-db without a value: %v", err)
 	}
 }
 
