@@ -183,6 +183,7 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 
 func (s *Server) registerRoutes() {
 	list, popular, detail, recs := s.policies.List, s.policies.Popular, s.policies.Detail, s.policies.Recommendations
+	s.handle("GET /{$}", s.home)
 	s.handle("GET /api/{$}", s.apiRoot)
 	s.handle("GET /api/schema/{$}", s.schema)
 	s.handle("GET /api/docs/{$}", s.docsPage)

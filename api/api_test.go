@@ -557,6 +557,40 @@ func TestAPIRoot(t *testing.T) {
 	})
 }
 
+// TestHome: / answers a browser with an HTML page linking the API and
+// its reference, and a JSON client with the API root's links; anything
+// else at the top stays a 404.
+func TestHome(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		res, err := http.Get(e.url + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(string(page), `href="/api/docs/"`) || !strings.Contains(string(page), `href="/api/"`) {
+			t.Errorf("GET / for a browser: %d %q %.300s", res.StatusCode, res.Header.Get("Content-Type"), page)
+		}
+		req, _ := http.NewRequest("GET", e.url+"/", nil)
+		req.Header.Set("Accept", "application/json")
+		res, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var links map[string]string
+		err = json.NewDecoder(res.Body).Decode(&links)
+		res.Body.Close()
+		if err != nil || res.StatusCode != 200 || links["movies"] != e.url+"/api/movies/" || links["docs"] != e.url+"/api/docs/" {
+			t.Errorf("GET / for a JSON client: %d %v (%v)", res.StatusCode, links, err)
+		}
+		var b errBody
+		if res := e.get("/index.php", &b); res.StatusCode != 404 || b.Error.Code != "NOT_FOUND" {
+			t.Errorf("GET /index.php: %d %+v", res.StatusCode, b)
+		}
+	})
+}
+
 // TestDocsPage: /api/docs/ is an HTML page under a Content-Security-Policy
 // whose scripts and styles all come from this server (so it works
 // offline), gzipped when asked for, revalidated by ETag.

@@ -21,7 +21,7 @@ const docsAssetsPath = "/api/docs/assets/"
 // docsVendor is the vendored OpenAPI viewer (see docs/vendor/README.md).
 const docsVendor = "docs/vendor/swagger-ui-dist-5.35.0"
 
-//go:embed docs/index.html docs/docs.js docs/docs.css
+//go:embed docs/index.html docs/home.html docs/docs.js docs/docs.css
 //go:embed docs/vendor/swagger-ui-dist-5.35.0/swagger-ui-bundle.js docs/vendor/swagger-ui-dist-5.35.0/swagger-ui.css
 //go:embed docs/vendor/swagger-ui-dist-5.35.0/favicon-32x32.png
 var docsFS embed.FS
@@ -58,6 +58,7 @@ func newDocsAssets() docsAssets {
 		out[name] = newDocsAsset(name, types[path.Ext(name)], file)
 	}
 	out["index.html"] = newDocsAsset("index.html", "text/html; charset=utf-8", "docs/index.html")
+	out["home.html"] = newDocsAsset("home.html", "text/html; charset=utf-8", "docs/home.html")
 	return out
 }
 
@@ -115,12 +116,35 @@ func (s *Server) docsPage(w http.ResponseWriter, r *http.Request) {
 	s.docs["index.html"].serve(w, r, "no-cache")
 }
 
+// home serves GET /: a page of links for people (the API, its reference),
+// or, for a client that asks for JSON first, the API root's links.
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	if prefersJSON(r.Header.Get("Accept")) {
+		s.apiRoot(w, r)
+		return
+	}
+	if err := newQuery(r).err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Security-Policy", docsCSP)
+	w.Header().Add("Vary", "Accept")
+	s.docs["home.html"].serve(w, r, "no-cache")
+}
+
+// prefersJSON reports whether an Accept header lists application/json
+// before text/html (or without it).
+func prefersJSON(accept string) bool {
+	j, h := strings.Index(accept, "application/json"), strings.Index(accept, "text/html")
+	return j >= 0 && (h < 0 || j < h)
+}
+
 // docsAsset serves GET /api/docs/assets/{name}: the page's scripts, styles
 // and icon. They change only with the binary, so clients revalidate them
 // hourly by ETag.
 func (s *Server) docsAsset(w http.ResponseWriter, r *http.Request) {
 	a := s.docs[r.PathValue("name")]
-	if a == nil || a.name == "index.html" {
+	if a == nil || strings.HasSuffix(a.name, ".html") {
 		s.writeError(w, r, movierec.ErrNotFound)
 		return
 	}
