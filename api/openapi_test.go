@@ -1266,11 +1266,11 @@ func (r *oaRunner) run(t *testing.T, rq oaRequest) {
 	})
 }
 
-// oaTamper forges an access token ("mra1." payload "." signature) by
+// oaTamper forges an access token (a JWT: header "." payload "." signature) by
 // changing a character of its payload, so the signature no longer fits.
 func oaTamper(token string) string {
 	b := []byte(token)
-	i := len("mra1.") + 10
+	i := strings.Index(token, ".") + 10
 	if i >= len(b) {
 		return token + "x"
 	}

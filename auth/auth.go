@@ -126,7 +126,7 @@ func New(store Store, key []byte, hasher *Hasher) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{store: store, hasher: hasher, signer: signer{key: key}, now: time.Now, sessions: cache, dummy: dummy}, nil
+	return &Service{store: store, hasher: hasher, signer: newSigner(key), now: time.Now, sessions: cache, dummy: dummy}, nil
 }
 
 // SetClock replaces the service's clock (tests).
@@ -260,17 +260,20 @@ func (s *Service) startSession(ctx context.Context, u movierec.User) (Tokens, er
 		return Tokens{}, err
 	}
 	s.sessions.Set(sess.ID, Principal{UserID: u.ID, Username: u.Username, IsStaff: u.IsStaff, SessionID: sess.ID})
-	return Tokens{Access: s.access(u.ID, sid, now), Refresh: sid + "." + secret}, nil
+	return s.tokens(u.ID, sid, secret, now), nil
 }
 
-func (s *Service) access(userID int64, sid string, now time.Time) string {
-	return s.signer.sign(claims{UserID: userID, SessionID: sid, IssuedAt: now.Unix(), Expires: now.Add(AccessTTL).Unix()})
+// tokens are the JWT pair of a session (see claims): the access token
+// with a fresh jti, the refresh token with the session's refresh secret.
+func (s *Service) tokens(userID int64, sid, secret string, now time.Time) Tokens {
+	return Tokens{Access: s.signer.sign(typeAccess, userID, sid, randomToken(16), now, AccessTTL),
+		Refresh: s.signer.sign(typeRefresh, userID, sid, secret, now, RefreshTTL)}
 }
 
 // Authenticate checks an access token: signature, expiry, and that its
 // session is live. Once a session is cached this costs no database query.
 func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
-	c, err := s.signer.verify(token, s.now())
+	c, err := s.signer.verify(token, typeAccess, s.now())
 	if err != nil {
 		return Principal{}, errToken("Invalid or expired token.")
 	}
@@ -307,7 +310,7 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 	if err != nil {
 		return Tokens{}, err
 	}
-	sid, _, _ := splitRefresh(refresh)
+	sid, _, _ := s.signer.refreshParts(refresh, s.now())
 	newSecret := randomToken(32)
 	now := s.now()
 	ok, err := s.store.RotateRefresh(ctx, sess.ID, refreshHash(secret), refreshHash(newSecret), now.Add(RefreshTTL))
@@ -317,12 +320,12 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 	if !ok { // rotated concurrently with the same token: treat as reuse
 		return Tokens{}, s.revoke(ctx, sess.ID, "Refresh token already used.")
 	}
-	return Tokens{Access: s.access(sess.UserID, sid, now), Refresh: sid + "." + newSecret}, nil
+	return s.tokens(sess.UserID, sid, newSecret, now), nil
 }
 
 // liveSession finds the session of a refresh token and checks it.
 func (s *Service) liveSession(ctx context.Context, refresh string) (movierec.Session, string, error) {
-	sid, secret, ok := splitRefresh(refresh)
+	sid, secret, ok := s.signer.refreshParts(refresh, s.now())
 	if !ok {
 		return movierec.Session{}, "", errToken("Invalid refresh token.")
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/movierec/movierec"
 	"github.com/movierec/movierec/auth"
 	"github.com/movierec/movierec/cache"
@@ -136,9 +138,9 @@ func TestAccessTokens(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		other := strings.Replace(string(payload), fmt.Sprintf(`"sub":%d`, u.ID), fmt.Sprintf(`"sub":%d`, u.ID+1), 1)
+		other := strings.Replace(string(payload), fmt.Sprintf(`"user_id":%d`, u.ID), fmt.Sprintf(`"user_id":%d`, u.ID+1), 1)
 		if other == string(payload) {
-			t.Fatalf("payload %s names no sub", payload)
+			t.Fatalf("payload %s names no user_id", payload)
 		}
 		forged := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(other)) + "." + parts[2]
 		_, err = svc.Authenticate(ctx, forged)
@@ -158,6 +160,90 @@ func TestAccessTokens(t *testing.T) {
 		_, err := svc.Authenticate(ctx, tok.Access)
 		wantUnauthorized(t, "expired token", err)
 	})
+}
+
+// jwtClaims decodes a JWT's payload without checking it.
+func jwtClaims(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("%q is not a JWT", tok)
+	}
+	body, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(body, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestTokensAreSimpleJWTs: both tokens are HS256 JWTs with SimpleJWT's
+// claims (token_type, exp, iat, jti, user_id) and the contract's
+// lifetimes; one type is never accepted as the other; "alg":"none" and a
+// forged signature are refused; tokens of the format before JWTs still
+// work until they expire.
+func TestTokensAreSimpleJWTs(t *testing.T) {
+	const testKey = "0123456789abcdef0123456789abcdef"
+	svc, err := auth.New(storetest.OpenSQLite(t), []byte(testKey), auth.NewHasher(storetest.CheapArgon2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	svc.SetClock(func() time.Time { return now })
+	ctx := context.Background()
+	u, tok := register(t, svc, "simplejwt")
+	for _, c := range []struct {
+		tok, typ string
+		ttl      time.Duration
+	}{{tok.Access, "access", auth.AccessTTL}, {tok.Refresh, "refresh", auth.RefreshTTL}} {
+		header := strings.Split(c.tok, ".")[0]
+		if h, _ := base64.RawURLEncoding.DecodeString(header); !strings.Contains(string(h), `"alg":"HS256"`) {
+			t.Errorf("%s token header %s", c.typ, h)
+		}
+		claims := jwtClaims(t, c.tok)
+		exp, _ := claims["exp"].(float64)
+		iat, _ := claims["iat"].(float64)
+		jti, _ := claims["jti"].(string)
+		if claims["token_type"] != c.typ || claims["user_id"] != float64(u.ID) || jti == "" ||
+			time.Duration(exp-iat)*time.Second != c.ttl || int64(iat) != now.Unix() {
+			t.Errorf("%s token claims %v", c.typ, claims)
+		}
+	}
+	if jwtClaims(t, tok.Access)["jti"] == jwtClaims(t, tok.Refresh)["jti"] {
+		t.Errorf("access and refresh tokens share a jti")
+	}
+	_, err = svc.Authenticate(ctx, tok.Refresh)
+	wantUnauthorized(t, "refresh token used as an access token", err)
+	_, err = svc.Refresh(ctx, tok.Access)
+	wantUnauthorized(t, "access token used as a refresh token", err)
+	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + strings.Split(tok.Access, ".")[1] + "."
+	_, err = svc.Authenticate(ctx, none)
+	wantUnauthorized(t, `"alg":"none" token`, err)
+
+	// Before JWTs: "mra1." access tokens and "<sid>.<secret>" refresh
+	// tokens of live sessions.
+	rc := jwtClaims(t, tok.Refresh)
+	sid, secret := rc["sid"].(string), rc["jti"].(string)
+	body, _ := json.Marshal(map[string]any{"sub": u.ID, "sid": sid, "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+	payload := base64.RawURLEncoding.EncodeToString(body)
+	m := hmac.New(sha256.New, []byte(testKey))
+	m.Write([]byte("mra1." + payload))
+	legacy := "mra1." + payload + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	if p, err := svc.Authenticate(ctx, legacy); err != nil || p.UserID != u.ID {
+		t.Errorf("legacy access token: %+v %v", p, err)
+	}
+	next, err := svc.Refresh(ctx, sid+"."+secret)
+	if err != nil || len(strings.Split(next.Refresh, ".")) != 3 {
+		t.Fatalf("legacy refresh token: %+v %v", next, err)
+	}
+	if _, err := svc.Authenticate(ctx, next.Access); err != nil {
+		t.Errorf("access token from a legacy refresh: %v", err)
+	}
+	_, err = svc.Refresh(ctx, tok.Refresh) // rotated out by the legacy refresh
+	wantUnauthorized(t, "rotated-out refresh token", err)
 }
 
 func TestRefreshAndLogout(t *testing.T) {
@@ -293,11 +379,12 @@ func TestDatabaseCopyCannotForgeTokens(t *testing.T) {
 	}
 	u, tok := register(t, svc, "mallory-target")
 	forge := func(sid string) string {
-		body, _ := json.Marshal(map[string]any{"sub": u.ID, "sid": sid, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix()})
-		payload := base64.RawURLEncoding.EncodeToString(body)
-		m := hmac.New(sha256.New, key)
-		m.Write([]byte("mra1." + payload))
-		return "mra1." + payload + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"token_type": "access", "user_id": u.ID, "sid": sid,
+			"jti": "forged", "iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix()}).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
 	}
 	rows, err := s.Conn().Query(context.Background(), `SELECT id FROM sessions`)
 	if err != nil {
@@ -324,7 +411,7 @@ func TestDatabaseCopyCannotForgeTokens(t *testing.T) {
 	}
 	_, err = fresh.Authenticate(context.Background(), forge(stored[0]))
 	wantUnauthorized(t, "token forged from the database copy", err)
-	sid, _, _ := strings.Cut(tok.Refresh, ".")
+	sid, _ := jwtClaims(t, tok.Refresh)["sid"].(string)
 	if p, err := fresh.Authenticate(context.Background(), forge(sid)); err != nil || p.UserID != u.ID {
 		t.Errorf("token forged with the real session ID: %+v, %v (the forgery code is wrong)", p, err)
 	}
@@ -419,5 +506,26 @@ func checkRevocationsCross(t *testing.T, s *sqlstore.Store, newBus func() auth.B
 	ended("the other session after a password change", first.Access)
 	if _, err := b.Authenticate(ctx, second.Access); err != nil {
 		t.Errorf("the session that changed the password, on the other instance: %v", err)
+	}
+}
+
+// BenchmarkAuthenticate is the check every authenticated request makes:
+// a warm session, so signature, claims and expiry only.
+func BenchmarkAuthenticate(b *testing.B) {
+	s := storetest.OpenSQLite(b)
+	svc := storetest.Accounts(b, s)
+	_, tok, err := svc.Register(context.Background(), auth.Registration{Username: "bench", Email: "bench@example.com", Password: "correct horse"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := svc.Authenticate(ctx, tok.Access); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := svc.Authenticate(ctx, tok.Access); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

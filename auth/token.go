@@ -10,59 +10,107 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
-// claims are what an access token asserts.
+// Token types, in the token_type claim (SimpleJWT's names).
+const (
+	typeAccess  = "access"
+	typeRefresh = "refresh"
+)
+
+// claims are what a token asserts. Both tokens are JWTs signed with HS256
+// and carry the claims the original API's SimpleJWT clients read:
+// token_type, exp, iat, jti and user_id. sid names the session (the ID
+// itself; the store keeps only its SHA-256, see movierec.SessionKey). In
+// a refresh token the jti is the session's current refresh secret: the
+// store keeps its hash, and rotation replaces it, so a rotated-out refresh
+// token stops working although its signature stays valid.
 type claims struct {
-	UserID    int64  `json:"sub"`
+	TokenType string `json:"token_type"`
+	jwt.RegisteredClaims
+	UserID    int64  `json:"user_id"`
 	SessionID string `json:"sid"`
-	IssuedAt  int64  `json:"iat"`
-	Expires   int64  `json:"exp"`
 }
 
 var errBadToken = errors.New("auth: malformed or forged token")
 
-const accessPrefix = "mra1."
+// legacyAccessPrefix starts the access tokens of versions before JWTs
+// ("mra1." + base64url(claims JSON) + "." + base64url(MAC)); they are
+// accepted until they expire (AccessTTL after such a version last ran).
+const legacyAccessPrefix = "mra1."
 
-// signer makes and checks HMAC-SHA256 signed access tokens:
-// "mra1." + base64url(claims JSON) + "." + base64url(MAC).
-type signer struct{ key []byte }
-
-func (s signer) mac(payload string) []byte {
-	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte(accessPrefix + payload))
-	return m.Sum(nil)
+// signer makes and checks the tokens.
+type signer struct {
+	key    []byte
+	parser *jwt.Parser
 }
 
-func (s signer) sign(c claims) string {
-	body, _ := json.Marshal(c)
-	payload := base64.RawURLEncoding.EncodeToString(body)
-	return accessPrefix + payload + "." + base64.RawURLEncoding.EncodeToString(s.mac(payload))
+func newSigner(key []byte) signer {
+	// The algorithm is pinned: a token naming another one ("none", RS256
+	// with the key as a public key) is refused before any check.
+	// Expiry is checked by verify, on the service's clock.
+	return signer{key: key, parser: jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithoutClaimsValidation())}
 }
 
-// verify checks the signature and expiry of tok at now.
-func (s signer) verify(tok string, now time.Time) (claims, error) {
+// sign makes a token of the given type for a session, issued at now and
+// living ttl.
+func (s signer) sign(typ string, userID int64, sid, jti string, now time.Time, ttl time.Duration) string {
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{TokenType: typ, UserID: userID, SessionID: sid,
+		RegisteredClaims: jwt.RegisteredClaims{ID: jti, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl))},
+	}).SignedString(s.key)
+	if err != nil {
+		panic("auth: signing a token: " + err.Error()) // HS256 with a []byte key does not fail
+	}
+	return tok
+}
+
+// verify checks a token's signature, type and expiry at now.
+func (s signer) verify(tok, typ string, now time.Time) (claims, error) {
+	if typ == typeAccess && strings.HasPrefix(tok, legacyAccessPrefix) {
+		return s.verifyLegacy(tok, now)
+	}
 	var c claims
-	rest, ok := strings.CutPrefix(tok, accessPrefix)
-	if !ok {
+	if _, err := s.parser.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return s.key, nil }); err != nil {
 		return c, errBadToken
 	}
-	payload, sig, ok := strings.Cut(rest, ".")
-	if !ok {
+	if c.TokenType != typ || c.SessionID == "" || c.ExpiresAt == nil {
 		return c, errBadToken
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, s.mac(payload)) {
-		return c, errBadToken
-	}
-	body, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil || json.Unmarshal(body, &c) != nil || c.SessionID == "" {
-		return c, errBadToken
-	}
-	if now.Unix() >= c.Expires {
+	if !now.Before(c.ExpiresAt.Time) {
 		return c, errors.New("auth: token expired")
 	}
 	return c, nil
+}
+
+// verifyLegacy checks an access token of the format before JWTs.
+func (s signer) verifyLegacy(tok string, now time.Time) (claims, error) {
+	var c claims
+	payload, sig, ok := strings.Cut(strings.TrimPrefix(tok, legacyAccessPrefix), ".")
+	if !ok {
+		return c, errBadToken
+	}
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(legacyAccessPrefix + payload))
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, m.Sum(nil)) {
+		return c, errBadToken
+	}
+	var old struct {
+		UserID    int64  `json:"sub"`
+		SessionID string `json:"sid"`
+		Expires   int64  `json:"exp"`
+	}
+	body, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil || json.Unmarshal(body, &old) != nil || old.SessionID == "" {
+		return c, errBadToken
+	}
+	if now.Unix() >= old.Expires {
+		return c, errors.New("auth: token expired")
+	}
+	return claims{TokenType: typeAccess, UserID: old.UserID, SessionID: old.SessionID}, nil
 }
 
 // randomToken returns n random bytes, base64url-encoded.
@@ -80,9 +128,18 @@ func refreshHash(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// A refresh token is "<session id>.<secret>": the id finds the session, the
-// secret proves possession.
-func splitRefresh(tok string) (sid, secret string, ok bool) {
-	sid, secret, ok = strings.Cut(tok, ".")
-	return sid, secret, ok && sid != "" && secret != ""
+// refreshParts returns the session ID and secret of a refresh token: a
+// JWT's sid and jti, or, from versions before JWTs, "<session id>.<secret>"
+// (accepted until those sessions expire, RefreshTTL after such a version
+// last ran).
+func (s signer) refreshParts(tok string, now time.Time) (sid, secret string, ok bool) {
+	if strings.Count(tok, ".") == 1 {
+		sid, secret, ok = strings.Cut(tok, ".")
+		return sid, secret, ok && sid != "" && secret != ""
+	}
+	c, err := s.verify(tok, typeRefresh, now)
+	if err != nil || c.ID == "" {
+		return "", "", false
+	}
+	return c.SessionID, c.ID, true
 }
