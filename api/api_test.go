@@ -864,3 +864,69 @@ func TestCORS(t *testing.T) {
 		}
 	}
 }
+
+// TestUnratedMoviesHaveNoAverage: a movie nobody rated shows
+// "average_rating": null in lists and detail (as in its stats), sorts
+// after every rated movie whichever the direction, and matches no
+// min_user_rating; its first rating gives it that score as its average.
+func TestUnratedMoviesHaveNoAverage(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		staff := e.staffToken()
+		var created struct {
+			ID int64 `json:"id"`
+		}
+		if res := call(t, e.url, "POST", "/api/movies/", staff, map[string]any{"title": "Nobody Saw This"}, &created); res.StatusCode != 201 {
+			t.Fatalf("create: %d", res.StatusCode)
+		}
+		path := "/api/movies/" + itoa(created.ID) + "/"
+		avgOf := func(raw map[string]json.RawMessage) string { return string(raw["average_rating"]) }
+		var detail map[string]json.RawMessage
+		e.get(path, &detail)
+		var stats map[string]json.RawMessage
+		e.get("/api/ratings/movies/"+itoa(created.ID)+"/stats/", &stats)
+		if avgOf(detail) != "null" || string(stats["average"]) != "null" {
+			t.Errorf("unrated movie: detail average_rating %s, stats average %s; want null", avgOf(detail), stats["average"])
+		}
+		for _, ordering := range []string{"average_rating", "-average_rating"} {
+			var p struct {
+				Count   int                          `json:"count"`
+				Results []map[string]json.RawMessage `json:"results"`
+			}
+			e.get("/api/movies/?page_size=100&min_rating_count=0&ordering="+ordering, &p)
+			var last int64
+			for page := 2; len(p.Results) > 0; page++ {
+				tail := p.Results[len(p.Results)-1]
+				json.Unmarshal(tail["id"], &last)
+				nulls := 0
+				for i, m := range p.Results {
+					if avgOf(m) == "null" {
+						nulls++
+					} else if nulls > 0 {
+						t.Fatalf("ordering=%s: a rated movie (item %d) after an unrated one", ordering, i)
+					}
+				}
+				if page > 1+(p.Count+99)/100 {
+					break
+				}
+				p.Results = nil
+				e.get("/api/movies/?page_size=100&min_rating_count=0&ordering="+ordering+"&page="+strconv.Itoa(page), &p)
+			}
+			if last != created.ID && ordering == "average_rating" {
+				// The new movie has the highest id: last among the nulls
+				// (ties go by id in the first key's direction).
+				t.Errorf("ordering=%s: last item %d, want the unrated movie %d", ordering, last, created.ID)
+			}
+		}
+		var p page
+		e.get("/api/movies/?page_size=100&min_rating_count=0&min_user_rating=0&search=Nobody", &p)
+		if len(p.Results) != 0 {
+			t.Errorf("min_user_rating=0 matched the unrated movie: %v", itemIDs(p.Results))
+		}
+		tk := e.register("first_rater")
+		call(t, e.url, "POST", "/api/ratings/movies/"+itoa(created.ID)+"/rate/", tk.Access, map[string]any{"score": 3.5}, nil)
+		e.get(path, &detail)
+		if avgOf(detail) != "3.5" {
+			t.Errorf("after one rating of 3.5: average_rating %s", avgOf(detail))
+		}
+	})
+}

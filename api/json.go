@@ -49,7 +49,7 @@ type movieItem struct {
 	Genres          []string `json:"genres"`
 	IMDbRating      *float64 `json:"imdb_rating"`
 	PopularityScore float64  `json:"popularity_score"`
-	AverageRating   float64  `json:"average_rating"`
+	AverageRating   *float64 `json:"average_rating"` // null without ratings
 	RatingCount     int      `json:"rating_count"`
 	PosterURL       *string  `json:"poster_url"`
 }
@@ -58,8 +58,18 @@ func newMovieItem(m movierec.Movie) movieItem {
 	return movieItem{
 		ID: m.ID, Title: m.Title, ReleaseYear: m.ReleaseYear, ReleaseDate: (*date)(m.ReleaseDate),
 		Genres: m.GenreNames(), IMDbRating: m.IMDbRating, PopularityScore: round2(m.PopularityScore),
-		AverageRating: round2(m.AverageRating), RatingCount: m.RatingCount, PosterURL: m.PosterURL,
+		AverageRating: averageOf(m), RatingCount: m.RatingCount, PosterURL: m.PosterURL,
 	}
+}
+
+// averageOf is a movie's average_rating as the API shows it, rounded to 2
+// decimals: null (nil) for a movie nobody rated, as DRF's aggregate is.
+func averageOf(m movierec.Movie) *float64 {
+	if m.RatingCount == 0 {
+		return nil
+	}
+	v := round2(m.AverageRating)
+	return &v
 }
 
 func newMovieItems(ms []movierec.Movie) []movieItem {
@@ -94,7 +104,7 @@ type movieDetail struct {
 	Tags               []tagCountJSON `json:"tags"`
 	IMDbRating         *float64       `json:"imdb_rating"`
 	PopularityScore    float64        `json:"popularity_score"`
-	AverageRating      float64        `json:"average_rating"`
+	AverageRating      *float64       `json:"average_rating"` // null without ratings
 	RatingCount        int            `json:"rating_count"`
 	RatingDistribution map[string]int `json:"rating_distribution"`
 	PosterURL          *string        `json:"poster_url"`
@@ -110,7 +120,7 @@ func newMovieDetail(m movierec.Movie) movieDetail {
 		ID: m.ID, Title: m.Title, Description: m.Description, ReleaseYear: m.ReleaseYear,
 		ReleaseDate: (*date)(m.ReleaseDate), Duration: m.Duration, Genres: []genreRef{},
 		Tags: []tagCountJSON{}, IMDbRating: m.IMDbRating, PopularityScore: round2(m.PopularityScore),
-		AverageRating: round2(m.AverageRating), RatingCount: m.RatingCount,
+		AverageRating: averageOf(m), RatingCount: m.RatingCount,
 		RatingDistribution: m.RatingDistribution, PosterURL: m.PosterURL, TrailerURL: m.TrailerURL,
 		IMDbID: m.IMDbID, TMDbID: m.TMDbID, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
 	}

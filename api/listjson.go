@@ -91,7 +91,11 @@ func (m *movieItem) appendJSON(b []byte) []byte {
 	b = append(b, `,"popularity_score":`...)
 	b = appendJSONFloat(b, m.PopularityScore)
 	b = append(b, `,"average_rating":`...)
-	b = appendJSONFloat(b, m.AverageRating)
+	if m.AverageRating == nil {
+		b = append(b, "null"...) // nobody rated it (see averageOf)
+	} else {
+		b = appendJSONFloat(b, *m.AverageRating)
+	}
 	b = append(b, `,"rating_count":`...)
 	b = strconv.AppendInt(b, int64(m.RatingCount), 10)
 	b = append(b, `,"poster_url":`...)

@@ -48,7 +48,11 @@ func TestMovieListJSON(t *testing.T) {
 			p.Results = []movieItem{}
 		}
 		for range r.IntN(4) {
-			m := movieItem{ID: r.Int64N(1 << 40), Title: str(), PopularityScore: fl(), AverageRating: fl(), RatingCount: r.IntN(100000)}
+			m := movieItem{ID: r.Int64N(1 << 40), Title: str(), PopularityScore: fl(), RatingCount: r.IntN(100000)}
+			if r.IntN(4) > 0 {
+				avg := fl()
+				m.AverageRating = &avg
+			}
 			if r.IntN(2) == 0 {
 				y := r.IntN(3000) - 500
 				m.ReleaseYear = &y
@@ -92,10 +96,11 @@ func BenchmarkMovieListJSON(b *testing.B) {
 	d := date(time.Date(1995, 11, 22, 0, 0, 0, 0, time.UTC))
 	next := "http://127.0.0.1:8000/api/movies/?page=2"
 	p := pageJSON[movieItem]{Count: 9742, Next: &next}
+	avg := 3.92
 	for i := range 20 {
 		p.Results = append(p.Results, movieItem{ID: int64(i + 1), Title: "Toy Story (1995)", ReleaseYear: &y, ReleaseDate: &d,
 			Genres: []string{"Adventure", "Animation", "Children", "Comedy", "Fantasy"}, IMDbRating: &f,
-			PopularityScore: 29.47, AverageRating: 3.92, RatingCount: 215, PosterURL: &poster})
+			PopularityScore: 29.47, AverageRating: &avg, RatingCount: 215, PosterURL: &poster})
 	}
 	b.Run("handwritten", func(b *testing.B) {
 		var buf []byte

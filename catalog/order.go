@@ -38,6 +38,8 @@ func isNull(field string, e *entry) bool {
 		return e.movie.ReleaseDate == nil
 	case movierec.OrderIMDbRating:
 		return e.movie.IMDbRating == nil
+	case movierec.OrderAverageRating:
+		return e.movie.RatingCount == 0 // the API shows null
 	}
 	return false
 }

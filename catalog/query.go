@@ -39,7 +39,15 @@ func compareField(a, b *movierec.Movie, o movierec.Order) int {
 		c = cmp.Compare(*a.IMDbRating, *b.IMDbRating)
 	case movierec.OrderPopularityScore:
 		c = cmp.Compare(a.PopularityScore, b.PopularityScore)
-	case movierec.OrderAverageRating:
+	case movierec.OrderAverageRating: // NULL (last) for a movie nobody rated
+		switch {
+		case a.RatingCount == 0 && b.RatingCount == 0:
+			return 0
+		case a.RatingCount == 0:
+			return 1
+		case b.RatingCount == 0:
+			return -1
+		}
 		c = cmp.Compare(a.AverageRating, b.AverageRating)
 	case movierec.OrderRatingCount:
 		c = cmp.Compare(a.RatingCount, b.RatingCount)
@@ -159,7 +167,7 @@ func matches(m *movierec.Movie, f *movierec.MovieFilter) bool {
 		f.PopularityLTE != nil && m.PopularityScore > *f.PopularityLTE {
 		return false
 	}
-	if f.MinAverageRating != nil && m.AverageRating < *f.MinAverageRating {
+	if f.MinAverageRating != nil && (m.RatingCount == 0 || m.AverageRating < *f.MinAverageRating) {
 		return false
 	}
 	return f.MinRatingCount == 0 || m.RatingCount >= f.MinRatingCount

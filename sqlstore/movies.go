@@ -49,7 +49,7 @@ var orderColumns = map[string]string{
 	movierec.OrderReleaseDate:     "m.release_date",
 	movierec.OrderIMDbRating:      "m.imdb_rating",
 	movierec.OrderPopularityScore: "m.popularity_score",
-	movierec.OrderAverageRating:   "m.average_rating",
+	movierec.OrderAverageRating:   "(CASE WHEN m.rating_count > 0 THEN m.average_rating END)", // NULL without ratings
 	movierec.OrderRatingCount:     "m.rating_count",
 	movierec.OrderCreatedAt:       "m.created_at",
 }
@@ -57,7 +57,8 @@ var orderColumns = map[string]string{
 // nullableOrder marks the orderable columns that may be NULL. Only they
 // get an explicit NULLS LAST: on a NOT NULL column it would stop
 // PostgreSQL from scanning the (column, id) index backwards.
-var nullableOrder = map[string]bool{movierec.OrderReleaseDate: true, movierec.OrderIMDbRating: true}
+var nullableOrder = map[string]bool{movierec.OrderReleaseDate: true, movierec.OrderIMDbRating: true,
+	movierec.OrderAverageRating: true}
 
 // orderBy renders an ORDER BY clause. NULLs sort last in both directions on
 // both backends, and id breaks ties in the first key's direction so that
@@ -157,6 +158,9 @@ func movieWhere(f movierec.MovieFilter, a *args) string {
 	}
 	if f.MinRatingCount != 0 {
 		cmp("m.rating_count", ">=", f.MinRatingCount)
+	}
+	if f.MinAverageRating != nil && f.MinRatingCount == 0 {
+		conds = append(conds, "m.rating_count > 0") // no average is no match, as NULL in SQL
 	}
 	if len(conds) == 0 {
 		return ""

@@ -40,7 +40,13 @@ func compareBy(a, b movierec.Movie, o movierec.Order) int {
 	case movierec.OrderPopularityScore:
 		c = cmp.Compare(a.PopularityScore, b.PopularityScore)
 	case movierec.OrderAverageRating:
-		c = cmp.Compare(a.AverageRating, b.AverageRating)
+		avg := func(m movierec.Movie) *float64 {
+			if m.RatingCount == 0 {
+				return nil // the API's null: nobody rated it
+			}
+			return &m.AverageRating
+		}
+		c = nullable(avg(a), avg(b))
 	case movierec.OrderRatingCount:
 		c = cmp.Compare(a.RatingCount, b.RatingCount)
 	case movierec.OrderCreatedAt:
