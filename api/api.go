@@ -120,7 +120,8 @@ type Server struct {
 	recommender Recommender
 	metrics     *observe.Metrics
 	hideMetrics bool
-	docs        docsAssets // the /api/docs/ page's files
+	docs        docsAssets   // the /api/docs/ page's files
+	web         http.Handler // the web app: pages for people (nil: none)
 	corsOrigins []string
 	// unavailableLog spaces out the log lines of a database outage.
 	unavailableLog observe.Every
@@ -171,6 +172,13 @@ func (s *Server) clientIP(r *http.Request) string { return throttle.ClientIP(r, 
 // SetReady sets what /readyz reports; the server clears it when it starts
 // shutting down so load balancers stop sending traffic.
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+// staticPath is where the web app's files are served.
+const staticPath = "/static/"
+
+// SetWeb mounts the web app (package web): it serves what no API route
+// does outside /api/, and / for browsers. Call it before serving.
+func (s *Server) SetWeb(h http.Handler) { s.web = h }
 
 // Routes lists the registered patterns ("GET /api/movies/{$}"), for the
 // OpenAPI test.
@@ -254,7 +262,7 @@ func (s *Server) registerRoutes() {
 }
 
 // noSlash lists the paths served without a trailing slash; so are the
-// files under docsAssetsPath.
+// files under docsAssetsPath and the web app's under staticPath.
 var noSlash = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
 // ServeHTTP serves the API: paths without their trailing slash are served
@@ -298,7 +306,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	if p := r.URL.Path; !strings.HasSuffix(p, "/") {
-		if trimmed := strings.TrimSuffix(p, "/"); !noSlash[trimmed] && !strings.HasPrefix(p, docsAssetsPath) {
+		if trimmed := strings.TrimSuffix(p, "/"); !noSlash[trimmed] && !strings.HasPrefix(p, docsAssetsPath) && !strings.HasPrefix(p, staticPath) {
 			r.URL.Path = p + "/"
 			if r.URL.RawPath != "" {
 				r.URL.RawPath += "/"
@@ -335,6 +343,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.StatusMethodNotAllowed:
 		s.methodNotAllowed(sw, r)
 	case http.StatusNotFound:
+		if s.web != nil && !strings.HasPrefix(r.URL.Path, "/api/") {
+			route = "web"
+			s.web.ServeHTTP(sw, r)
+			return
+		}
 		s.writeError(sw, r, movierec.ErrNotFound)
 	default:
 		for k, v := range rec.header {

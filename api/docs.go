@@ -116,11 +116,16 @@ func (s *Server) docsPage(w http.ResponseWriter, r *http.Request) {
 	s.docs["index.html"].serve(w, r, "no-cache")
 }
 
-// home serves GET /: a page of links for people (the API, its reference),
-// or, for a client that asks for JSON first, the API root's links.
+// home serves GET /: the web app's home page (without the web app, a page
+// of links to the API and its reference) or, for a client that asks for
+// JSON first, the API root's links.
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	if prefersJSON(r.Header.Get("Accept")) {
 		s.apiRoot(w, r)
+		return
+	}
+	if s.web != nil {
+		s.web.ServeHTTP(w, r)
 		return
 	}
 	if err := newQuery(r).err(); err != nil {

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/movierec/movierec/demodata"
+	"github.com/movierec/movierec/sqlstore"
 )
 
 // BrowserEnv forces the browser tests: set (as .ci/run does), a missing
@@ -18,27 +21,47 @@ const BrowserEnv = "MOVIEREC_TEST_BROWSER"
 // the schema is rendered, "try it out" gets a 200 from the server, no
 // request leaves the server's origin (the page works offline) and the
 // console shows no error. MOVIEREC_SCREENSHOTS=DIR saves the page there.
-func TestDocsPageInBrowser(t *testing.T) {
-	node, script := browserTools(t)
-	dir := t.TempDir()
-	base := startServe(t, map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(dir, "m.db")})
-	args := []string{script, base}
+func TestDocsPageInBrowser(t *testing.T) { runBrowserScript(t, "docs-page.js", "api-docs.png") }
+
+// TestWebAppInBrowser: in headless Chromium, a new visitor of a real
+// "movierec serve" signs up, searches, opens a movie, rates it and sees
+// "Recommended for you" change (scripts/browser/webapp.js); every page
+// passes axe-core's WCAG 2 A/AA rules, logs no console error and weighs
+// under 100 KB of HTML and CSS.
+func TestWebAppInBrowser(t *testing.T) { runBrowserScript(t, "webapp.js", "webapp.png") }
+
+// runBrowserScript runs a script of scripts/browser against a fresh
+// "movierec serve" on the embedded database (a generated catalog), saving a
+// screenshot as shot under MOVIEREC_SCREENSHOTS when that is set.
+func runBrowserScript(t *testing.T, script, shot string) {
+	node, dir := browserTools(t)
+	// A small generated catalog, loaded here: the demo catalog would take
+	// a -race build of serve a minute.
+	url := "sqlite://" + filepath.Join(t.TempDir(), "m.db")
+	withStore(t, url, func(s *sqlstore.Store) {
+		ds := demodata.Generate(demodata.Options{Movies: 400, Users: 100, Ratings: 8000, Seed: 7})
+		if _, err := s.Import(context.Background(), ds, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	base := startServe(t, map[string]string{"DATABASE_URL": url, "MOVIEREC_DEMO_DATA": "never"})
+	args := []string{filepath.Join(dir, script), base}
 	if shots := os.Getenv("MOVIEREC_SCREENSHOTS"); shots != "" {
-		args = append(args, filepath.Join(shots, "api-docs.png"))
+		args = append(args, filepath.Join(shots, shot))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, node, args...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("docs page in Chromium: %v\n%s", err, out)
+		t.Fatalf("%s in Chromium: %v\n%s", script, err, out)
 	}
 	t.Logf("%s", out)
 }
 
-// browserTools finds node and a browser test script whose playwright-core
-// is installed (npm ci --prefix scripts/browser), and Chromium; without
-// them the test skips, unless BrowserEnv is set.
-func browserTools(t *testing.T) (node, script string) {
+// browserTools finds node, the browser scripts' folder with its
+// playwright-core and axe-core installed (npm ci --prefix scripts/browser),
+// and Chromium; without them the test skips, unless BrowserEnv is set.
+func browserTools(t *testing.T) (node, dir string) {
 	t.Helper()
 	missing := func(what string) {
 		t.Helper()
@@ -62,8 +85,10 @@ func browserTools(t *testing.T) (node, script string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(browser, "node_modules", "playwright-core")); err != nil {
-		missing("playwright-core is not installed (npm ci --prefix scripts/browser)")
+	for _, mod := range []string{"playwright-core", "axe-core"} {
+		if _, err := os.Stat(filepath.Join(browser, "node_modules", mod)); err != nil {
+			missing(mod + " is not installed (npm ci --prefix scripts/browser)")
+		}
 	}
-	return node, filepath.Join(browser, "docs-page.js")
+	return node, browser
 }

@@ -36,8 +36,11 @@ func startServe(t *testing.T, env map[string]string) string {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	base := "http://" + addr
-	for deadline := time.Now().Add(time.Minute); !ready(base); time.Sleep(50 * time.Millisecond) {
+	// Generous: under -race, with other packages' tests on the same cores.
+	for deadline := time.Now().Add(3 * time.Minute); !ready(base); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait() // stderr is complete (and no longer written) after this
 			t.Fatalf("serve did not become ready:\n%s", stderr.String())
 		}
 	}

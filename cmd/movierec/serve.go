@@ -24,6 +24,7 @@ import (
 	"github.com/movierec/movierec/observe"
 	"github.com/movierec/movierec/postgres"
 	"github.com/movierec/movierec/throttle"
+	"github.com/movierec/movierec/web"
 )
 
 // serve runs the HTTP API until ctx is cancelled, then shuts down
@@ -112,6 +113,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		RegisterLimit: cfg.RegisterLimit, PasswordLimit: cfg.PasswordLimit, TrustProxy: cfg.TrustProxy, CORSOrigins: cfg.CORSOrigins, Recommender: eng, Metrics: metrics, HideMetrics: !cfg.PublicMetrics,
 		Cache: answers, Policies: cfg.CacheTTL,
 		AccessLog: cfg.AccessLog, AccessLogSample: cfg.AccessLogSample, AccessLogSlow: cfg.AccessLogSlow})
+	srv.SetWeb(web.New(srv, log)) // pages for people, made through the API in process
 	if cfg.AdminAddr != "" {
 		admin, err := serveAdmin(cfg.AdminAddr, metrics, log)
 		if err != nil {

@@ -7,10 +7,7 @@
 // "try it out" on GET /api/movies/popular/ gets a 200 from this server, that
 // no request left the server's origin and that the console stayed free of
 // errors. Prints one JSON line with what it saw; exits 1 on any failure.
-const { chromium } = require('playwright-core');
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
+const { launch, watch } = require('./lib');
 
 async function main() {
   const [base, shot] = process.argv.slice(2);
@@ -21,20 +18,11 @@ async function main() {
   for (const item of Object.values(schema.paths)) {
     operations += Object.keys(item).filter((k) => ['get', 'post', 'put', 'patch', 'delete'].includes(k)).length;
   }
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'movierec-chromium-'));
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run'],
-    viewport: { width: 1200, height: 900 },
-  });
-  const problems = [];
+  const { ctx, problems, close } = await launch();
   const seen = { operations, rendered: 0, tryItStatus: '', foreignRequests: [] };
   try {
     const page = await ctx.newPage();
-    page.on('console', (m) => { if (m.type() === 'error') problems.push('console: ' + m.text()); });
-    page.on('pageerror', (e) => problems.push('page error: ' + e));
+    watch(page, problems);
     page.on('request', (r) => {
       const u = r.url();
       if (!u.startsWith(origin) && !u.startsWith('data:')) seen.foreignRequests.push(u);
@@ -59,8 +47,7 @@ async function main() {
       await page.screenshot({ path: shot });
     }
   } finally {
-    await ctx.close();
-    fs.rmSync(profile, { recursive: true, force: true });
+    await close();
   }
   console.log(JSON.stringify({ ...seen, problems }));
   if (problems.length) process.exit(1);
