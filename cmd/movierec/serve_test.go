@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/movierec/movierec/demodata"
+	"github.com/movierec/movierec/sqlstore"
 )
 
 // freeAddr returns a loopback address nothing listens on right now.
@@ -77,9 +80,14 @@ func TestServeFreshMachine(t *testing.T) {
 func TestServeWithoutCache(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	base, done := serveInProcess(t, ctx, map[string]string{
-		"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "nocache.db"), "MOVIEREC_LOG_LEVEL": "warn",
-		"MOVIEREC_CACHE": "false", "MOVIEREC_TRAIN_PROCESS": "inline"})
+	url := "sqlite://" + filepath.Join(t.TempDir(), "nocache.db")
+	withStore(t, url, func(s *sqlstore.Store) { // small: a -race build loads the demo catalog slowly
+		if _, err := s.Import(ctx, demodata.Generate(demodata.Options{Movies: 200, Users: 40, Ratings: 2000, Seed: 3}), nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	base, done := serveInProcess(t, ctx, map[string]string{"DATABASE_URL": url, "MOVIEREC_LOG_LEVEL": "warn",
+		"MOVIEREC_CACHE": "false", "MOVIEREC_TRAIN_PROCESS": "inline", "MOVIEREC_DEMO_DATA": "never"})
 	for _, path := range []string{"/api/movies/", "/api/movies/1/", "/api/movies/popular/"} {
 		res, err := http.Get(base + path)
 		if err != nil {
@@ -108,7 +116,8 @@ func serveInProcess(t *testing.T, ctx context.Context, env map[string]string) (s
 		done <- err
 	}()
 	base := "http://" + addr
-	for deadline := time.Now().Add(time.Minute); !ready(base); time.Sleep(50 * time.Millisecond) {
+	// Generous: under -race, with other packages' tests on the same cores.
+	for deadline := time.Now().Add(3 * time.Minute); !ready(base); time.Sleep(50 * time.Millisecond) {
 		select {
 		case err := <-done:
 			t.Fatalf("serve stopped early: %v", err)
