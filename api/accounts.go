@@ -49,42 +49,16 @@ func (s *Server) principal(r *http.Request) (auth.Principal, error) {
 	return s.accounts.Authenticate(r.Context(), strings.TrimSpace(token))
 }
 
-// authed wraps a handler that needs a signed-in user.
-func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p auth.Principal)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "private, no-store")
-		p, err := s.principal(r)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		rememberPrincipal(r.Context(), p)
-		h(w, r, p)
-	}
-}
-
-// staff wraps a handler only staff may call: anonymous is 401, others 403.
-func (s *Server) staff(h func(w http.ResponseWriter, r *http.Request, p auth.Principal)) http.HandlerFunc {
-	return s.authed(func(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-		if !p.IsStaff {
-			s.writeError(w, r, errStaffOnly)
-			return
-		}
-		h(w, r, p)
-	})
-}
-
-// throttled applies the limiters to the request; when refused it writes
-// the 429 and reports false.
-func (s *Server) throttled(w http.ResponseWriter, r *http.Request, pairs ...throttle.Pair) bool {
+// throttle applies the limiters to the request and sets their headers on
+// w; a refusal is the 429 error to return.
+func (s *Server) throttle(w http.ResponseWriter, pairs ...throttle.Pair) error {
 	d := throttle.Check(pairs...)
 	d.SetHeaders(w.Header())
 	if d.Allowed {
-		return true
+		return nil
 	}
-	s.writeError(w, r, movierec.Errorf(codeThrottled, "Request was throttled. Expected available in %d seconds.",
-		int((d.RetryAfter+time.Second-1)/time.Second)))
-	return false
+	return movierec.Errorf(codeThrottled, "Request was throttled. Expected available in %d seconds.",
+		int((d.RetryAfter+time.Second-1)/time.Second))
 }
 
 type userJSON struct {
@@ -108,15 +82,14 @@ type tokensJSON struct {
 	User    *userJSON `json:"user,omitempty"`
 }
 
-func (s *Server) register(w http.ResponseWriter, r *http.Request) {
+func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
-	if !s.throttled(w, r, throttle.Pair{L: s.limits.register, Key: s.clientIP(r)}) {
-		return
+	if err := s.throttle(w, throttle.Pair{L: s.limits.register, Key: s.clientIP(r)}); err != nil {
+		return err
 	}
 	b, err := readBody(w, r, false)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var reg auth.Registration
 	b.str("username", &reg.Username, true, 150)
@@ -133,31 +106,28 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	b.str("first_name", &reg.FirstName, false, 150)
 	b.str("last_name", &reg.LastName, false, 150)
 	if err := b.err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	u, t, err := s.accounts.Register(r.Context(), reg)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	uj := newUserJSON(u)
 	writeJSON(w, http.StatusCreated, tokensJSON{Access: t.Access, Refresh: t.Refresh, User: &uj})
+	return nil
 }
 
-func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	b, err := readBody(w, r, false)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var username, password string
 	b.rawString("username", &username)
 	b.rawString("password", &password)
 	if err := b.err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	// Per address; per username from this address; and, looser, per
 	// username from everywhere. Someone guessing from elsewhere uses up
@@ -165,60 +135,55 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	// lock an account out they must spend UsernameLimitFactor times the
 	// limit, from at least that many addresses, every window.
 	ip, user := s.clientIP(r), strings.ToLower(strings.TrimSpace(username))
-	if !s.throttled(w, r, throttle.Pair{L: s.limits.loginAddr, Key: ip},
+	if err := s.throttle(w, throttle.Pair{L: s.limits.loginAddr, Key: ip},
 		throttle.Pair{L: s.limits.loginUserAddr, Key: user + "\x00" + ip},
-		throttle.Pair{L: s.limits.loginUser, Key: user}) {
-		return
+		throttle.Pair{L: s.limits.loginUser, Key: user}); err != nil {
+		return err
 	}
 	u, t, err := s.accounts.Login(r.Context(), username, password)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	uj := newUserJSON(u)
 	writeJSON(w, http.StatusOK, tokensJSON{Access: t.Access, Refresh: t.Refresh, User: &uj})
+	return nil
 }
 
 // refreshBody reads the {"refresh": "..."} body of refresh and logout.
-func (s *Server) refreshBody(w http.ResponseWriter, r *http.Request) (string, bool) {
+func (s *Server) refreshBody(w http.ResponseWriter, r *http.Request) (string, error) {
 	w.Header().Set("Cache-Control", "no-store")
 	b, err := readBody(w, r, false)
 	if err != nil {
-		s.writeError(w, r, err)
-		return "", false
+		return "", err
 	}
 	var refresh string
 	b.rawString("refresh", &refresh)
-	if err := b.err(); err != nil {
-		s.writeError(w, r, err)
-		return "", false
-	}
-	return refresh, true
+	return refresh, b.err()
 }
 
-func (s *Server) refreshToken(w http.ResponseWriter, r *http.Request) {
-	refresh, ok := s.refreshBody(w, r)
-	if !ok {
-		return
+func (s *Server) refreshToken(w http.ResponseWriter, r *http.Request) error {
+	refresh, err := s.refreshBody(w, r)
+	if err != nil {
+		return err
 	}
 	t, err := s.accounts.Refresh(r.Context(), refresh)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, tokensJSON{Access: t.Access, Refresh: t.Refresh})
+	return nil
 }
 
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	refresh, ok := s.refreshBody(w, r)
-	if !ok {
-		return
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	refresh, err := s.refreshBody(w, r)
+	if err != nil {
+		return err
 	}
 	if err := s.accounts.Logout(r.Context(), refresh); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 type profileJSON struct {
@@ -228,11 +193,10 @@ type profileJSON struct {
 	AverageRatingGiven *float64 `json:"average_rating_given"`
 }
 
-func (s *Server) writeProfile(w http.ResponseWriter, r *http.Request, u movierec.User) {
+func (s *Server) writeProfile(w http.ResponseWriter, r *http.Request, u movierec.User) error {
 	st, err := s.store.UserStats(r.Context(), u.ID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	p := profileJSON{userJSON: newUserJSON(u), FavoriteGenres: []string{}, TotalRatings: st.Ratings.Count}
 	for _, g := range st.FavoriteGenres {
@@ -243,27 +207,25 @@ func (s *Server) writeProfile(w http.ResponseWriter, r *http.Request, u movierec
 		p.AverageRatingGiven = &avg
 	}
 	writeJSON(w, http.StatusOK, p)
+	return nil
 }
 
-func (s *Server) getProfile(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) getProfile(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	if err := newQuery(r).err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	u, err := s.store.User(r.Context(), p.UserID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.writeProfile(w, r, u)
+	return s.writeProfile(w, r, u)
 }
 
 // updateProfile serves PUT (username and email required) and PATCH.
-func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	b, err := readBody(w, r, false)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	full := r.Method == http.MethodPut
 	var upd movierec.UserUpdate
@@ -288,39 +250,35 @@ func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request, p auth.Pr
 	}
 	b.readOnly("id", "date_joined", "is_staff", "favorite_genres", "total_ratings", "average_rating_given", "password")
 	if err := b.err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	u, err := s.store.UpdateUser(r.Context(), p.UserID, upd)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.accounts.Forget(p.SessionID) // the cached principal holds the old username
-	s.writeProfile(w, r, u)
+	return s.writeProfile(w, r, u)
 }
 
-func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	b, err := readBody(w, r, false)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var oldPw, newPw string
 	b.rawString("old_password", &oldPw)
 	b.rawString("new_password", &newPw)
 	if err := b.err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	// Each attempt hashes the current password: with a stolen access token
 	// it would otherwise be an unlimited password oracle, and a CPU sink.
-	if !s.throttled(w, r, throttle.Pair{L: s.limits.password, Key: strconv.FormatInt(p.UserID, 10)}) {
-		return
+	if err := s.throttle(w, throttle.Pair{L: s.limits.password, Key: strconv.FormatInt(p.UserID, 10)}); err != nil {
+		return err
 	}
 	if err := s.accounts.ChangePassword(r.Context(), p, oldPw, newPw); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

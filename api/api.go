@@ -114,7 +114,7 @@ type Server struct {
 	accounts    Accounts
 	log         *slog.Logger
 	mux         *http.ServeMux
-	routes      []string
+	patterns    []string // the registered route patterns (Routes)
 	ready       atomic.Bool
 	trustProxy  bool
 	recommender Recommender
@@ -182,84 +182,7 @@ func (s *Server) SetWeb(h http.Handler) { s.web = h }
 
 // Routes lists the registered patterns ("GET /api/movies/{$}"), for the
 // OpenAPI test.
-func (s *Server) Routes() []string { return s.routes }
-
-func (s *Server) handle(pattern string, h http.HandlerFunc) {
-	s.routes = append(s.routes, pattern)
-	s.mux.Handle(pattern, h)
-}
-
-func (s *Server) registerRoutes() {
-	list, popular, detail, recs := s.policies.List, s.policies.Popular, s.policies.Detail, s.policies.Recommendations
-	s.handle("GET /{$}", s.home)
-	s.handle("GET /api/{$}", s.apiRoot)
-	s.handle("GET /api/schema/{$}", s.schema)
-	s.handle("GET /api/docs/{$}", s.docsPage)
-	s.handle("GET "+docsAssetsPath+"{name}", s.docsAsset)
-	s.handle("GET /api/auth/{$}", s.sectionRoot(authLinks))
-	s.handle("GET /api/ratings/{$}", s.sectionRoot(ratingsLinks))
-	s.handle("GET /api/recommendations/{$}", s.sectionRoot(recommendationsLinks))
-
-	s.handle("GET /api/movies/{$}", s.cached(list, nil, s.listMovies))
-	s.handle("POST /api/movies/{$}", s.invalidates(s.staff(s.createMovie)))
-	s.handle("GET /api/movies/{id}/{$}", s.cached(detail, nil, s.getMovie))
-	s.handle("PUT /api/movies/{id}/{$}", s.invalidates(s.staff(s.updateMovie)))
-	s.handle("PATCH /api/movies/{id}/{$}", s.invalidates(s.staff(s.updateMovie)))
-	s.handle("DELETE /api/movies/{id}/{$}", s.invalidates(s.deleteByID(s.store.DeleteMovie)))
-	s.handle("GET /api/movies/popular/{$}", s.cached(popular, nil, s.popularMovies))
-	s.handle("GET /api/movies/trending/{$}", s.cached(popular, nil, s.trendingMovies))
-	s.handle("GET /api/movies/top-rated/{$}", s.cached(popular, nil, s.topRatedMovies))
-	s.handle("GET /api/movies/genres/{$}", s.cached(list, nil, s.listGenres))
-	s.handle("POST /api/movies/genres/{$}", s.invalidates(s.staff(saveNamed(s, s.genreResource()))))
-	s.handle("GET /api/movies/genres/{id}/{$}", s.cached(detail, nil, s.getGenre))
-	s.handle("PUT /api/movies/genres/{id}/{$}", s.invalidates(s.staff(saveNamed(s, s.genreResource()))))
-	s.handle("PATCH /api/movies/genres/{id}/{$}", s.invalidates(s.staff(saveNamed(s, s.genreResource()))))
-	s.handle("DELETE /api/movies/genres/{id}/{$}", s.invalidates(s.deleteByID(s.store.DeleteGenre)))
-	s.handle("GET /api/movies/genres/{id}/movies/{$}", s.cached(list, nil, s.genreMovies))
-	s.handle("GET /api/movies/tags/{$}", s.cached(list, nil, s.listTags))
-	s.handle("POST /api/movies/tags/{$}", s.invalidates(s.staff(saveNamed(s, s.tagResource()))))
-	s.handle("GET /api/movies/tags/{id}/{$}", s.cached(detail, nil, s.getTag))
-	s.handle("PUT /api/movies/tags/{id}/{$}", s.invalidates(s.staff(saveNamed(s, s.tagResource()))))
-	s.handle("PATCH /api/movies/tags/{id}/{$}", s.invalidates(s.staff(saveNamed(s, s.tagResource()))))
-	s.handle("DELETE /api/movies/tags/{id}/{$}", s.invalidates(s.deleteByID(s.store.DeleteTag)))
-	s.handle("GET /api/movies/tags/{id}/movies/{$}", s.cached(list, nil, s.tagMovies))
-
-	s.handle("POST /api/auth/register/{$}", s.register)
-	s.handle("POST /api/auth/login/{$}", s.login)
-	s.handle("POST /api/auth/token/refresh/{$}", s.refreshToken)
-	s.handle("POST /api/auth/logout/{$}", s.logout)
-	s.handle("GET /api/auth/profile/{$}", s.authed(s.getProfile))
-	// A username shows in cached public rating lists.
-	s.handle("PUT /api/auth/profile/{$}", s.invalidates(s.authed(s.updateProfile)))
-	s.handle("PATCH /api/auth/profile/{$}", s.invalidates(s.authed(s.updateProfile)))
-	s.handle("POST /api/auth/password/change/{$}", s.authed(s.changePassword))
-
-	s.handle("GET /api/ratings/movies/{id}/rate/{$}", s.movieRating(s.getRating))
-	s.handle("POST /api/ratings/movies/{id}/rate/{$}", s.invalidates(s.movieRating(s.rateMovie)))
-	s.handle("PUT /api/ratings/movies/{id}/rate/{$}", s.invalidates(s.movieRating(s.rateMovie)))
-	s.handle("DELETE /api/ratings/movies/{id}/rate/{$}", s.invalidates(s.movieRating(s.deleteRating)))
-	s.handle("GET /api/ratings/my-ratings/{$}", myList(s, s.store.UserRatings, newMyRatingJSON))
-	s.handle("POST /api/ratings/movies/{id}/favorite/{$}", s.movieRating(s.toggleFavorite))
-	s.handle("GET /api/ratings/my-favorites/{$}", myList(s, s.store.Favorites, newFavoriteJSON))
-	s.handle("POST /api/ratings/movies/{id}/watch/{$}", s.movieRating(s.watch))
-	s.handle("POST /api/ratings/movies/{id}/unwatch/{$}", s.movieRating(s.unwatch))
-	s.handle("GET /api/ratings/my-watchlist/{$}", myList(s, s.store.WatchHistory, newWatchJSON))
-	s.handle("GET /api/ratings/my-stats/{$}", s.authed(s.myStats))
-	s.handle("GET /api/ratings/movies/{id}/ratings/{$}", s.uncachedWhenVersioned(list, s.movieRatings))
-	s.handle("GET /api/ratings/movies/{id}/stats/{$}", s.cached(list, nil, s.movieStats))
-
-	s.handle("GET /api/recommendations/for-me/{$}", s.cached(recs, s.callerID, s.authed(s.forMe)))
-	s.handle("GET /api/recommendations/users/{user_id}/{$}", s.cached(recs, s.pathUserID, s.staff(s.forUser)))
-	s.handle("GET /api/recommendations/movies/{id}/similar/{$}", s.cached(detail, nil, s.similarMovies))
-	s.handle("GET /api/recommendations/trending/{$}", s.cached(popular, nil, s.trendingMovies))
-	s.handle("GET /health/{$}", s.health)
-	s.handle("GET /healthz", s.healthz)
-	s.handle("GET /readyz", s.readyz)
-	if s.metrics != nil && !s.hideMetrics {
-		s.mux.Handle("GET /metrics", s.metrics.Handler())
-		s.routes = append(s.routes, "GET /metrics")
-	}
-}
+func (s *Server) Routes() []string { return s.patterns }
 
 // noSlash lists the paths served without a trailing slash; so are the
 // files under docsAssetsPath and the web app's under staticPath.
@@ -378,14 +301,26 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, &movierec.Error{Code: codeMethodNotAllowed, Message: "Method \"" + r.Method + "\" not allowed."})
 }
 
-// routeMethods are the methods routes are registered for.
-var routeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+// methods are the methods of the route table, in a fixed order: the
+// candidates of Allow and what CORS allows.
+func (s *Server) methods() []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		for _, p := range s.patterns {
+			if strings.HasPrefix(p, m+" ") {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	return out
+}
 
 // allowed is the Allow header of r's path: the methods a route serves
 // there (HEAD with GET), and OPTIONS; "" when no route serves the path.
 func (s *Server) allowed(r *http.Request) string {
 	var methods []string
-	for _, m := range routeMethods {
+	for _, m := range s.methods() {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, pattern := s.mux.Handler(probe); pattern != "" && !s.readOnlySibling(probe, pattern) {
@@ -537,20 +472,22 @@ var (
 )
 
 // apiRoot serves GET /api/: absolute links to every section.
-func (s *Server) apiRoot(w http.ResponseWriter, r *http.Request) { s.sectionRoot(rootLinks)(w, r) }
+func (s *Server) apiRoot(w http.ResponseWriter, r *http.Request) error {
+	return s.sectionRoot(rootLinks)(w, r)
+}
 
 // sectionRoot serves a root of links (DRF's browsable roots): absolute
 // URLs of the given paths; a path with {id} is a template to fill in.
-func (s *Server) sectionRoot(paths map[string]string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) sectionRoot(paths map[string]string) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		if err := newQuery(r).err(); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		links := make(map[string]string, len(paths))
 		for name, path := range paths {
 			links[name] = absURL(r, path)
 		}
 		writeJSON(w, http.StatusOK, links)
+		return nil
 	}
 }

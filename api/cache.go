@@ -51,7 +51,7 @@ func (s *Server) Handler() http.Handler {
 	if len(s.corsOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins: s.corsOrigins,
-			AllowedMethods: routeMethods,
+			AllowedMethods: s.methods(),
 			AllowedHeaders: []string{"Authorization", "Content-Type", "If-None-Match", "X-Request-ID"},
 			ExposedHeaders: []string{"ETag", "Location", "Retry-After", "X-Request-ID", "Server-Timing"},
 			MaxAge:         600,
@@ -349,36 +349,17 @@ func (s *Server) pathUserID(r *http.Request) (int64, bool) {
 	return id, err == nil && id > 0
 }
 
-type principalKey struct{}
-
-// invalidates wraps a write route: when it succeeds, the answers it
-// changes stop being served, on every instance, before the response is
-// sent: every catalog answer, and the caller's own (recommendations).
-func (s *Server) invalidates(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.cache == nil {
-			h(w, r)
-			return
-		}
-		holder := new(auth.Principal)
-		r = r.WithContext(context.WithValue(r.Context(), principalKey{}, holder))
-		h(&invalidatingWriter{ResponseWriter: w, ctx: r.Context(), cache: s.cache, who: holder, versioned: s.versions != nil}, r)
-	}
-}
-
-// rememberPrincipal lets invalidates know whose answers a write changed.
-func rememberPrincipal(ctx context.Context, p auth.Principal) {
-	if holder, ok := ctx.Value(principalKey{}).(*auth.Principal); ok {
-		*holder = p
-	}
-}
-
+// invalidatingWriter sends a write route's answer (see route.writes):
+// when it succeeds, the answers it changes stop being served, on every
+// instance, before the response is sent: every catalog answer (unless
+// they are versioned by the in-memory catalog), and the caller's own
+// (recommendations).
 type invalidatingWriter struct {
 	http.ResponseWriter
 	versioned bool
 	ctx       context.Context
 	cache     *cache.Cache
-	who       *auth.Principal
+	who       auth.Principal
 	done      bool
 }
 

@@ -100,60 +100,54 @@ func applyMovie(b *body, m *movierec.Movie, full bool) {
 	b.readOnly("id", "popularity_score", "average_rating", "rating_count", "rating_distribution", "tags", "created_at", "updated_at")
 }
 
-func (s *Server) createMovie(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) createMovie(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	b, err := readBody(w, r, false)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var m movierec.Movie
 	applyMovie(b, &m, true)
 	if err := b.err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	created, err := s.store.CreateMovie(r.Context(), m)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", absURL(r, fmt.Sprintf("/api/movies/%d/", created.ID)))
 	writeJSON(w, http.StatusCreated, newMovieDetail(created))
+	return nil
 }
 
 // updateMovie serves PUT (replace) and PATCH (partial update).
-func (s *Server) updateMovie(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) updateMovie(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	id, err := pathID(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	m, err := s.store.Movie(r.Context(), id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	b, err := readBody(w, r, false)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	applyMovie(b, &m, r.Method == http.MethodPut)
 	if err := b.err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	updated, err := s.store.UpdateMovie(r.Context(), m)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, newMovieDetail(updated))
+	return nil
 }
 
 // deleteByID serves a staff DELETE of the {id} resource.
-func (s *Server) deleteByID(del func(ctx context.Context, id int64) error) http.HandlerFunc {
-	return s.staff(func(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) deleteByID(del func(ctx context.Context, id int64) error) handler {
+	return func(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 		id, err := pathID(r)
 		if err == nil {
 			err = newQuery(r).err()
@@ -162,11 +156,11 @@ func (s *Server) deleteByID(del func(ctx context.Context, id int64) error) http.
 			err = del(r.Context(), id)
 		}
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
-	})
+		return nil
+	}
 }
 
 // named describes a genre-or-tag resource for saveNamed.
@@ -183,8 +177,8 @@ type named[T any] struct {
 
 // saveNamed serves POST (create, 201 with Location), PUT and PATCH of a
 // genre or tag.
-func saveNamed[T any](s *Server, res named[T]) func(http.ResponseWriter, *http.Request, auth.Principal) {
-	return func(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func saveNamed[T any](s *Server, res named[T]) handler {
+	return func(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 		var v T
 		if r.Method != http.MethodPost {
 			id, err := pathID(r)
@@ -192,33 +186,30 @@ func saveNamed[T any](s *Server, res named[T]) func(http.ResponseWriter, *http.R
 				v, err = res.load(r.Context(), id)
 			}
 			if err != nil {
-				s.writeError(w, r, err)
-				return
+				return err
 			}
 		}
 		b, err := readBody(w, r, false)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		res.read(b, &v, r.Method != http.MethodPatch)
 		b.readOnly("id", "movie_count")
 		if err := b.err(); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		save, status := res.update, http.StatusOK
 		if r.Method == http.MethodPost {
 			save, status = res.create, http.StatusCreated
 		}
 		if v, err = save(r.Context(), v); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if status == http.StatusCreated {
 			w.Header().Set("Location", absURL(r, fmt.Sprintf("%s%d/", res.path, res.id(v))))
 		}
 		writeJSON(w, status, res.render(v))
+		return nil
 	}
 }
 

@@ -106,35 +106,34 @@ func (a *docsAsset) serve(w http.ResponseWriter, r *http.Request, cacheControl s
 
 // docsPage serves GET /api/docs/: the API reference, rendered in the
 // browser from /api/schema/ by the vendored Swagger UI.
-func (s *Server) docsPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) docsPage(w http.ResponseWriter, r *http.Request) error {
 	if err := newQuery(r).err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Security-Policy", docsCSP)
 	w.Header().Set("Referrer-Policy", "same-origin")
 	s.docs["index.html"].serve(w, r, "no-cache")
+	return nil
 }
 
 // home serves GET /: the web app's home page (without the web app, a page
 // of links to the API and its reference) or, for a client that asks for
 // JSON first, the API root's links.
-func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
 	if prefersJSON(r.Header.Get("Accept")) {
-		s.apiRoot(w, r)
-		return
+		return s.apiRoot(w, r)
 	}
 	if s.web != nil {
 		s.web.ServeHTTP(w, r)
-		return
+		return nil
 	}
 	if err := newQuery(r).err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Security-Policy", docsCSP)
 	w.Header().Add("Vary", "Accept")
 	s.docs["home.html"].serve(w, r, "no-cache")
+	return nil
 }
 
 // prefersJSON reports whether an Accept header lists application/json
@@ -147,15 +146,14 @@ func prefersJSON(accept string) bool {
 // docsAsset serves GET /api/docs/assets/{name}: the page's scripts, styles
 // and icon. They change only with the binary, so clients revalidate them
 // hourly by ETag.
-func (s *Server) docsAsset(w http.ResponseWriter, r *http.Request) {
+func (s *Server) docsAsset(w http.ResponseWriter, r *http.Request) error {
 	a := s.docs[r.PathValue("name")]
 	if a == nil || strings.HasSuffix(a.name, ".html") {
-		s.writeError(w, r, movierec.ErrNotFound)
-		return
+		return movierec.ErrNotFound
 	}
 	if err := newQuery(r).err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	a.serve(w, r, "public, max-age=3600")
+	return nil
 }

@@ -7,14 +7,14 @@ import (
 	"github.com/movierec/movierec"
 )
 
-func (s *Server) listMovies(w http.ResponseWriter, r *http.Request) {
-	s.serveMovieList(w, r, nil)
+func (s *Server) listMovies(w http.ResponseWriter, r *http.Request) error {
+	return s.serveMovieList(w, r, nil)
 }
 
 // serveMovieList answers a paginated movie list. The query is validated
 // first; then scope, when non-nil, resolves the route's own constraint (a
 // genre or tag, which may not exist).
-func (s *Server) serveMovieList(w http.ResponseWriter, r *http.Request, scope func() (movierec.MovieFilter, error)) {
+func (s *Server) serveMovieList(w http.ResponseWriter, r *http.Request, scope func() (movierec.MovieFilter, error)) error {
 	q := newQuery(r)
 	f, page, size := q.movieFilter()
 	err := q.err()
@@ -24,37 +24,34 @@ func (s *Server) serveMovieList(w http.ResponseWriter, r *http.Request, scope fu
 		f.GenreID, f.TagID = base.GenreID, base.TagID
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.store.ListMovies(r.Context(), f)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	body, err := paginate(r, res.Count, page, size, newMovieItems(res.Items))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeMovieList(w, body)
+	return nil
 }
 
-func (s *Server) getMovie(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getMovie(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err == nil {
 		err = newQuery(r).err()
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	m, err := s.store.Movie(r.Context(), id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, newMovieDetail(m))
+	return nil
 }
 
 // Limits of the ranking endpoints.
@@ -71,20 +68,19 @@ type rankingJSON[T any] struct {
 	MinRatings int    `json:"min_ratings,omitempty"`
 }
 
-func (s *Server) popularMovies(w http.ResponseWriter, r *http.Request) {
+func (s *Server) popularMovies(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
 	limit := q.int("limit", defaultRankingLimit, 1, maxRankingLimit)
 	if err := q.err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ms, err := s.store.PopularMovies(r.Context(), limit)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	items := newMovieItems(ms)
 	writeJSON(w, http.StatusOK, rankingJSON[movieItem]{pageJSON: pageJSON[movieItem]{Count: len(items), Results: items}})
+	return nil
 }
 
 // trendingItem is a list item with its activity in the trending window.
@@ -98,18 +94,16 @@ var trendingPeriods = map[string]time.Duration{
 	"day": 24 * time.Hour, "week": 7 * 24 * time.Hour, "month": 30 * 24 * time.Hour,
 }
 
-func (s *Server) trendingMovies(w http.ResponseWriter, r *http.Request) {
+func (s *Server) trendingMovies(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
 	period := q.choice("period", "week", "day", "week", "month")
 	limit := q.int("limit", defaultRankingLimit, 1, maxRankingLimit)
 	if err := q.err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ms, err := s.store.TrendingMovies(r.Context(), trendingPeriods[period], limit)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	items := make([]trendingItem, len(ms))
 	for i, m := range ms {
@@ -117,6 +111,7 @@ func (s *Server) trendingMovies(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, rankingJSON[trendingItem]{
 		pageJSON: pageJSON[trendingItem]{Count: len(items), Results: items}, Period: period})
+	return nil
 }
 
 // topRatedItem is a list item with its Bayesian weighted rating.
@@ -125,18 +120,16 @@ type topRatedItem struct {
 	WeightedRating float64 `json:"weighted_rating"`
 }
 
-func (s *Server) topRatedMovies(w http.ResponseWriter, r *http.Request) {
+func (s *Server) topRatedMovies(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
 	limit := q.int("limit", defaultRankingLimit, 1, maxRankingLimit)
 	minRatings := q.int("min_ratings", topRatedMinRatings, 1, 1_000_000)
 	if err := q.err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ms, err := s.store.TopRatedMovies(r.Context(), minRatings, limit)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	items := make([]topRatedItem, len(ms))
 	for i, m := range ms {
@@ -144,6 +137,7 @@ func (s *Server) topRatedMovies(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, rankingJSON[topRatedItem]{
 		pageJSON: pageJSON[topRatedItem]{Count: len(items), Results: items}, MinRatings: minRatings})
+	return nil
 }
 
 // topRatedMinRatings is the default min_ratings of the top-rated list.

@@ -6,13 +6,13 @@ import (
 )
 
 // schema serves the OpenAPI document.
-func (s *Server) schema(w http.ResponseWriter, r *http.Request) {
+func (s *Server) schema(w http.ResponseWriter, r *http.Request) error {
 	if err := newQuery(r).err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Write(openAPIDocument)
+	return nil
 }
 
 // openAPIDocument is the OpenAPI 3.1 document of the API, kept in

@@ -1760,3 +1760,44 @@ func (c oaCatalog) MovieRatingStats(context.Context, int64) (movierec.RatingStat
 	}
 	return movierec.RatingStats{}, c.err
 }
+
+// TestRouteTableMatchesDocument: what the route table declares about each
+// operation is what the document says of it: an operation needs the
+// bearer token exactly when its route is not public, staff-only routes
+// document their 403, and only routes that change something (not GETs)
+// invalidate cached answers.
+func TestRouteTableMatchesDocument(t *testing.T) {
+	doc := oaEmbedded(t)
+	ops := map[string]oaOp{}
+	for _, o := range doc.operations() {
+		ops[o.String()] = o
+	}
+	s := New(oaCatalog{}, nil, oaLogger(), Options{})
+	seen := map[string]bool{}
+	for _, rt := range s.routes() {
+		if seen[rt.pattern] {
+			t.Errorf("%s is declared twice", rt.pattern)
+		}
+		seen[rt.pattern] = true
+		m, p := oaRoute(rt.pattern)
+		o, ok := ops[m+" "+p]
+		if !ok {
+			t.Errorf("%s: not documented", rt.pattern)
+			continue
+		}
+		if got, want := doc.security(o), rt.access != anyone; got != want {
+			t.Errorf("%s: the document says bearer token required = %v, the route table %v", rt.pattern, got, want)
+		}
+		if rt.access == staffOnly {
+			if _, err := doc.response(o, http.StatusForbidden); err != nil {
+				t.Errorf("%s is staff-only but documents no 403: %v", rt.pattern, err)
+			}
+		}
+		if rt.writes && m == http.MethodGet {
+			t.Errorf("%s: a GET marked as a write", rt.pattern)
+		}
+		if rt.scope != nil && (rt.cache == nil || rt.access == anyone) {
+			t.Errorf("%s: per-user caching needs a cache policy and a caller", rt.pattern)
+		}
+	}
+}

@@ -40,42 +40,39 @@ func newRatingJSON(r movierec.Rating) ratingJSON {
 }
 
 // movieRating runs fn with the caller and the {id} movie of the path.
-func (s *Server) movieRating(fn func(w http.ResponseWriter, r *http.Request, p auth.Principal, movieID int64)) http.HandlerFunc {
-	return s.authed(func(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) movieRating(fn func(w http.ResponseWriter, r *http.Request, p auth.Principal, movieID int64) error) handler {
+	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 		id, err := pathID(r)
 		if err == nil {
 			err = newQuery(r).err()
 		}
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
-		fn(w, r, p, id)
-	})
+		return fn(w, r, p, id)
+	}
 }
 
-func (s *Server) getRating(w http.ResponseWriter, r *http.Request, p auth.Principal, movieID int64) {
+func (s *Server) getRating(w http.ResponseWriter, r *http.Request, p auth.Principal, movieID int64) error {
 	if _, err := s.store.Movie(r.Context(), movieID); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	rt, err := s.store.Rating(r.Context(), p.UserID, movieID)
 	if errors.Is(err, movierec.ErrNotFound) {
 		err = movierec.Errorf(movierec.ENOTFOUND, "You have not rated this movie.")
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, newRatingJSON(rt))
+	return nil
 }
 
 // rateMovie serves POST and PUT: create (201) or replace (200).
-func (s *Server) rateMovie(w http.ResponseWriter, r *http.Request, p auth.Principal, movieID int64) {
+func (s *Server) rateMovie(w http.ResponseWriter, r *http.Request, p auth.Principal, movieID int64) error {
 	b, err := readBody(w, r, false)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var score float64
 	if b.number("score", &score) && !movierec.ValidScore(score) {
@@ -85,15 +82,14 @@ func (s *Server) rateMovie(w http.ResponseWriter, r *http.Request, p auth.Princi
 	b.str("review", &review, false, movierec.MaxReviewLength)
 	b.readOnly("id", "movie_id", "rated_at", "updated_at")
 	if err := b.err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	rt, created, err := s.store.RateMovie(r.Context(), p.UserID, movieID, score, review)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, createdStatus(created), newRatingJSON(rt))
+	return nil
 }
 
 // createdStatus is 201 for a new resource, 200 for a replaced one.
@@ -104,27 +100,25 @@ func createdStatus(created bool) int {
 	return http.StatusOK
 }
 
-func (s *Server) deleteRating(w http.ResponseWriter, r *http.Request, p auth.Principal, movieID int64) {
+func (s *Server) deleteRating(w http.ResponseWriter, r *http.Request, p auth.Principal, movieID int64) error {
 	if err := s.store.DeleteRating(r.Context(), p.UserID, movieID); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // myList serves a paginated list of the caller's own data.
-func myList[T, J any](s *Server, load func(ctx context.Context, userID int64, offset, limit int) (movierec.Page[T], error), render func(T) J) http.HandlerFunc {
-	return s.authed(func(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func myList[T, J any](s *Server, load func(ctx context.Context, userID int64, offset, limit int) (movierec.Page[T], error), render func(T) J) handler {
+	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 		q := newQuery(r)
 		page, size := q.pagination()
 		if err := q.err(); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		res, err := load(r.Context(), p.UserID, (page-1)*size, size)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		items := make([]J, len(res.Items))
 		for i, it := range res.Items {
@@ -132,11 +126,11 @@ func myList[T, J any](s *Server, load func(ctx context.Context, userID int64, of
 		}
 		out, err := paginate(r, res.Count, page, size, items)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, out)
-	})
+		return nil
+	}
 }
 
 type myRatingJSON struct {
@@ -152,13 +146,13 @@ func newMyRatingJSON(r movierec.Rating) myRatingJSON {
 	return myRatingJSON{ID: r.ID, Movie: newMovieItem(r.Movie), Score: r.Score, Review: r.Review, RatedAt: r.RatedAt, UpdatedAt: r.UpdatedAt}
 }
 
-func (s *Server) toggleFavorite(w http.ResponseWriter, r *http.Request, p auth.Principal, movieID int64) {
+func (s *Server) toggleFavorite(w http.ResponseWriter, r *http.Request, p auth.Principal, movieID int64) error {
 	fav, err := s.store.ToggleFavorite(r.Context(), p.UserID, movieID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"favorited": fav})
+	return nil
 }
 
 type favoriteJSON struct {
@@ -186,11 +180,10 @@ func newWatchJSON(e movierec.WatchEntry) watchJSON {
 		Completed: e.Completed, WatchCount: e.WatchCount}
 }
 
-func (s *Server) watch(w http.ResponseWriter, r *http.Request, p auth.Principal, movieID int64) {
+func (s *Server) watch(w http.ResponseWriter, r *http.Request, p auth.Principal, movieID int64) error {
 	b, err := readBody(w, r, true)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var duration *int
 	nullable(b, "watch_duration", &duration, "must be an integer number of minutes", func(n int) string {
@@ -202,23 +195,22 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, p auth.Principal,
 	var completed bool
 	b.boolean("completed", &completed)
 	if err := b.err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	e, created, err := s.store.Watch(r.Context(), p.UserID, movieID, duration, completed)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, createdStatus(created), newWatchJSON(e))
+	return nil
 }
 
-func (s *Server) unwatch(w http.ResponseWriter, r *http.Request, p auth.Principal, movieID int64) {
+func (s *Server) unwatch(w http.ResponseWriter, r *http.Request, p auth.Principal, movieID int64) error {
 	if err := s.store.Unwatch(r.Context(), p.UserID, movieID); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 type ratingStatsJSON struct {
@@ -252,15 +244,13 @@ type myStatsJSON struct {
 	FavoriteGenres     []genreStatJSON `json:"favorite_genres"`
 }
 
-func (s *Server) myStats(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+func (s *Server) myStats(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	if err := newQuery(r).err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	st, err := s.store.UserStats(r.Context(), p.UserID)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	rs := newRatingStatsJSON(st.Ratings)
 	out := myStatsJSON{TotalRatings: rs.Count, AverageRatingGiven: rs.Average, RatingDistribution: rs.Distribution,
@@ -269,6 +259,7 @@ func (s *Server) myStats(w http.ResponseWriter, r *http.Request, p auth.Principa
 		out.FavoriteGenres = append(out.FavoriteGenres, genreStatJSON{Name: g.Name, Count: g.Count, AverageScore: round2(g.AverageScore)})
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 type publicRatingJSON struct {
@@ -279,7 +270,7 @@ type publicRatingJSON struct {
 	RatedAt  time.Time `json:"rated_at"`
 }
 
-func (s *Server) movieRatings(w http.ResponseWriter, r *http.Request) {
+func (s *Server) movieRatings(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	q := newQuery(r)
 	page, size := q.pagination()
@@ -287,13 +278,11 @@ func (s *Server) movieRatings(w http.ResponseWriter, r *http.Request) {
 		err = q.err()
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.store.MovieRatings(r.Context(), id, (page-1)*size, size)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	items := make([]publicRatingJSON, len(res.Items))
 	for i, rt := range res.Items {
@@ -301,10 +290,10 @@ func (s *Server) movieRatings(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := paginate(r, res.Count, page, size, items)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 type movieStatsJSON struct {
@@ -312,19 +301,18 @@ type movieStatsJSON struct {
 	ratingStatsJSON
 }
 
-func (s *Server) movieStats(w http.ResponseWriter, r *http.Request) {
+func (s *Server) movieStats(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err == nil {
 		err = newQuery(r).err()
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	st, err := s.store.MovieRatingStats(r.Context(), id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, movieStatsJSON{MovieID: id, ratingStatsJSON: newRatingStatsJSON(st)})
+	return nil
 }

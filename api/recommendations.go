@@ -43,25 +43,23 @@ type recommendationsJSON struct {
 	Cached               bool                 `json:"cached"`
 }
 
-func (s *Server) forMe(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	s.serveRecommendations(w, r, p.UserID)
+func (s *Server) forMe(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return s.serveRecommendations(w, r, p.UserID)
 }
 
-func (s *Server) forUser(w http.ResponseWriter, r *http.Request, _ auth.Principal) {
+func (s *Server) forUser(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	raw := r.PathValue("user_id")
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != raw {
-		s.writeError(w, r, movierec.ErrNotFound)
-		return
+		return movierec.ErrNotFound
 	}
 	if _, err := s.store.User(r.Context(), id); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	s.serveRecommendations(w, r, id)
+	return s.serveRecommendations(w, r, id)
 }
 
-func (s *Server) serveRecommendations(w http.ResponseWriter, r *http.Request, userID int64) {
+func (s *Server) serveRecommendations(w http.ResponseWriter, r *http.Request, userID int64) error {
 	q := newQuery(r)
 	req := engine.Request{
 		UserID:    userID,
@@ -71,17 +69,14 @@ func (s *Server) serveRecommendations(w http.ResponseWriter, r *http.Request, us
 	}
 	req.IncludeRated = !q.boolean("exclude_rated", true)
 	if err := q.err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if s.recommender == nil {
-		s.writeError(w, r, errNoEngine)
-		return
+		return errNoEngine
 	}
 	res, err := s.recommender.Recommend(r.Context(), req)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ids := make([]int64, len(res.Recommendations))
 	for i, rec := range res.Recommendations {
@@ -89,8 +84,7 @@ func (s *Server) serveRecommendations(w http.ResponseWriter, r *http.Request, us
 	}
 	movies, err := s.store.MoviesByIDs(r.Context(), ids)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	byID := make(map[int64]movierec.Movie, len(movies))
 	for _, m := range movies {
@@ -110,6 +104,7 @@ func (s *Server) serveRecommendations(w http.ResponseWriter, r *http.Request, us
 	}
 	out.TotalRecommendations = len(out.Recommendations)
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // roundScore keeps four decimals: enough to order, short on the wire.
@@ -128,7 +123,7 @@ type similarMoviesJSON struct {
 	Total         int           `json:"total"`
 }
 
-func (s *Server) similarMovies(w http.ResponseWriter, r *http.Request) {
+func (s *Server) similarMovies(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	q := newQuery(r)
 	limit := q.int("limit", defaultSimilar, 1, maxRecommendations)
@@ -136,17 +131,14 @@ func (s *Server) similarMovies(w http.ResponseWriter, r *http.Request) {
 		err = q.err()
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if s.recommender == nil {
-		s.writeError(w, r, errNoEngine)
-		return
+		return errNoEngine
 	}
 	sims, version, err := s.recommender.SimilarMovies(r.Context(), id, limit)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	ids := make([]int64, len(sims))
 	for i, sm := range sims {
@@ -154,8 +146,7 @@ func (s *Server) similarMovies(w http.ResponseWriter, r *http.Request) {
 	}
 	movies, err := s.store.MoviesByIDs(r.Context(), ids)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	byID := make(map[int64]movierec.Movie, len(movies))
 	for _, m := range movies {
@@ -169,4 +160,5 @@ func (s *Server) similarMovies(w http.ResponseWriter, r *http.Request) {
 	}
 	out.Total = len(out.SimilarMovies)
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }

@@ -115,12 +115,13 @@ func (s *Server) catalogVersion(r *http.Request) string {
 	return "#l" + strconv.FormatInt(lv, 10)
 }
 
-// uncachedWhenVersioned caches h the old way without a catalog, and not at
-// all with one: the public ratings list shows usernames, which profile
-// edits change without a catalog version, and it is one indexed query.
-func (s *Server) uncachedWhenVersioned(p cache.Policy, h http.HandlerFunc) http.HandlerFunc {
+// unlessVersioned is p without a catalog (answers cached the old way) and
+// no caching with one: the public ratings list shows usernames, which
+// profile edits change without a catalog version, and it is one indexed
+// query.
+func (s *Server) unlessVersioned(p *cache.Policy) *cache.Policy {
 	if s.versions != nil {
-		return h
+		return nil
 	}
-	return s.cached(p, nil, h)
+	return p
 }
