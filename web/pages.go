@@ -190,11 +190,13 @@ func (a *App) movie(w http.ResponseWriter, r *http.Request) {
 }
 
 // messages are the notes a page shows after a form (?done=...).
-var messages = map[string]string{"rated": "Your rating is saved.", "favorite": "Favourites updated.",
-	"watched": "Marked as watched.", "signedup": "Welcome! Rate a few movies to get recommendations of your own."}
+var messages = map[string]string{"rated": "Your rating is saved.", "favorited": "Added to your favourites.",
+	"unfavorited": "Removed from your favourites.",
+	"watched":     "Marked as watched.", "signedup": "Welcome! Rate a few movies to get recommendations of your own."}
 
-// movieWrite posts a movie form to the API and goes back to the movie.
-func (a *App) movieWrite(w http.ResponseWriter, r *http.Request, apiPath string, body any, done string) {
+// movieWrite posts a movie form to the API and goes back to the movie
+// with the note done, or the one doneOf picks from the API's answer.
+func (a *App) movieWrite(w http.ResponseWriter, r *http.Request, apiPath string, body any, done string, doneOf func(answer map[string]any) string) {
 	if !a.form(w, r) {
 		return
 	}
@@ -206,9 +208,13 @@ func (a *App) movieWrite(w http.ResponseWriter, r *http.Request, apiPath string,
 		http.Redirect(w, r, "/login/?next="+url.QueryEscape("/movies/"+id+"/"), http.StatusSeeOther)
 		return
 	}
-	if err := a.call(ctx, r, "POST", "/api/ratings/movies/"+url.PathEscape(id)+"/"+apiPath+"/", nil, v.Token, body, nil); err != nil {
+	var answer map[string]any
+	if err := a.call(ctx, r, "POST", "/api/ratings/movies/"+url.PathEscape(id)+"/"+apiPath+"/", nil, v.Token, body, &answer); err != nil {
 		a.fail(w, r, v, err)
 		return
+	}
+	if doneOf != nil {
+		done = doneOf(answer)
 	}
 	http.Redirect(w, r, "/movies/"+url.PathEscape(id)+"/?done="+done, http.StatusSeeOther)
 }
@@ -218,15 +224,20 @@ func (a *App) rate(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		score = 0 // the API says what is wrong with it
 	}
-	a.movieWrite(w, r, "rate", map[string]any{"score": score}, "rated")
+	a.movieWrite(w, r, "rate", map[string]any{"score": score}, "rated", nil)
 }
 
 func (a *App) favorite(w http.ResponseWriter, r *http.Request) {
-	a.movieWrite(w, r, "favorite", map[string]any{}, "favorite")
+	a.movieWrite(w, r, "favorite", map[string]any{}, "", func(answer map[string]any) string {
+		if answer["favorited"] == true {
+			return "favorited"
+		}
+		return "unfavorited"
+	})
 }
 
 func (a *App) watch(w http.ResponseWriter, r *http.Request) {
-	a.movieWrite(w, r, "watch", map[string]any{"completed": true}, "watched")
+	a.movieWrite(w, r, "watch", map[string]any{"completed": true}, "watched", nil)
 }
 
 func (a *App) ranking(kind string) http.HandlerFunc {
@@ -243,6 +254,35 @@ func (a *App) ranking(kind string) http.HandlerFunc {
 			return
 		}
 		a.render(w, r, v, "ranking", 0, map[string]any{"Title": titles[kind], "Movies": list.Results})
+	}
+}
+
+// myMovies serves a page of the caller's movies from one of the API's
+// "my" lists (favourites, watch history), newest first.
+func (a *App) myMovies(title, apiPath string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := background(r)
+		defer cancel()
+		v := a.visitor(w, r)
+		if v.User == nil {
+			http.Redirect(w, r, "/login/?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
+			return
+		}
+		var page struct {
+			Count   int `json:"count"`
+			Results []struct {
+				Movie movie `json:"movie"`
+			} `json:"results"`
+		}
+		if err := a.call(ctx, r, "GET", apiPath, url.Values{"page_size": {"100"}}, v.Token, nil, &page); err != nil {
+			a.fail(w, r, v, err)
+			return
+		}
+		movies := make([]movie, len(page.Results))
+		for i, it := range page.Results {
+			movies[i] = it.Movie
+		}
+		a.render(w, r, v, "ranking", 0, map[string]any{"Title": title, "Movies": movies, "Count": page.Count})
 	}
 }
 

@@ -97,6 +97,8 @@ func New(api http.Handler, log *slog.Logger) *App {
 	a.mux.HandleFunc("GET /trending/{$}", a.ranking("trending"))
 	a.mux.HandleFunc("GET /top-rated/{$}", a.ranking("top-rated"))
 	a.mux.HandleFunc("GET /me/ratings/{$}", a.myRatings)
+	a.mux.HandleFunc("GET /me/favorites/{$}", a.myMovies("My favourites", "/api/ratings/my-favorites/"))
+	a.mux.HandleFunc("GET /me/watched/{$}", a.myMovies("Watched", "/api/ratings/my-watchlist/"))
 	a.mux.HandleFunc("GET /signup/{$}", a.signupForm)
 	a.mux.HandleFunc("POST /signup/{$}", a.signup)
 	a.mux.HandleFunc("GET /login/{$}", a.loginForm)

@@ -221,3 +221,38 @@ func TestLogoutEndsTheSession(t *testing.T) {
 		t.Errorf("the signed-out session's refresh token still works: %d", res.StatusCode)
 	}
 }
+
+// TestFavouritesAndWatched: the favourite button says what it did, and
+// the visitor's favourites and watched movies have pages of their own.
+func TestFavouritesAndWatched(t *testing.T) {
+	s := newSite(t)
+	s.signup("collector")
+	res, _ := s.post("/movies/2/", "/movies/2/favorite/", url.Values{})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/movies/2/?done=favorited" {
+		t.Fatalf("favourite: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	if _, body := s.get("/movies/2/?done=favorited"); !strings.Contains(body, "Added to your favourites.") {
+		t.Errorf("no note after favouriting")
+	}
+	_, title := s.get("/movies/2/")
+	name := regexp.MustCompile(`<h1>([^<]+)`).FindStringSubmatch(title)[1]
+	if _, body := s.get("/me/favorites/"); !strings.Contains(body, strings.TrimSpace(name)) {
+		t.Errorf("my favourites does not list %q", name)
+	}
+	if res, _ := s.post("/movies/2/", "/movies/2/favorite/", url.Values{}); res.Header.Get("Location") != "/movies/2/?done=unfavorited" {
+		t.Errorf("second toggle: %q", res.Header.Get("Location"))
+	}
+	if _, body := s.get("/me/favorites/"); strings.Contains(body, strings.TrimSpace(name)) {
+		t.Errorf("my favourites still lists %q", name)
+	}
+	s.post("/movies/3/", "/movies/3/watch/", url.Values{})
+	_, title = s.get("/movies/3/")
+	name = regexp.MustCompile(`<h1>([^<]+)`).FindStringSubmatch(title)[1]
+	if _, body := s.get("/me/watched/"); !strings.Contains(body, strings.TrimSpace(name)) {
+		t.Errorf("watched does not list %q", name)
+	}
+	s.post("/", "/logout/", url.Values{})
+	if res, _ := s.get("/me/favorites/"); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("favourites signed out: %d, want a redirect to sign in", res.StatusCode)
+	}
+}
