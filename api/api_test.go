@@ -524,10 +524,8 @@ func TestAPIRoot(t *testing.T) {
 				continue
 			}
 			if k == "docs" { // HTML (TestDocsPage)
-				if res, err := http.Get(u); err != nil || res.StatusCode != 200 {
-					t.Errorf("link %s answers %v %v", k, res.StatusCode, err)
-				} else {
-					res.Body.Close()
+				if res, _ := getPage(t, u); res.StatusCode != 200 {
+					t.Errorf("link %s answers %d", k, res.StatusCode)
 				}
 				continue
 			}
@@ -557,24 +555,31 @@ func TestAPIRoot(t *testing.T) {
 	})
 }
 
+// getPage GETs a page that is not JSON and returns the response and body.
+func getPage(t *testing.T, url string) (*http.Response, []byte) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	return res, body
+}
+
 // TestHome: / answers a browser with an HTML page linking the API and
 // its reference, and a JSON client with the API root's links; anything
 // else at the top stays a 404.
 func TestHome(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
-		res, err := http.Get(e.url + "/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		res, page := getPage(t, e.url+"/")
 		if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") ||
 			!strings.Contains(string(page), `href="/api/docs/"`) || !strings.Contains(string(page), `href="/api/"`) {
 			t.Errorf("GET / for a browser: %d %q %.300s", res.StatusCode, res.Header.Get("Content-Type"), page)
 		}
 		req, _ := http.NewRequest("GET", e.url+"/", nil)
 		req.Header.Set("Accept", "application/json")
-		res, err = http.DefaultClient.Do(req)
+		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -596,12 +601,7 @@ func TestHome(t *testing.T) {
 // offline), gzipped when asked for, revalidated by ETag.
 func TestDocsPage(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
-		res, err := http.Get(e.url + "/api/docs/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		res, page := getPage(t, e.url+"/api/docs/")
 		if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") ||
 			!strings.Contains(res.Header.Get("Content-Security-Policy"), "script-src 'self'") {
 			t.Fatalf("docs page: %d %q CSP %q", res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Content-Security-Policy"))

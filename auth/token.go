@@ -110,7 +110,8 @@ func (s signer) verifyLegacy(tok string, now time.Time) (claims, error) {
 	if now.Unix() >= old.Expires {
 		return c, errors.New("auth: token expired")
 	}
-	return claims{TokenType: typeAccess, UserID: old.UserID, SessionID: old.SessionID}, nil
+	return claims{TokenType: typeAccess, UserID: old.UserID, SessionID: old.SessionID,
+		RegisteredClaims: jwt.RegisteredClaims{ExpiresAt: jwt.NewNumericDate(time.Unix(old.Expires, 0))}}, nil
 }
 
 // randomToken returns n random bytes, base64url-encoded.

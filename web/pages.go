@@ -52,11 +52,6 @@ type (
 			Score  float64 `json:"score"`
 		} `json:"recommendations"`
 	}
-	profile struct {
-		ID           int64  `json:"id"`
-		Username     string `json:"username"`
-		TotalRatings int    `json:"total_ratings"`
-	}
 	tokens struct {
 		Access  string `json:"access"`
 		Refresh string `json:"refresh"`
@@ -79,7 +74,7 @@ type movieDetailJSON struct {
 }
 
 func (a *App) home(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := background(r)
+	ctx, cancel := pageContext(r)
 	defer cancel()
 	v := a.visitor(w, r)
 	data := map[string]any{"Title": "movierec", "Msg": messages[r.URL.Query().Get("done")]}
@@ -106,7 +101,7 @@ func (a *App) home(w http.ResponseWriter, r *http.Request) {
 var browseParams = []string{"search", "genre", "ordering", "release_date__year", "min_user_rating", "page"}
 
 func (a *App) browse(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := background(r)
+	ctx, cancel := pageContext(r)
 	defer cancel()
 	v := a.visitor(w, r)
 	q := url.Values{}
@@ -157,7 +152,7 @@ func pageURL(q url.Values, n int) string {
 }
 
 func (a *App) movie(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := background(r)
+	ctx, cancel := pageContext(r)
 	defer cancel()
 	v := a.visitor(w, r)
 	id := r.PathValue("id")
@@ -200,7 +195,7 @@ func (a *App) movieWrite(w http.ResponseWriter, r *http.Request, apiPath string,
 	if !a.form(w, r) {
 		return
 	}
-	ctx, cancel := background(r)
+	ctx, cancel := pageContext(r)
 	defer cancel()
 	v := a.visitor(w, r)
 	id := r.PathValue("id")
@@ -243,7 +238,7 @@ func (a *App) watch(w http.ResponseWriter, r *http.Request) {
 func (a *App) ranking(kind string) http.HandlerFunc {
 	titles := map[string]string{"popular": "Popular", "trending": "Trending this week", "top-rated": "Top rated"}
 	return func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := background(r)
+		ctx, cancel := pageContext(r)
 		defer cancel()
 		v := a.visitor(w, r)
 		var list struct {
@@ -261,7 +256,7 @@ func (a *App) ranking(kind string) http.HandlerFunc {
 // "my" lists (favourites, watch history), newest first.
 func (a *App) myMovies(title, apiPath string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := background(r)
+		ctx, cancel := pageContext(r)
 		defer cancel()
 		v := a.visitor(w, r)
 		if v.User == nil {
@@ -287,7 +282,7 @@ func (a *App) myMovies(title, apiPath string) http.HandlerFunc {
 }
 
 func (a *App) myRatings(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := background(r)
+	ctx, cancel := pageContext(r)
 	defer cancel()
 	v := a.visitor(w, r)
 	if v.User == nil {
@@ -314,7 +309,7 @@ func (a *App) signup(w http.ResponseWriter, r *http.Request) {
 	if !a.form(w, r) {
 		return
 	}
-	ctx, cancel := background(r)
+	ctx, cancel := pageContext(r)
 	defer cancel()
 	f := map[string]string{}
 	for _, k := range []string{"username", "email", "password", "password_confirm", "first_name", "last_name"} {
@@ -337,7 +332,7 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	if !a.form(w, r) {
 		return
 	}
-	ctx, cancel := background(r)
+	ctx, cancel := pageContext(r)
 	defer cancel()
 	next := localPath(r.PostFormValue("next"))
 	var t tokens
@@ -366,7 +361,7 @@ func (a *App) logout(w http.ResponseWriter, r *http.Request) {
 	if !a.form(w, r) {
 		return
 	}
-	ctx, cancel := background(r)
+	ctx, cancel := pageContext(r)
 	defer cancel()
 	if c, err := r.Cookie(refreshCookie); err == nil && c.Value != "" {
 		a.call(ctx, r, "POST", "/api/auth/logout/", nil, "", map[string]string{"refresh": c.Value}, nil)

@@ -26,6 +26,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/movierec/movierec"
+	"github.com/movierec/movierec/auth"
 )
 
 //go:embed templates/*.html
@@ -45,18 +48,26 @@ const (
 const csp = "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+// Sessions checks access tokens (auth.Service, whose cache of live
+// sessions makes a check free of database queries once warm).
+type Sessions interface {
+	Authenticate(ctx context.Context, token string) (auth.Principal, error)
+}
+
 // App is the web app. It serves every path it is given; mount it where
 // the API has no route.
 type App struct {
-	api   http.Handler
-	log   *slog.Logger
-	pages map[string]*template.Template
-	mux   *http.ServeMux
+	api      http.Handler
+	sessions Sessions
+	log      *slog.Logger
+	pages    map[string]*template.Template
+	mux      *http.ServeMux
 }
 
-// New returns the web app calling api (the API's handler) in process.
-func New(api http.Handler, log *slog.Logger) *App {
-	a := &App{api: api, log: log, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
+// New returns the web app calling api (the API's handler) in process and
+// checking visitors' tokens with sessions (the API's accounts service).
+func New(api http.Handler, sessions Sessions, log *slog.Logger) *App {
+	a := &App{api: api, sessions: sessions, log: log, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
 	funcs := template.FuncMap{
 		"stars": stars, "score": func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) },
 		"avg": func(v *float64) string {
@@ -133,7 +144,7 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // visitor is who is asking: signed in (with a live access token) or not,
 // and the CSRF token their forms carry.
 type visitor struct {
-	User  *profile
+	User  *auth.Principal
 	Token string
 	CSRF  string
 }
@@ -153,9 +164,14 @@ func (a *App) visitor(w http.ResponseWriter, r *http.Request) *visitor {
 	}
 	ctx := r.Context()
 	if c, err := r.Cookie(accessCookie); err == nil && c.Value != "" {
-		var p profile
-		if a.call(ctx, r, "GET", "/api/auth/profile/", nil, c.Value, nil, &p) == nil {
+		p, err := a.sessions.Authenticate(ctx, c.Value)
+		if err == nil {
 			v.User, v.Token = &p, c.Value
+			return v
+		}
+		if movierec.ErrorCode(err) != movierec.EUNAUTHORIZED {
+			// The database cannot tell now (an outage): this page is
+			// served signed out, the cookies stay for the next one.
 			return v
 		}
 	}
@@ -165,17 +181,32 @@ func (a *App) visitor(w http.ResponseWriter, r *http.Request) *visitor {
 	// theft: the visitor signs in again.)
 	if c, err := r.Cookie(refreshCookie); err == nil && c.Value != "" {
 		var t tokens
-		if a.call(ctx, r, "POST", "/api/auth/token/refresh/", nil, "", map[string]string{"refresh": c.Value}, &t) == nil {
-			var p profile
-			if a.call(ctx, r, "GET", "/api/auth/profile/", nil, t.Access, nil, &p) == nil {
+		err := a.call(ctx, r, "POST", "/api/auth/token/refresh/", nil, "", map[string]string{"refresh": c.Value}, &t)
+		if err == nil {
+			var p auth.Principal
+			if p, err = a.sessions.Authenticate(ctx, t.Access); err == nil {
 				setTokens(w, r, t)
 				v.User, v.Token = &p, t.Access
 				return v
 			}
 		}
-		clearTokens(w, r)
+		// Only a refusal ends the session here; an outage keeps the
+		// cookies for the next page.
+		if refused(err) {
+			clearTokens(w, r)
+		}
 	}
 	return v
+}
+
+// refused reports whether err says the credentials were refused (401),
+// from the API or from Sessions.
+func refused(err error) bool {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.Status == http.StatusUnauthorized
+	}
+	return movierec.ErrorCode(err) == movierec.EUNAUTHORIZED
 }
 
 // secure says whether cookies must be Secure: the visitor reached us over
@@ -259,18 +290,18 @@ func localPath(next string) string {
 	return "/"
 }
 
-// stars draws a score as five stars, halves included.
+// stars draws a score as five stars, a half star included.
 func stars(v float64) string {
 	full := int(v)
-	half := v-float64(full) >= 0.5
 	s := strings.Repeat("★", full)
-	if half {
+	if v-float64(full) >= 0.5 {
 		s += "⯪"
+		full++
 	}
-	return s + strings.Repeat("☆", 5-full-map[bool]int{true: 1}[half])
+	return s + strings.Repeat("☆", 5-full)
 }
 
-// background is a context for a page's API calls.
-func background(r *http.Request) (context.Context, context.CancelFunc) {
+// pageContext bounds a page's API calls.
+func pageContext(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), 10*time.Second)
 }

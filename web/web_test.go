@@ -38,8 +38,9 @@ func newSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	cs := catalog.NewStore(s, c, nil)
-	srv := api.New(cs, storetest.Accounts(t, s), slog.New(slog.DiscardHandler), api.Options{Versions: cs.Catalog})
-	srv.SetWeb(web.New(srv, slog.New(slog.DiscardHandler)))
+	accounts := storetest.Accounts(t, s)
+	srv := api.New(cs, accounts, slog.New(slog.DiscardHandler), api.Options{Versions: cs.Catalog})
+	srv.SetWeb(web.New(srv, accounts, slog.New(slog.DiscardHandler)))
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	jar, _ := cookiejar.New(nil)
@@ -255,4 +256,45 @@ func TestFavouritesAndWatched(t *testing.T) {
 	if res, _ := s.get("/me/favorites/"); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("favourites signed out: %d, want a redirect to sign in", res.StatusCode)
 	}
+}
+
+// TestDatabaseOutageKeepsVisitorsSignedIn: while the database is gone, a
+// visitor whose access token has expired cannot be renewed, but the page
+// still answers and the cookies stay, so they are signed in again once
+// it is back; a refresh token the API refuses ends them.
+func TestDatabaseOutageKeepsVisitorsSignedIn(t *testing.T) {
+	s := newSite(t)
+	s.signup("patient")
+	u, _ := url.Parse(s.url)
+	// The access token has expired (the browser dropped its cookie).
+	s.c.Jar.SetCookies(u, []*http.Cookie{{Name: "mr_access", Value: "", Path: "/", MaxAge: -1}})
+	s.store.Close()
+	res, _ := s.get("/")
+	if res.StatusCode != 200 {
+		t.Errorf("home during the outage: %d", res.StatusCode)
+	}
+	for _, l := range res.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(l, "mr_refresh=;") {
+			t.Errorf("the outage cleared the refresh cookie: %q", l)
+		}
+	}
+	// A refresh token the API refuses (here: not one at all) is cleared.
+	s2 := newSite(t)
+	s2.c.Jar.SetCookies(mustURL(t, s2.url), []*http.Cookie{{Name: "mr_refresh", Value: "bogus.token", Path: "/"}})
+	res, _ = s2.get("/")
+	cleared := false
+	for _, l := range res.Header.Values("Set-Cookie") {
+		cleared = cleared || strings.HasPrefix(l, "mr_refresh=;")
+	}
+	if !cleared {
+		t.Errorf("a refused refresh token was kept: %v", res.Header.Values("Set-Cookie"))
+	}
+}
+
+func mustURL(t *testing.T, raw string) *url.URL {
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -113,7 +113,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		RegisterLimit: cfg.RegisterLimit, PasswordLimit: cfg.PasswordLimit, TrustProxy: cfg.TrustProxy, CORSOrigins: cfg.CORSOrigins, Recommender: eng, Metrics: metrics, HideMetrics: !cfg.PublicMetrics,
 		Cache: answers, Policies: cfg.CacheTTL,
 		AccessLog: cfg.AccessLog, AccessLogSample: cfg.AccessLogSample, AccessLogSlow: cfg.AccessLogSlow})
-	srv.SetWeb(web.New(srv, log)) // pages for people, made through the API in process
+	srv.SetWeb(web.New(srv, accounts, log)) // pages for people, made through the API in process
 	if cfg.AdminAddr != "" {
 		admin, err := serveAdmin(cfg.AdminAddr, metrics, log)
 		if err != nil {
