@@ -7,9 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/movierec/movierec/demodata"
-	"github.com/movierec/movierec/sqlstore"
 )
 
 // BrowserEnv forces the browser tests: set (as .ci/run does), a missing
@@ -35,16 +32,7 @@ func TestWebAppInBrowser(t *testing.T) { runBrowserScript(t, "webapp.js", "webap
 // screenshot as shot under MOVIEREC_SCREENSHOTS when that is set.
 func runBrowserScript(t *testing.T, script, shot string) {
 	node, dir := browserTools(t)
-	// A small generated catalog, loaded here: the demo catalog would take
-	// a -race build of serve a minute.
-	url := "sqlite://" + filepath.Join(t.TempDir(), "m.db")
-	withStore(t, url, func(s *sqlstore.Store) {
-		ds := demodata.Generate(demodata.Options{Movies: 400, Users: 100, Ratings: 8000, Seed: 7})
-		if _, err := s.Import(context.Background(), ds, nil); err != nil {
-			t.Fatal(err)
-		}
-	})
-	base := startServe(t, map[string]string{"DATABASE_URL": url, "MOVIEREC_DEMO_DATA": "never"})
+	base := startServe(t, map[string]string{"DATABASE_URL": smallCatalog(t, 7), "MOVIEREC_DEMO_DATA": "never"})
 	args := []string{filepath.Join(dir, script), base}
 	if shots := os.Getenv("MOVIEREC_SCREENSHOTS"); shots != "" {
 		args = append(args, filepath.Join(shots, shot))

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/movierec/movierec/demodata"
 	"github.com/movierec/movierec/sqlstore"
 	"github.com/movierec/movierec/storetest"
 )
@@ -23,14 +25,22 @@ import (
 // binary, see TestMain) with env, and returns its base URL once ready.
 func startServe(t *testing.T, env map[string]string) string {
 	t.Helper()
+	base, _, _ := startServeProcess(t, env)
+	return base
+}
+
+// startServeProcess is startServe that also returns the process and its
+// standard error (read it only once the process has ended).
+func startServeProcess(t *testing.T, env map[string]string) (string, *exec.Cmd, *bytes.Buffer) {
+	t.Helper()
 	addr := freeAddr(t)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "MOVIEREC_MAIN_ARGS=serve -addr "+addr)
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +54,23 @@ func startServe(t *testing.T, env map[string]string) string {
 			t.Fatalf("serve did not become ready:\n%s", stderr.String())
 		}
 	}
-	return base
+	return base, cmd, stderr
+}
+
+// smallCatalog returns the URL of a fresh SQLite database holding a small
+// generated catalog: a -race build of serve takes a minute to load the
+// demo catalog into an empty one when the machine is busy. Serve it with
+// MOVIEREC_DEMO_DATA=never.
+func smallCatalog(t *testing.T, seed uint64) string {
+	t.Helper()
+	url := "sqlite://" + filepath.Join(t.TempDir(), "small.db")
+	withStore(t, url, func(s *sqlstore.Store) {
+		ds := demodata.Generate(demodata.Options{Movies: 400, Users: 100, Ratings: 8000, Seed: seed})
+		if _, err := s.Import(context.Background(), ds, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return url
 }
 
 // TestTwoServeProcesses runs two "movierec serve" processes on one

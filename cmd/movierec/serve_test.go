@@ -8,9 +8,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/movierec/movierec/demodata"
-	"github.com/movierec/movierec/sqlstore"
 )
 
 // freeAddr returns a loopback address nothing listens on right now.
@@ -80,13 +77,7 @@ func TestServeFreshMachine(t *testing.T) {
 func TestServeWithoutCache(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	url := "sqlite://" + filepath.Join(t.TempDir(), "nocache.db")
-	withStore(t, url, func(s *sqlstore.Store) { // small: a -race build loads the demo catalog slowly
-		if _, err := s.Import(ctx, demodata.Generate(demodata.Options{Movies: 200, Users: 40, Ratings: 2000, Seed: 3}), nil); err != nil {
-			t.Fatal(err)
-		}
-	})
-	base, done := serveInProcess(t, ctx, map[string]string{"DATABASE_URL": url, "MOVIEREC_LOG_LEVEL": "warn",
+	base, done := serveInProcess(t, ctx, map[string]string{"DATABASE_URL": smallCatalog(t, 3), "MOVIEREC_LOG_LEVEL": "warn",
 		"MOVIEREC_CACHE": "false", "MOVIEREC_TRAIN_PROCESS": "inline", "MOVIEREC_DEMO_DATA": "never"})
 	for _, path := range []string{"/api/movies/", "/api/movies/1/", "/api/movies/popular/"} {
 		res, err := http.Get(base + path)

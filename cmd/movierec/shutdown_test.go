@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,27 +31,9 @@ func TestMain(m *testing.M) {
 // "Connection: close", so clients reconnect rather than keep a connection
 // that is about to close), and no request the server accepted fails.
 func TestGracefulShutdown(t *testing.T) {
-	addr := freeAddr(t)
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(),
-		"MOVIEREC_MAIN_ARGS=serve -addr "+addr,
-		"DATABASE_URL=sqlite://"+filepath.Join(t.TempDir(), "graceful.db"),
-		"MOVIEREC_SHUTDOWN_DELAY=1s", "MOVIEREC_SHUTDOWN_GRACE=10s", "MOVIEREC_LOG_LEVEL=warn",
-		"MOVIEREC_TRAIN_INTERVAL=0", "MOVIEREC_TRAIN_AFTER_RATINGS=0")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	base := "http://" + addr
-	deadline := time.Now().Add(time.Minute)
-	for !ready(base) {
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not become ready:\n%s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	base, cmd, stderr := startServeProcess(t, map[string]string{"DATABASE_URL": smallCatalog(t, 11),
+		"MOVIEREC_DEMO_DATA": "never", "MOVIEREC_SHUTDOWN_DELAY": "1s", "MOVIEREC_SHUTDOWN_GRACE": "10s",
+		"MOVIEREC_LOG_LEVEL": "warn", "MOVIEREC_TRAIN_INTERVAL": "0", "MOVIEREC_TRAIN_AFTER_RATINGS": "0"})
 
 	client := &http.Client{Timeout: 20 * time.Second}
 	ctx, stop := context.WithCancel(context.Background())
