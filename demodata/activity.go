@@ -16,9 +16,6 @@ import (
 // the three years before it.
 var anchor = time.Date(2026, time.June, 30, 0, 0, 0, 0, time.UTC)
 
-// windowStart is when the demo activity begins.
-var windowStart = anchor.AddDate(-3, 0, 0)
-
 // userInfo holds a user's hidden taste and habits.
 type userInfo struct {
 	// pref is the user's liking of each genre, -1..1.
@@ -39,7 +36,7 @@ func generateUsers(r *rand.Rand, n int) ([]movierec.DatasetUser, []userInfo) {
 	infos := make([]userInfo, n)
 	for i := range n {
 		id := int64(i + 1)
-		users[i] = movierec.DatasetUser{ID: id, Username: "demo_user_" + strconv.FormatInt(id, 10)}
+		users[i] = movierec.DatasetUser{ID: id, Username: userName(id)}
 		u := &infos[i]
 		for g := range u.pref {
 			u.pref[g] = 0.25 * r.NormFloat64()
@@ -74,6 +71,11 @@ func generateUsers(r *rand.Rand, n int) ([]movierec.DatasetUser, []userInfo) {
 	return users, infos
 }
 
+// userName is the username of demo user id.
+func userName(id int64) string {
+	return "demo_user_" + strconv.FormatInt(id, 10)
+}
+
 // affinity returns how much user u likes movie m's genres, -1..1.
 func affinity(u *userInfo, m *movieInfo) float64 {
 	sum := 0.0
@@ -86,59 +88,88 @@ func affinity(u *userInfo, m *movieInfo) float64 {
 // pickBias is how strongly genre affinity steers which movies users watch.
 const pickBias = 1.2
 
-// generateRatings makes about target ratings of movies by users.
-func generateRatings(r *rand.Rand, target int, movies []movieInfo, users []userInfo) []movierec.DatasetRating {
+// activity generates the ratings and tag applications of one catalog, one
+// user at a time, so that a data set of any size streams through a fixed
+// amount of memory (the movies, the users and one user's ratings).
+type activity struct {
+	ratingRand, tagRand *rand.Rand
+	movies              []movieInfo
+	users               []userInfo
+	counts              []int     // ratings per user
+	total               int       // sum of counts
+	cum                 []float64 // cumulative movie popularity
+	mark                []int32   // mark[i] == u+1: user u rated movie i
+	picked              []int
+	start               int64   // unix seconds the activity window opens
+	tagScale            float64 // multiplies the users' tagging rates
+	weights             []float64
+	chosen              []string
+}
+
+// newActivity prepares the activity of users on movies: about target
+// ratings, at least minPerUser per user (when there are that many
+// movies), rated from start to the anchor.
+func newActivity(ratingRand, tagRand *rand.Rand, target, minPerUser int, start time.Time,
+	movies []movieInfo, users []userInfo) *activity {
+	a := &activity{ratingRand: ratingRand, tagRand: tagRand, movies: movies, users: users, start: start.Unix()}
 	if len(movies) == 0 || len(users) == 0 {
-		return []movierec.DatasetRating{}
+		return a
 	}
-	counts := ratingCounts(target, len(movies), users)
-	total := 0
-	for _, c := range counts {
-		total += c
+	a.counts = ratingCounts(target, minPerUser, len(movies), users)
+	for _, c := range a.counts {
+		a.total += c
 	}
-	cum := make([]float64, len(movies))
+	a.cum = make([]float64, len(movies))
 	sum := 0.0
 	for i := range movies {
 		sum += movies[i].popularity
-		cum[i] = sum
+		a.cum[i] = sum
 	}
+	a.mark = make([]int32, len(movies))
+	a.tagScale = tagScale(a.counts, users)
+	a.weights = make([]float64, len(tagDefs))
+	return a
+}
 
-	ratings := make([]movierec.DatasetRating, 0, total)
-	mark := make([]int32, len(movies)) // mark[i] == u+1: user u rated movie i
-	var picked []int
-	span := anchor.Unix() - windowStart.Unix()
-	for ui := range users {
-		u := &users[ui]
-		picked = pickMovies(r, picked[:0], counts[ui], int32(ui+1), mark, cum, movies, u)
-		slices.Sort(picked)
-		joined := windowStart.Unix() + int64(u.join*float64(span))
-		for _, mi := range picked {
-			m := &movies[mi]
-			score := m.quality + u.bias + 0.9*affinity(u, m) + 0.6*r.NormFloat64()
-			score = clampFloat(math.Round(score*2)/2, 0.5, 5)
-			// Nobody rates a movie before it comes out, or before joining.
-			lo := max(joined, m.release.Unix())
-			width := anchor.Unix() - lo
-			off := int64(float64(width) * r.Float64())
-			if off >= width {
-				off = width - 1
-			}
-			ratings = append(ratings, movierec.DatasetRating{
-				UserID:  int64(ui + 1),
-				MovieID: int64(mi + 1),
-				Score:   score,
-				RatedAt: time.Unix(lo+off, 0).UTC(),
-			})
+// user appends the ratings of user ui (0-based), in movie order, to
+// ratings and that user's tag applications, in (movie, tag) order, to tags.
+func (a *activity) user(ui int, ratings []movierec.DatasetRating, tags []movierec.DatasetTag) ([]movierec.DatasetRating, []movierec.DatasetTag) {
+	u := &a.users[ui]
+	r := a.ratingRand
+	a.picked = pickMovies(r, a.picked[:0], a.counts[ui], int32(ui+1), a.mark, a.cum, a.movies, u)
+	slices.Sort(a.picked)
+	span := anchor.Unix() - a.start
+	joined := a.start + int64(u.join*float64(span))
+	first := len(ratings)
+	for _, mi := range a.picked {
+		m := &a.movies[mi]
+		score := m.quality + u.bias + 0.9*affinity(u, m) + 0.6*r.NormFloat64()
+		score = clampFloat(math.Round(score*2)/2, 0.5, 5)
+		// Nobody rates a movie before it comes out, or before joining.
+		lo := max(joined, m.release.Unix())
+		width := anchor.Unix() - lo
+		off := int64(float64(width) * r.Float64())
+		if off >= width {
+			off = width - 1
 		}
+		ratings = append(ratings, movierec.DatasetRating{
+			UserID:  int64(ui + 1),
+			MovieID: int64(mi + 1),
+			Score:   score,
+			RatedAt: time.Unix(lo+off, 0).UTC(),
+		})
 	}
-	return ratings
+	for _, rt := range ratings[first:] {
+		tags = a.tag(rt, tags)
+	}
+	return ratings, tags
 }
 
 // ratingCounts splits target ratings among users by their activity: every
-// user rates between min(5, movies) and all movies, and the counts add up to
+// user rates between min(minPerUser, movies) and all movies, and the counts add up to
 // target once it is brought into that range.
-func ratingCounts(target, movies int, users []userInfo) []int {
-	lo := min(minRatingsPerUser, movies)
+func ratingCounts(target, minPerUser, movies int, users []userInfo) []int {
+	lo := min(minPerUser, movies)
 	target = clampInt(target, lo*len(users), movies*len(users))
 	countAt := func(scale float64, counts []int) int {
 		total := 0
@@ -238,28 +269,26 @@ func pickMovies(r *rand.Rand, dst []int, n int, stamp int32, mark []int32, cum [
 // tagsPerRating is the share of ratings that come with a tag application.
 const tagsPerRating = 0.075
 
-// generateTags makes tag applications on rated movies by the users who
-// tag: about tagsPerRating of the ratings, on a few heavy taggers.
-func generateTags(r *rand.Rand, ratings []movierec.DatasetRating, movies []movieInfo, users []userInfo) []movierec.DatasetTag {
-	tags := make([]movierec.DatasetTag, 0, int(tagsPerRating*float64(len(ratings)))+16)
-	if len(ratings) == 0 {
-		return tags
+// maxTagRate is the highest share of a user's ratings that come with tags.
+const maxTagRate = 0.6
+
+// tagScale returns the factor on the users' tagging rates that makes the
+// expected number of tag applications tagsPerRating of the ratings, given
+// the users' rating counts: a tagging user tags 1-3 tags at once, 1.5 on
+// average.
+func tagScale(counts []int, users []userInfo) float64 {
+	total := 0
+	for _, c := range counts {
+		total += c
 	}
-	// Scale the users' tagging rates so the expected number of tags is
-	// the target; a tagging user tags 1-3 tags at once, 1.5 on average.
-	perUser := make([]int, len(users))
-	for _, rt := range ratings {
-		perUser[rt.UserID-1]++
-	}
-	const maxRate = 0.6
 	expected := func(scale float64) float64 {
 		sum := 0.0
 		for i := range users {
-			sum += float64(perUser[i]) * min(maxRate, scale*users[i].tagging)
+			sum += float64(counts[i]) * min(maxTagRate, scale*users[i].tagging)
 		}
 		return 1.5 * sum
 	}
-	want := tagsPerRating * float64(len(ratings))
+	want := tagsPerRating * float64(total)
 	low, high := 0.0, 1.0
 	for expected(high) < want && high < 1e6 {
 		high *= 2
@@ -272,50 +301,50 @@ func generateTags(r *rand.Rand, ratings []movierec.DatasetRating, movies []movie
 			high = mid
 		}
 	}
-	scale := high
+	return high
+}
 
-	weights := make([]float64, len(tagDefs))
-	var chosen []string
-	for _, rt := range ratings {
-		u := &users[rt.UserID-1]
-		if u.tagging == 0 || r.Float64() >= min(maxRate, scale*u.tagging) {
-			continue
-		}
-		m := &movies[rt.MovieID-1]
-		possible := false
-		for t := range tagDefs {
-			weights[t] = tagWeight(&tagDefs[t], m, rt.Score)
-			possible = possible || weights[t] > 0
-		}
-		if !possible {
-			continue
-		}
-		chosen = chosen[:0]
-		for range 1 + pickWeighted(r, []float64{0.65, 0.25, 0.10}) {
-			t := pickWeighted(r, weights)
-			if weights[t] == 0 {
-				break
-			}
-			weights[t] = 0
-			chosen = append(chosen, tagDefs[t].name)
-		}
-		slices.Sort(chosen)
-		rated := rt.RatedAt.Unix()
-		// Most tags come right after rating, some days later.
-		maxDelay := min(14*24*3600, anchor.Unix()-rated)
-		for _, name := range chosen {
-			delay := 1 + int64(float64(maxDelay-1)*math.Pow(r.Float64(), 4))
-			tags = append(tags, movierec.DatasetTag{
-				UserID:   rt.UserID,
-				MovieID:  rt.MovieID,
-				Tag:      name,
-				TaggedAt: time.Unix(rated+delay, 0).UTC(),
-			})
-		}
+// tag appends the tag applications that come with rating rt, if any, in
+// tag order.
+func (a *activity) tag(rt movierec.DatasetRating, tags []movierec.DatasetTag) []movierec.DatasetTag {
+	r := a.tagRand
+	u := &a.users[rt.UserID-1]
+	if u.tagging == 0 || r.Float64() >= min(maxTagRate, a.tagScale*u.tagging) {
+		return tags
 	}
-	slices.SortFunc(tags, func(a, b movierec.DatasetTag) int {
-		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.MovieID, b.MovieID), cmp.Compare(a.Tag, b.Tag))
-	})
+	m := &a.movies[rt.MovieID-1]
+	weights := a.weights
+	possible := false
+	for t := range tagDefs {
+		weights[t] = tagWeight(&tagDefs[t], m, rt.Score)
+		possible = possible || weights[t] > 0
+	}
+	if !possible {
+		return tags
+	}
+	chosen := a.chosen[:0]
+	for range 1 + pickWeighted(r, []float64{0.65, 0.25, 0.10}) {
+		t := pickWeighted(r, weights)
+		if weights[t] == 0 {
+			break
+		}
+		weights[t] = 0
+		chosen = append(chosen, tagDefs[t].name)
+	}
+	slices.Sort(chosen)
+	a.chosen = chosen
+	rated := rt.RatedAt.Unix()
+	// Most tags come right after rating, some days later.
+	maxDelay := min(14*24*3600, anchor.Unix()-rated)
+	for _, name := range chosen {
+		delay := 1 + int64(float64(maxDelay-1)*math.Pow(r.Float64(), 4))
+		tags = append(tags, movierec.DatasetTag{
+			UserID:   rt.UserID,
+			MovieID:  rt.MovieID,
+			Tag:      name,
+			TaggedAt: time.Unix(rated+delay, 0).UTC(),
+		})
+	}
 	return tags
 }
 

@@ -11,6 +11,7 @@
 package demodata
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 
@@ -31,6 +32,34 @@ type Options struct {
 	// Seed selects the catalog: the same Options always give the same
 	// dataset, another seed gives another one.
 	Seed uint64
+	// MinRatingsPerUser is the fewest ratings a user gets (5 when zero;
+	// MovieLens data sets have 20).
+	MinRatingsPerUser int
+	// Years is how many years before the catalog's fixed "now" (30 June
+	// 2026) the rating activity starts (3 when zero).
+	Years int
+}
+
+// ScaleOptions returns options for a data set shaped like MovieLens at the
+// given number of ratings: as many movies, users and tags per rating as
+// MovieLens 25M has (62,000 movies and 162,000 users at 25M ratings; at
+// least 100 movies and 20 users), at least 20 ratings per user, and
+// activity over 24 years.
+func ScaleOptions(ratings int, seed uint64) Options {
+	const (
+		ml25mRatings = 25_000_000
+		ml25mMovies  = 62_000
+		ml25mUsers   = 162_000
+	)
+	scale := float64(ratings) / ml25mRatings
+	return Options{
+		Movies:            max(100, int(math.Round(scale*ml25mMovies))),
+		Users:             max(20, int(math.Round(scale*ml25mUsers))),
+		Ratings:           ratings,
+		Seed:              seed,
+		MinRatingsPerUser: 20,
+		Years:             24,
+	}
 }
 
 // maxMovies and maxUsers bound Options.Movies and Options.Users; larger
@@ -40,9 +69,12 @@ const (
 	maxUsers  = 1_000_000
 )
 
-// minRatingsPerUser is the fewest ratings any user gets (when there are
-// that many movies).
-const minRatingsPerUser = 5
+// defaultMinRatingsPerUser and defaultYears stand in for the zero values
+// of Options.MinRatingsPerUser and Options.Years.
+const (
+	defaultMinRatingsPerUser = 5
+	defaultYears             = 3
+)
 
 // DefaultOptions returns the options of the default demo catalog: 4000
 // movies, 400 users, about 40000 ratings, seed 1.
@@ -53,18 +85,96 @@ func DefaultOptions() Options {
 // Generate returns the demo dataset for opts: the same dataset for the same
 // options, every time. Movies and users are ordered by ID, ratings by
 // (UserID, MovieID) and tags by (UserID, MovieID, Tag). Negative sizes count
-// as zero; ratings need both movies and users.
+// as zero; ratings need both movies and users. It holds the whole data set;
+// Stream hands it out piece by piece instead.
 func Generate(opts Options) *movierec.Dataset {
+	ds := &movierec.Dataset{Ratings: []movierec.DatasetRating{}, Tags: []movierec.DatasetTag{}}
+	g := newGenerator(opts)
+	ds.Movies, ds.Users = g.movies, g.users
+	for ui := range g.activity.counts {
+		ds.Ratings, ds.Tags = g.activity.user(ui, ds.Ratings, ds.Tags)
+	}
+	return ds
+}
+
+// Sink receives a generated data set from Stream.
+type Sink struct {
+	// Movies and Users get all movies and all users, in ID order, first.
+	Movies func(movies []movierec.Movie) error
+	Users  func(users []movierec.DatasetUser) error
+	// Ratings gets each user's ratings, in movie order, and that user's
+	// tag applications, in (movie, tag) order; users come in ID order.
+	// The slices are reused after Ratings returns.
+	Ratings func(ratings []movierec.DatasetRating, tags []movierec.DatasetTag) error
+}
+
+// Stream generates the data set of opts, the same as Generate, and hands it
+// to sink as it goes, so that its memory does not grow with the number of
+// ratings: what it holds is the movies, the users and one user's activity.
+// progress, if not nil, gets the stage "generate" with ratings made and
+// their total. Stream stops at the first error of sink or ctx.
+func Stream(ctx context.Context, opts Options, sink Sink, progress movierec.Progress) error {
+	g := newGenerator(opts)
+	if sink.Movies != nil {
+		if err := sink.Movies(g.movies); err != nil {
+			return err
+		}
+	}
+	if sink.Users != nil {
+		if err := sink.Users(g.users); err != nil {
+			return err
+		}
+	}
+	var ratings []movierec.DatasetRating
+	var tags []movierec.DatasetTag
+	done, reported := 0, 0
+	for ui := range g.activity.counts {
+		ratings, tags = g.activity.user(ui, ratings[:0], tags[:0])
+		if sink.Ratings != nil {
+			if err := sink.Ratings(ratings, tags); err != nil {
+				return err
+			}
+		}
+		done += len(ratings)
+		if done-reported >= 100_000 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if progress != nil {
+				progress("generate", done, g.activity.total)
+			}
+			reported = done
+		}
+	}
+	if progress != nil {
+		progress("generate", done, g.activity.total)
+	}
+	return ctx.Err()
+}
+
+// generator holds a catalog's movies and users and the activity to come.
+type generator struct {
+	movies   []movierec.Movie
+	users    []movierec.DatasetUser
+	activity *activity
+}
+
+func newGenerator(opts Options) *generator {
 	opts.Movies = clampInt(opts.Movies, 0, maxMovies)
 	opts.Users = clampInt(opts.Users, 0, maxUsers)
-
+	if opts.MinRatingsPerUser <= 0 {
+		opts.MinRatingsPerUser = defaultMinRatingsPerUser
+	}
+	if opts.Years <= 0 {
+		opts.Years = defaultYears
+	}
 	// Each stage draws from its own stream, so the catalog of movies does
 	// not depend on the number of users or ratings.
 	movies, infos := generateMovies(newRand(opts.Seed, streamMovies), opts.Movies)
 	users, prefs := generateUsers(newRand(opts.Seed, streamUsers), opts.Users)
-	ratings := generateRatings(newRand(opts.Seed, streamRatings), opts.Ratings, infos, prefs)
-	tags := generateTags(newRand(opts.Seed, streamTags), ratings, infos, prefs)
-	return &movierec.Dataset{Movies: movies, Users: users, Ratings: ratings, Tags: tags}
+	act := newActivity(newRand(opts.Seed, streamRatings), newRand(opts.Seed, streamTags),
+		opts.Ratings, opts.MinRatingsPerUser, anchor.AddDate(-opts.Years, 0, 0), infos, prefs)
+	return &generator{movies: movies, users: users, activity: act}
 }
 
 // Random streams of the generation stages.
@@ -114,4 +224,35 @@ func pickWeighted(r *rand.Rand, weights []float64) int {
 		}
 	}
 	return 0
+}
+
+// NewStream returns the data set of opts as a movierec.DatasetStream for
+// an import: the movies and users are made at once, the ratings and tags
+// each time they are read (each read generates the activity again, which
+// is cheaper than holding it: about 2 s per million ratings).
+func NewStream(ctx context.Context, opts Options) *movierec.DatasetStream {
+	g := newGenerator(opts)
+	return &movierec.DatasetStream{
+		Movies:      g.movies,
+		Users:       g.users,
+		UserName:    userName,
+		Ratings:     streamPart(ctx, opts, func(rs []movierec.DatasetRating, _ []movierec.DatasetTag) []movierec.DatasetRating { return rs }),
+		Tags:        streamPart(ctx, opts, func(_ []movierec.DatasetRating, ts []movierec.DatasetTag) []movierec.DatasetTag { return ts }),
+		RatingsHint: g.activity.total,
+	}
+}
+
+// streamPart returns a stream of one part (ratings or tags) of opts' data
+// set, generated anew each time it is read.
+func streamPart[T any](ctx context.Context, opts Options, part func([]movierec.DatasetRating, []movierec.DatasetTag) []T) func(yield func(T) error) error {
+	return func(yield func(T) error) error {
+		return Stream(ctx, opts, Sink{Ratings: func(rs []movierec.DatasetRating, ts []movierec.DatasetTag) error {
+			for _, x := range part(rs, ts) {
+				if err := yield(x); err != nil {
+					return err
+				}
+			}
+			return nil
+		}}, nil)
+	}
 }
