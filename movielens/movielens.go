@@ -153,6 +153,10 @@ func readFile(ctx context.Context, path, name, stage string, header []string, re
 				name, line, len(rec), len(header), strings.Join(header, ","))
 		}
 		if err := row(line, rec); err != nil {
+			var re rowError
+			if !errors.As(err, &re) {
+				return err // the consumer's own error, when streaming
+			}
 			return movierec.Errorf(movierec.EINVALID, "%s line %d: %v", name, line, err)
 		}
 		n++
@@ -161,11 +165,13 @@ func readFile(ctx context.Context, path, name, stage string, header []string, re
 				return err
 			}
 		}
-		if n%progressEvery == 0 {
+		if n%progressEvery == 0 && progress != nil {
 			progress(stage, n, 0)
 		}
 	}
-	progress(stage, n, n)
+	if progress != nil {
+		progress(stage, n, n)
+	}
 	return nil
 }
 
@@ -290,25 +296,34 @@ func (b *builder) movieRow(line int, rec []string) error {
 	return nil
 }
 
-func (b *builder) ratingRow(line int, rec []string) error {
+// parseRating parses a row of ratings.csv.
+func (b *builder) parseRating(rec []string) (movierec.DatasetRating, error) {
 	user, err := parseID("userId", rec[0])
 	if err != nil {
-		return err
+		return movierec.DatasetRating{}, err
 	}
 	movie, err := b.knownMovie(rec[1])
 	if err != nil {
-		return err
+		return movierec.DatasetRating{}, err
 	}
 	score, err := ParseScore(rec[2])
 	if err != nil {
-		return err
+		return movierec.DatasetRating{}, err
 	}
 	at, err := parseTimestamp(rec[3])
 	if err != nil {
+		return movierec.DatasetRating{}, err
+	}
+	return movierec.DatasetRating{UserID: user, MovieID: movie, Score: score, RatedAt: at}, nil
+}
+
+func (b *builder) ratingRow(line int, rec []string) error {
+	r, err := b.parseRating(rec)
+	if err != nil {
 		return err
 	}
-	r := movierec.DatasetRating{UserID: user, MovieID: movie, Score: score, RatedAt: at}
-	k := ratingKey{user, movie}
+	at := r.RatedAt
+	k := ratingKey{r.UserID, r.MovieID}
 	if i, dup := b.ratingIndex[k]; dup {
 		if !at.Before(b.ratings[i].RatedAt) { // latest wins; later row on a tie
 			b.ratings[i] = r
@@ -320,20 +335,29 @@ func (b *builder) ratingRow(line int, rec []string) error {
 	return nil
 }
 
-func (b *builder) tagRow(line int, rec []string) error {
+// parseTag parses a row of tags.csv; a blank tag gives an empty Tag.
+func (b *builder) parseTag(rec []string) (movierec.DatasetTag, error) {
 	user, err := parseID("userId", rec[0])
 	if err != nil {
-		return err
+		return movierec.DatasetTag{}, err
 	}
 	movie, err := b.knownMovie(rec[1])
 	if err != nil {
-		return err
+		return movierec.DatasetTag{}, err
 	}
 	at, err := parseTimestamp(rec[3])
 	if err != nil {
+		return movierec.DatasetTag{}, err
+	}
+	return movierec.DatasetTag{UserID: user, MovieID: movie, Tag: strings.TrimSpace(rec[2]), TaggedAt: at}, nil
+}
+
+func (b *builder) tagRow(line int, rec []string) error {
+	t, err := b.parseTag(rec)
+	if err != nil {
 		return err
 	}
-	tag := strings.TrimSpace(rec[2])
+	user, movie, tag, at := t.UserID, t.MovieID, t.Tag, t.TaggedAt
 	if tag == "" {
 		return nil
 	}
@@ -402,9 +426,14 @@ func (b *builder) dataset() *movierec.Dataset {
 	ids = slices.Compact(ids)
 	users := make([]movierec.DatasetUser, len(ids))
 	for i, id := range ids {
-		users[i] = movierec.DatasetUser{ID: id, Username: "movielens_" + strconv.FormatInt(id, 10)}
+		users[i] = movierec.DatasetUser{ID: id, Username: UserName(id)}
 	}
 	return &movierec.Dataset{Movies: b.movies, Users: users, Ratings: b.ratings, Tags: b.tags}
+}
+
+// UserName is the username of the account made for a MovieLens user ID.
+func UserName(id int64) string {
+	return "movielens_" + strconv.FormatInt(id, 10)
 }
 
 // titleYear matches a trailing "(1995)", "(2006-2007)" or "(2006–2007)"

@@ -358,8 +358,28 @@ func TestReadMalformed(t *testing.T) {
 			if !strings.HasPrefix(msg, prefix) || !strings.Contains(msg[len(prefix):], tt.wantText) {
 				t.Errorf("message %q, want %q followed by %q", msg, prefix, tt.wantText)
 			}
+			// The stream reports the same error: from Open, or while its
+			// ratings and tags are read.
+			stream, err := Open(context.Background(), writeDir(t, files, eol), nil)
+			if err == nil {
+				_, _, err = drain(stream)
+			}
+			if got := movierec.ErrorMessage(err); movierec.ErrorCode(err) != movierec.EINVALID || got != msg {
+				t.Errorf("Open: error %v, want the message of Read: %q", err, msg)
+			}
 		})
 	}
+}
+
+// drain reads a stream's ratings and tags.
+func drain(ds *movierec.DatasetStream) ([]movierec.DatasetRating, []movierec.DatasetTag, error) {
+	var rs []movierec.DatasetRating
+	var ts []movierec.DatasetTag
+	err := ds.Ratings(func(r movierec.DatasetRating) error { rs = append(rs, r); return nil })
+	if err == nil {
+		err = ds.Tags(func(t movierec.DatasetTag) error { ts = append(ts, t); return nil })
+	}
+	return rs, ts, err
 }
 
 func TestReadMissingFiles(t *testing.T) {

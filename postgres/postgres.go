@@ -43,7 +43,10 @@ var Dialect = sqlstore.Dialect{
 	// Rating writers lock a movie row (ROW SHARE) and update it (ROW
 	// EXCLUSIVE); both wait while an import holds EXCLUSIVE, and the import
 	// waits for those under way. Plain reads go on.
-	BeforeImport: []string{`LOCK TABLE movies IN EXCLUSIVE MODE`},
+	// The import's index builds and grouped scans sort tens of millions
+	// of rows: in memory, not in 64 MB runs on disk.
+	BeforeImport: []string{`LOCK TABLE movies IN EXCLUSIVE MODE`,
+		`SET LOCAL maintenance_work_mem = '512MB'`, `SET LOCAL work_mem = '256MB'`},
 	AfterImport: []string{
 		// Imports keep their own IDs; move the identity sequences past them
 		// so rows created later get fresh ones.
@@ -52,6 +55,13 @@ var Dialect = sqlstore.Dialect{
 		`SELECT setval(pg_get_serial_sequence('genres', 'id'), GREATEST((SELECT max(id) FROM genres), 1))`,
 		`SELECT setval(pg_get_serial_sequence('tags', 'id'), GREATEST((SELECT max(id) FROM tags), 1))`,
 	},
+	TableIndexes: `SELECT i.indexname::text, i.indexdef FROM pg_indexes i
+		WHERE i.schemaname = current_schema() AND i.tablename = $1::text
+		AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = $1::text::regclass AND c.conname = i.indexname)
+		ORDER BY i.indexname`,
+	TableConstraints: `SELECT conname::text, 'ALTER TABLE ' || quote_ident($1::text) || ' ADD CONSTRAINT ' || quote_ident(conname) || ' ' || pg_get_constraintdef(oid)
+		FROM pg_constraint WHERE conrelid = $1::text::regclass AND contype IN ('p', 'u', 'f') ORDER BY contype <> 'p', conname`,
+	LockTable: `LOCK TABLE %s IN ACCESS EXCLUSIVE MODE`,
 	// Only the store's own tables (through search_path): a bare VACUUM or
 	// ANALYZE would visit every schema of the database.
 	Analyze:      `VACUUM (ANALYZE) movies, ratings, movie_genres, taggings, genres, tags, users`,
@@ -287,8 +297,8 @@ func (c *conn) Exec(ctx context.Context, sql string, args ...any) (int64, error)
 	tag, err := c.pick(ctx).Exec(ctx, sql, args...)
 	return tag.RowsAffected(), err
 }
-func (c *conn) CopyIn(ctx context.Context, table string, columns []string, n int, rowAt func(int) []any) (int64, error) {
-	return copyIn(ctx, c.pick(ctx), table, columns, n, rowAt)
+func (c *conn) CopyIn(ctx context.Context, into sqlstore.CopyInto, rows sqlstore.CopyRows) (int64, error) {
+	return copyIn(ctx, c.pick(ctx), into, rows)
 }
 func (c *conn) Ping(ctx context.Context) error { return c.pool.Ping(ctx) }
 
@@ -326,14 +336,15 @@ func (t tx) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
 	tag, err := t.tx.Exec(ctx, sql, args...)
 	return tag.RowsAffected(), err
 }
-func (t tx) CopyIn(ctx context.Context, table string, columns []string, n int, rowAt func(int) []any) (int64, error) {
-	return copyIn(ctx, t.tx, table, columns, n, rowAt)
+func (t tx) CopyIn(ctx context.Context, into sqlstore.CopyInto, rows sqlstore.CopyRows) (int64, error) {
+	return copyIn(ctx, t.tx, into, rows)
 }
 
-func copyIn(ctx context.Context, q querier, table string, columns []string, n int, rowAt func(int) []any) (int64, error) {
-	return q.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
-		return rowAt(i), nil
-	}))
+func copyIn(ctx context.Context, q querier, into sqlstore.CopyInto, rows sqlstore.CopyRows) (int64, error) {
+	if into.OnConflict != "" {
+		return 0, errors.New("postgres: COPY takes no ON CONFLICT clause")
+	}
+	return q.CopyFrom(ctx, pgx.Identifier{into.Table}, into.Columns, rows)
 }
 
 type row struct{ r pgx.Row }

@@ -82,11 +82,11 @@ func (t *pipeTx) Exec(ctx context.Context, sql string, args ...any) (int64, erro
 	return tag.RowsAffected(), err
 }
 
-func (t *pipeTx) CopyIn(ctx context.Context, table string, columns []string, n int, rowAt func(int) []any) (int64, error) {
+func (t *pipeTx) CopyIn(ctx context.Context, into sqlstore.CopyInto, rows sqlstore.CopyRows) (int64, error) {
 	if err := t.begin(ctx); err != nil {
 		return 0, err
 	}
-	return copyIn(ctx, t.conn, table, columns, n, rowAt)
+	return copyIn(ctx, t.conn, into, rows)
 }
 
 // Batch sends stmts in one round trip, preceded by BEGIN when nothing was

@@ -28,12 +28,28 @@ var migrations embed.FS
 var Dialect = sqlstore.Dialect{
 	Name: "sqlite",
 	// Without sqlite_stat4 (see dropStat4); stat1 still guides the planner.
-	Analyze: "ANALYZE; " + dropStat4SQL,
+	// Statistics from up to 1,000 rows per index (sqlite_stat1 is all the
+	// planner reads; exact counts of 5M ratings took 15 s).
+	Analyze: "PRAGMA analysis_limit = 1000; ANALYZE; PRAGMA analysis_limit = 0; " + dropStat4SQL,
 	Epoch:   func(expr string) string { return "unixepoch(" + expr + ", 'subsec')" },
 	IsUniqueViolation: func(err error) bool {
 		return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 	},
 	Unavailable: Unavailable,
+	// A bulk load sorts millions of index entries: with two sorter
+	// threads an index of 5M ratings builds in 10 s instead of 15.
+	// (A larger page cache made it slower: 64 MB 15 s, 256 MB 19 s,
+	// against 11 s with the default 2 MB.)
+	BeforeImport: []string{`PRAGMA threads = 2`},
+	// The writer connection (the only one) without foreign-key checks
+	// for the import's transaction: the import checks the movies its rows
+	// name and creates every user they name. PRAGMA foreign_keys is a
+	// no-op inside a transaction, hence before and after it.
+	ImportSetup:   []string{`PRAGMA foreign_keys = OFF`},
+	ImportCleanup: []string{`PRAGMA foreign_keys = ON`, `PRAGMA threads = 0`},
+	CopyConflicts: true,
+	TableIndexes: `SELECT name, sql FROM sqlite_master
+		WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL ORDER BY name`,
 }
 
 // Unavailable reports whether err means the database is busy: another
@@ -220,8 +236,8 @@ func (c *conn) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row
 func (c *conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	return exec(ctx, stmtQueryer{cache: c.wstmts}, q, args)
 }
-func (c *conn) CopyIn(ctx context.Context, table string, columns []string, n int, rowAt func(int) []any) (int64, error) {
-	return copyIn(ctx, c.wdb, table, columns, n, rowAt)
+func (c *conn) CopyIn(ctx context.Context, into sqlstore.CopyInto, rows sqlstore.CopyRows) (int64, error) {
+	return copyIn(ctx, c.wdb, into, rows)
 }
 func (c *conn) Ping(ctx context.Context) error {
 	if err := c.db.PingContext(ctx); err != nil {
@@ -286,8 +302,8 @@ func (t *tx) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
 func (t *tx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	return exec(ctx, t.q, q, args)
 }
-func (t *tx) CopyIn(ctx context.Context, table string, columns []string, n int, rowAt func(int) []any) (int64, error) {
-	return copyIn(ctx, t.tx, table, columns, n, rowAt)
+func (t *tx) CopyIn(ctx context.Context, into sqlstore.CopyInto, rows sqlstore.CopyRows) (int64, error) {
+	return copyIn(ctx, t.tx, into, rows)
 }
 
 func query(ctx context.Context, q queryer, s string, args []any) (sqlstore.Rows, error) {
@@ -308,22 +324,64 @@ func exec(ctx context.Context, q queryer, s string, args []any) (int64, error) {
 
 // copyIn inserts rows one prepared statement at a time; inside a
 // transaction SQLite does this at several hundred thousand rows a second.
-func copyIn(ctx context.Context, q queryer, table string, columns []string, n int, rowAt func(int) []any) (int64, error) {
-	ph := make([]string, len(columns))
-	for i := range ph {
-		ph[i] = fmt.Sprintf("$%d", i+1)
+// copyBatch is how many rows one INSERT of copyIn carries (SQLite binds
+// at most 32,766 parameters).
+const copyBatch = 256
+
+// copyIn loads rows into table with prepared INSERTs of copyBatch rows at
+// a time (and one of the last few), which costs a fraction of a statement
+// per row.
+func copyIn(ctx context.Context, q queryer, into sqlstore.CopyInto, rows sqlstore.CopyRows) (int64, error) {
+	columns := into.Columns
+	row := "(" + strings.Repeat("?, ", len(columns)-1) + "?)"
+	insert := func(n int) string {
+		return "INSERT INTO " + into.Table + " (" + strings.Join(columns, ", ") + ") VALUES " +
+			strings.Repeat(row+", ", n-1) + row + " " + into.OnConflict
 	}
-	stmt, err := q.PrepareContext(ctx, "INSERT INTO "+table+" ("+strings.Join(columns, ", ")+") VALUES ("+strings.Join(ph, ", ")+")")
+	stmt, err := q.PrepareContext(ctx, insert(copyBatch))
 	if err != nil {
 		return 0, err
 	}
 	defer stmt.Close()
-	for i := range n {
-		if _, err := stmt.ExecContext(ctx, rowAt(i)...); err != nil {
-			return int64(i), fmt.Errorf("row %d: %w", i, err)
+	args := make([]any, 0, copyBatch*len(columns))
+	var done int64
+	flush := func(s *sql.Stmt) error {
+		if _, err := s.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("rows %d-%d: %w", done, done+int64(len(args)/len(columns))-1, err)
+		}
+		done += int64(len(args) / len(columns))
+		args = args[:0]
+		return nil
+	}
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return done, err
+		}
+		if len(vals) != len(columns) {
+			return done, fmt.Errorf("row %d: %d values for %d columns", done+int64(len(args)/len(columns)), len(vals), len(columns))
+		}
+		args = append(args, vals...)
+		if len(args) == cap(args) {
+			if err := flush(stmt); err != nil {
+				return done, err
+			}
 		}
 	}
-	return int64(n), nil
+	if err := rows.Err(); err != nil {
+		return done, err
+	}
+	if len(args) > 0 {
+		tail, err := q.PrepareContext(ctx, insert(len(args)/len(columns)))
+		if err != nil {
+			return done, err
+		}
+		defer tail.Close()
+		if err := flush(tail); err != nil {
+			return done, err
+		}
+	}
+	return done, nil
 }
 
 type rows struct{ *sql.Rows }

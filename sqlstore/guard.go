@@ -104,8 +104,8 @@ func (g *guardConn) QueryRow(ctx context.Context, q string, args ...any) Row {
 func (g *guardConn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	return guardExec(ctx, g, g.Conn, q, args)
 }
-func (g *guardConn) CopyIn(ctx context.Context, table string, columns []string, n int, row func(int) []any) (int64, error) {
-	return guardCopy(ctx, g, g.Conn, table, columns, n, row)
+func (g *guardConn) CopyIn(ctx context.Context, into CopyInto, rows CopyRows) (int64, error) {
+	return guardCopy(ctx, g, g.Conn, into, rows)
 }
 func (g *guardConn) Ping(ctx context.Context) error {
 	bctx, cancel := g.bound(ctx)
@@ -149,8 +149,8 @@ func (d *guardDB) QueryRow(ctx context.Context, q string, args ...any) Row {
 func (d *guardDB) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	return guardExec(ctx, d.g, d.DB, q, args)
 }
-func (d *guardDB) CopyIn(ctx context.Context, table string, columns []string, n int, row func(int) []any) (int64, error) {
-	return guardCopy(ctx, d.g, d.DB, table, columns, n, row)
+func (d *guardDB) CopyIn(ctx context.Context, into CopyInto, rows CopyRows) (int64, error) {
+	return guardCopy(ctx, d.g, d.DB, into, rows)
 }
 
 // Batch bounds a batch like one statement.
@@ -186,10 +186,10 @@ func guardExec(ctx context.Context, g *guardConn, db DB, q string, args []any) (
 	return n, g.classify(ctx, err)
 }
 
-func guardCopy(ctx context.Context, g *guardConn, db DB, table string, columns []string, n int, row func(int) []any) (int64, error) {
+func guardCopy(ctx context.Context, g *guardConn, db DB, into CopyInto, rows CopyRows) (int64, error) {
 	bctx, cancel := g.bound(ctx)
 	defer cancel()
-	got, err := db.CopyIn(bctx, table, columns, n, row)
+	got, err := db.CopyIn(bctx, into, rows)
 	return got, g.classify(ctx, err)
 }
 

@@ -58,8 +58,8 @@ func (c *observedConn) QueryRow(ctx context.Context, q string, args ...any) Row 
 func (c *observedConn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	return observeExec(ctx, c.o, c.Conn, q, args)
 }
-func (c *observedConn) CopyIn(ctx context.Context, table string, columns []string, n int, row func(int) []any) (int64, error) {
-	return observeCopy(ctx, c.o, c.Conn, table, columns, n, row)
+func (c *observedConn) CopyIn(ctx context.Context, into CopyInto, rows CopyRows) (int64, error) {
+	return observeCopy(ctx, c.o, c.Conn, into, rows)
 }
 func (c *observedConn) InTx(ctx context.Context, fn func(DB) error) error {
 	return c.Conn.InTx(ctx, func(tx DB) error { return fn(&observedDB{DB: tx, o: c.o}) })
@@ -90,8 +90,8 @@ func (d *observedDB) QueryRow(ctx context.Context, q string, args ...any) Row {
 func (d *observedDB) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	return observeExec(ctx, d.o, d.DB, q, args)
 }
-func (d *observedDB) CopyIn(ctx context.Context, table string, columns []string, n int, row func(int) []any) (int64, error) {
-	return observeCopy(ctx, d.o, d.DB, table, columns, n, row)
+func (d *observedDB) CopyIn(ctx context.Context, into CopyInto, rows CopyRows) (int64, error) {
+	return observeCopy(ctx, d.o, d.DB, into, rows)
 }
 
 // Batch forwards a batch to the transaction when it can take one,
@@ -129,10 +129,10 @@ func observeExec(ctx context.Context, o Observer, db DB, q string, args []any) (
 	return n, err
 }
 
-func observeCopy(ctx context.Context, o Observer, db DB, table string, columns []string, n int, row func(int) []any) (int64, error) {
+func observeCopy(ctx context.Context, o Observer, db DB, into CopyInto, rows CopyRows) (int64, error) {
 	start := time.Now()
-	got, err := db.CopyIn(ctx, table, columns, n, row)
-	o.Statement(ctx, "COPY "+table, nil, time.Since(start), err)
+	got, err := db.CopyIn(ctx, into, rows)
+	o.Statement(ctx, "COPY "+into.Table, nil, time.Since(start), err)
 	return got, err
 }
 

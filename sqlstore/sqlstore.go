@@ -37,10 +37,43 @@ type DB interface {
 	Query(ctx context.Context, sql string, args ...any) (Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) Row
 	Exec(ctx context.Context, sql string, args ...any) (int64, error)
-	// CopyIn bulk-loads n rows into table (COPY on PostgreSQL, a prepared
-	// INSERT on SQLite). row(i) returns the values of row i in column order.
-	CopyIn(ctx context.Context, table string, columns []string, n int, row func(i int) []any) (int64, error)
+	// CopyIn bulk-loads rows into a table (COPY on PostgreSQL, batches of
+	// multi-row INSERTs on SQLite) and returns how many it loaded.
+	CopyIn(ctx context.Context, into CopyInto, rows CopyRows) (int64, error)
 }
+
+// CopyInto is the target of a bulk load: a table, the columns the rows
+// give in order and, on backends whose Dialect.CopyConflicts is set, an
+// ON CONFLICT clause that resolves rows clashing with earlier ones.
+type CopyInto struct {
+	Table      string
+	Columns    []string
+	OnConflict string
+}
+
+// CopyRows is the source of a bulk load, read once: Next advances to the
+// next row (false at the end or on an error), Values returns its values in
+// column order, and Err the error that stopped it. It has the shape of
+// pgx.CopyFromSource.
+type CopyRows interface {
+	Next() bool
+	Values() ([]any, error)
+	Err() error
+}
+
+// CopySlice returns the CopyRows of n rows given by rowAt(0..n-1).
+func CopySlice(n int, rowAt func(i int) []any) CopyRows {
+	return &copySlice{n: n, i: -1, rowAt: rowAt}
+}
+
+type copySlice struct {
+	n, i  int
+	rowAt func(int) []any
+}
+
+func (c *copySlice) Next() bool             { c.i++; return c.i < c.n }
+func (c *copySlice) Values() ([]any, error) { return c.rowAt(c.i), nil }
+func (c *copySlice) Err() error             { return nil }
 
 // Conn is a connection pool: a DB that can also start transactions.
 type Conn interface {
@@ -71,9 +104,36 @@ type Dialect struct {
 	// recomputation or be overwritten by it; SQLite's writers are
 	// serialised already).
 	BeforeImport []string
+	// ImportSetup statements run on the connection just before an
+	// import's transaction begins, outside it; ImportCleanup undoes them
+	// (SQLite turns its per-row foreign-key lookups off for the import,
+	// which checks the movies it names itself).
+	ImportSetup []string
+	// ImportCleanup statements run after an import's transaction ends,
+	// committed or not, outside it.
+	ImportCleanup []string
 	// AfterImport statements run at the end of an import's transaction
 	// (PostgreSQL moves its identity sequences past imported IDs).
 	AfterImport []string
+	// TableIndexes is a query of the (name, CREATE statement) of each
+	// secondary index of table $1 (not those behind constraints), which
+	// an import into the empty table drops before and creates after its
+	// load. Empty: imports keep every index.
+	TableIndexes string
+	// TableConstraints, when set, is a query of the (name, ALTER TABLE
+	// ADD CONSTRAINT statement) of table $1's primary key, unique and
+	// foreign-key constraints: a bulk load drops those too, and copies the
+	// ratings straight into their table (PostgreSQL). Without, they stay,
+	// and the ratings are staged first (SQLite).
+	TableConstraints string
+	// LockTable, when set, is the statement (with %s for the table) that
+	// locks a table against every other reader and writer until the
+	// transaction ends: a bulk load takes it before it drops indexes.
+	LockTable string
+	// CopyConflicts reports that CopyIn takes CopyInto.OnConflict (SQLite,
+	// whose bulk load is INSERTs); an import then resolves repeated
+	// ratings as it loads them instead of deleting them afterwards.
+	CopyConflicts bool
 	// Analyze runs after an import commits, outside any transaction, so
 	// that the planners pick the right indexes at once ("ANALYZE" when
 	// empty). PostgreSQL vacuums too, which marks the fresh pages

@@ -44,56 +44,59 @@ func allMovies(t *testing.T, s *sqlstore.Store) []movierec.Movie {
 
 func TestImportAggregates(t *testing.T) {
 	loaded(t, func(t *testing.T, s *sqlstore.Store, ds *movierec.Dataset) {
-		type agg struct {
-			n        int
-			sum, pop float64
-		}
-		// The import moves the popularity epoch E to the newest rating.
-		var epoch time.Time
-		for _, r := range ds.Ratings {
-			if r.RatedAt.After(epoch) {
-				epoch = r.RatedAt
-			}
-		}
-		if e, err := s.PopularityEpoch(context.Background()); err != nil || !e.Equal(epoch) {
-			t.Errorf("PopularityEpoch = %v, %v; want the newest rating, %v", e, err, epoch)
-		}
-		want := map[int64]*agg{}
-		for _, r := range ds.Ratings {
-			a := want[r.MovieID]
-			if a == nil {
-				a = &agg{}
-				want[r.MovieID] = a
-			}
-			a.n++
-			a.sum += r.Score
-			days := r.RatedAt.Sub(epoch).Hours() / 24
-			a.pop += r.Score / 5 * math.Pow(2, days/sqlstore.PopularityHalfLifeDays)
-		}
-		movies := allMovies(t, s)
-		if len(movies) != fixtureMovies {
-			t.Fatalf("got %d movies, want %d", len(movies), fixtureMovies)
-		}
-		for _, m := range movies {
-			w := want[m.ID]
-			if w == nil {
-				w = &agg{}
-			}
-			if m.RatingCount != w.n {
-				t.Errorf("movie %d: rating_count %d, want %d", m.ID, m.RatingCount, w.n)
-			}
-			var avg float64
-			if w.n > 0 {
-				avg = w.sum / float64(w.n)
-			}
-			if math.Abs(m.AverageRating-avg) > 1e-9 {
-				t.Errorf("movie %d: average_rating %v, want %v", m.ID, m.AverageRating, avg)
-			}
-			if math.Abs(m.PopularityScore-w.pop) > 1e-9*w.pop {
-				t.Errorf("movie %d: popularity_score %v, want %v", m.ID, m.PopularityScore, w.pop)
-			}
-		}
+		checkImportAggregates(t, s, ds.Ratings)
 	})
+}
+
+// checkImportAggregates fails unless the popularity epoch is the newest of
+// ratings and every movie's aggregates are those of its ratings.
+func checkImportAggregates(t *testing.T, s *sqlstore.Store, ratings []movierec.DatasetRating) {
+	t.Helper()
+	type agg struct {
+		n        int
+		sum, pop float64
+	}
+	// The import moves the popularity epoch E to the newest rating.
+	var epoch time.Time
+	for _, r := range ratings {
+		if r.RatedAt.After(epoch) {
+			epoch = r.RatedAt
+		}
+	}
+	if e, err := s.PopularityEpoch(context.Background()); err != nil || !e.Equal(epoch) {
+		t.Errorf("PopularityEpoch = %v, %v; want the newest rating, %v", e, err, epoch)
+	}
+	want := map[int64]*agg{}
+	for _, r := range ratings {
+		a := want[r.MovieID]
+		if a == nil {
+			a = &agg{}
+			want[r.MovieID] = a
+		}
+		a.n++
+		a.sum += r.Score
+		days := r.RatedAt.Sub(epoch).Hours() / 24
+		a.pop += r.Score / 5 * math.Pow(2, days/sqlstore.PopularityHalfLifeDays)
+	}
+	for _, m := range allMovies(t, s) {
+		w := want[m.ID]
+		if w == nil {
+			w = &agg{}
+		}
+		if m.RatingCount != w.n {
+			t.Errorf("movie %d: rating_count %d, want %d", m.ID, m.RatingCount, w.n)
+		}
+		var avg float64
+		if w.n > 0 {
+			avg = w.sum / float64(w.n)
+		}
+		if math.Abs(m.AverageRating-avg) > 1e-9 {
+			t.Errorf("movie %d: average_rating %v, want %v", m.ID, m.AverageRating, avg)
+		}
+		if math.Abs(m.PopularityScore-w.pop) > 1e-9*w.pop {
+			t.Errorf("movie %d: popularity_score %v, want %v", m.ID, m.PopularityScore, w.pop)
+		}
+	}
 }
 
 // snapshot renders the rows of every table, so two snapshots are equal

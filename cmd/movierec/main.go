@@ -4,6 +4,7 @@
 //	movierec migrate                apply database migrations
 //	movierec import movielens DIR   load a MovieLens CSV directory
 //	movierec demo-data              load the generated demo catalog
+//	movierec demo-data -ratings N -out DIR   write a MovieLens-shaped data set
 //	movierec user create --username NAME --email EMAIL [--staff]
 //	movierec user set-password --username NAME
 //
@@ -45,7 +46,11 @@ commands:
   serve                  run the HTTP API (default when no command is given)
   migrate                apply pending database migrations
   import movielens DIR   import a MovieLens CSV directory (movies.csv, ratings.csv, tags.csv, links.csv)
-  demo-data              load the deterministic demo catalog into the database
+  demo-data [-ratings N [-movies N] [-users N] [-seed S]] [-out DIR]
+                         load the deterministic demo catalog into the database; with -ratings,
+                         a synthetic data set shaped like MovieLens at that size (25000000:
+                         62,000 movies, 162,000 users, as MovieLens 25M); with -out, write it
+                         as MovieLens CSVs in DIR instead of loading it
   user create --username NAME --email EMAIL [--staff]
                          create an account; the password is the first line of stdin (prompted for on a terminal)
   user set-password --username NAME
@@ -93,6 +98,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fs.StringVar(&cfg.DatabaseURL, "db", cfg.DatabaseURL, "database URL")
 	var recOpts recommendOptions
 	var evalOpts evalOptions
+	var demoOpts demoOptions
 	switch cmd {
 	case "serve":
 		fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address")
@@ -100,6 +106,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		recOpts = recommendFlags(fs)
 	case "eval":
 		evalOpts = evalFlags(fs)
+	case "demo-data":
+		demoOpts = demoFlags(fs)
 	}
 	switch cmd {
 	case "help", "-h", "--help":
@@ -136,7 +144,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		return importMovieLens(ctx, cfg, rest[1], stdout, stderr)
 	case "demo-data":
-		return loadDemoData(ctx, cfg, stdout, stderr)
+		if len(fs.Args()) > 0 {
+			return fmt.Errorf("%w: demo-data takes no arguments (got %q)", errUsage, fs.Args())
+		}
+		return demoDataCommand(ctx, cfg, demoOpts, stdout, stderr)
 	case "user":
 		return userCommand(ctx, cfg, fs, stdin, stdout, stderr)
 	case "train":

@@ -20,6 +20,7 @@ import (
 	"github.com/movierec/movierec/api"
 	"github.com/movierec/movierec/auth"
 	"github.com/movierec/movierec/cache"
+	"github.com/movierec/movierec/demodata"
 	"github.com/movierec/movierec/engine"
 	"github.com/movierec/movierec/observe"
 	"github.com/movierec/movierec/postgres"
@@ -44,7 +45,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 		if page.Count == 0 {
 			log.Info("empty database: loading the demo catalog (MOVIEREC_DEMO_DATA=never turns this off)")
-			res, err := importDemo(ctx, store, newProgress(os.Stderr))
+			res, err := importDemo(ctx, store, demodata.DefaultOptions(), newProgress(os.Stderr))
 			if err != nil {
 				return fmt.Errorf("demo data: %w", err)
 			}
