@@ -220,8 +220,9 @@ func TestImportStreamRepeats(t *testing.T) {
 }
 
 // TestImportStreamFailure: a stream that fails half way (bad input, a
-// read error) leaves the database as it was, the bulk path's dropped
-// indexes and constraints included, and the failure comes back as it is.
+// read error), or a row the database refuses, leaves the database as it
+// was, the bulk path's dropped indexes and constraints included; the
+// stream's failure comes back as it is.
 func TestImportStreamFailure(t *testing.T) {
 	bad := movierec.Errorf(movierec.EINVALID, "ratings.csv line 7: rating 9 is not between 0.5 and 5.0")
 	for _, fresh := range []bool{true, false} {
@@ -252,6 +253,14 @@ func TestImportStreamFailure(t *testing.T) {
 				_, err := s.ImportStream(ctx, st, nil)
 				if !errors.Is(err, bad) || movierec.ErrorMessage(err) != movierec.ErrorMessage(bad) {
 					t.Fatalf("import error %v, want the stream's %v", err, bad)
+				}
+				// A row the database refuses (a score out of range) half
+				// way through the load.
+				refused := *ds
+				refused.Ratings = slices.Clone(ds.Ratings)
+				refused.Ratings[len(refused.Ratings)/2].Score = 9
+				if _, err := s.ImportStream(ctx, streamOf(&refused), nil); err == nil {
+					t.Fatal("a rating of 9 was imported")
 				}
 				if after := schemaOf(t, s); after != schema {
 					t.Errorf("schema after the failed import:\n%s\nwant\n%s", after, schema)
