@@ -322,8 +322,6 @@ func exec(ctx context.Context, q queryer, s string, args []any) (int64, error) {
 	return res.RowsAffected()
 }
 
-// copyIn inserts rows one prepared statement at a time; inside a
-// transaction SQLite does this at several hundred thousand rows a second.
 // copyBatch is how many rows one INSERT of copyIn carries (SQLite binds
 // at most 32,766 parameters).
 const copyBatch = 256

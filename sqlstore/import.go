@@ -160,7 +160,8 @@ func (s *Store) ImportStream(ctx context.Context, ds *movierec.DatasetStream, pr
 		})
 	}
 	for _, q := range s.dialect.ImportCleanup {
-		if _, cerr := s.conn.Exec(ctx, q); cerr != nil && err == nil {
+		// Even when the import was cancelled: the connection lives on.
+		if _, cerr := s.conn.Exec(context.WithoutCancel(ctx), q); cerr != nil && err == nil {
 			err = cerr
 		}
 	}
