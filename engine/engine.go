@@ -142,6 +142,11 @@ func (e *Engine) Load(ctx context.Context) (bool, error) {
 // Dataset reads everything training needs from the store.
 func Dataset(ctx context.Context, store Store) (*recommend.Dataset, error) {
 	ds := &recommend.Dataset{}
+	// Sized up front: at 25M ratings the slice is 1.2 GB, and growing it
+	// by appending held up to twice that at once.
+	if n, err := store.RatingsChangedSince(ctx, time.Time{}); err == nil {
+		ds.Interactions = make([]recommend.Interaction, 0, n)
+	}
 	if err := store.ForEachRating(ctx, func(r movierec.DatasetRating) error {
 		ds.Interactions = append(ds.Interactions, recommend.Interaction{UserID: r.UserID, MovieID: r.MovieID, Score: r.Score, At: r.RatedAt})
 		return nil

@@ -199,7 +199,8 @@ func buildRatings(m *model, ints []Interaction) *ratingTable {
 		return cmp.Or(cmp.Compare(a.user, b.user), cmp.Compare(a.item, b.item),
 			cmp.Compare(a.at, b.at), cmp.Compare(a.pos, b.pos))
 	})
-	r := &ratingTable{count: make([]int32, len(m.ids)), userStart: []int32{0}}
+	r := &ratingTable{count: make([]int32, len(m.ids)), userStart: []int32{0},
+		items: make([]int32, 0, len(rows)), scores: make([]float32, 0, len(rows))}
 	var last int64
 	for k, x := range rows {
 		if k+1 < len(rows) && rows[k+1].user == x.user && rows[k+1].item == x.item {
