@@ -142,8 +142,9 @@ func (e *Engine) Load(ctx context.Context) (bool, error) {
 // Dataset reads everything training needs from the store.
 func Dataset(ctx context.Context, store Store) (*recommend.Dataset, error) {
 	ds := &recommend.Dataset{}
-	// Sized up front: at 25M ratings the slice is 1.2 GB, and growing it
-	// by appending held up to twice that at once.
+	// Sized up front (ratings changed since the zero time: all of them):
+	// at 25M ratings the slice is 1.2 GB, and growing it by appending
+	// held up to twice that at once. Without the count it just grows.
 	if n, err := store.RatingsChangedSince(ctx, time.Time{}); err == nil {
 		ds.Interactions = make([]recommend.Interaction, 0, n)
 	}

@@ -1,17 +1,12 @@
 package movielens
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
-	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/movierec/movierec"
 )
@@ -35,11 +30,11 @@ func Open(ctx context.Context, dir string, progress movierec.Progress) (*moviere
 		return nil, err
 	}
 	ratingsPath, tagsPath := filepath.Join(dir, RatingsFile), filepath.Join(dir, TagsFile)
-	hint, err := checkHeader(ratingsPath, RatingsFile, ratingsHeader, true)
+	hint, err := checkHeader(ctx, ratingsPath, RatingsFile, ratingsHeader, true)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := checkHeader(tagsPath, TagsFile, tagsHeader, false); err != nil {
+	if _, err := checkHeader(ctx, tagsPath, TagsFile, tagsHeader, false); err != nil {
 		return nil, err
 	}
 	if err := readFile(ctx, filepath.Join(dir, LinksFile), LinksFile, "links", linksHeader, false, progress, b.linkRow); err != nil {
@@ -71,44 +66,36 @@ func Open(ctx context.Context, dir string, progress movierec.Progress) (*moviere
 	}, nil
 }
 
-// checkHeader checks the header of a CSV file and estimates its rows from
-// the length of its first lines. A file that is not required may be
-// missing.
-func checkHeader(path, name string, header []string, required bool) (rows int, err error) {
+// checkHeader checks the header of a CSV file (and the field count of its
+// first row) as Read would, and estimates its rows from the length of its
+// first lines. A file that is not required may be missing.
+func checkHeader(ctx context.Context, path, name string, header []string, required bool) (rows int, err error) {
+	err = readFile(ctx, path, name, "", header, required, nil, func(int, []string) error { return errHeaderRead })
+	if err != nil && !errors.Is(err, errHeaderRead) {
+		return 0, err
+	}
+	return estimateRows(path), nil
+}
+
+// errHeaderRead stops checkHeader's read after the first row.
+var errHeaderRead = errors.New("movielens: header read")
+
+// estimateRows guesses the lines of a file from its size and the length
+// of the lines in its first megabyte (0 when it cannot tell).
+func estimateRows(path string) int {
 	f, err := os.Open(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			if !required {
-				return 0, nil
-			}
-			return 0, movierec.Errorf(movierec.EINVALID, "%s: file not found in %s", name, filepath.Dir(path))
-		}
-		return 0, fmt.Errorf("movielens: %w", err)
+		return 0
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return 0, fmt.Errorf("movielens: %w", err)
+		return 0
 	}
 	head := make([]byte, 1<<20)
-	n, err := io.ReadFull(f, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return 0, fmt.Errorf("movielens: reading %s: %w", name, err)
+	n, _ := io.ReadFull(f, head)
+	if lines := bytes.Count(head[:n], []byte("\n")); lines > 1 {
+		return int(st.Size() / int64(n/lines))
 	}
-	head = bytes.TrimPrefix(head[:n], []byte("\uFEFF"))
-	rec, err := csv.NewReader(bufio.NewReader(bytes.NewReader(head))).Read()
-	if err != nil {
-		if err == io.EOF {
-			return 0, movierec.Errorf(movierec.EINVALID, "%s line 1: file is empty; want header %q", name, strings.Join(header, ","))
-		}
-		return 0, readError(name, err)
-	}
-	if !headerMatches(rec, header) {
-		return 0, movierec.Errorf(movierec.EINVALID, "%s line 1: header is %q; want %q",
-			name, strings.Join(rec, ","), strings.Join(header, ","))
-	}
-	if lines := bytes.Count(head, []byte("\n")); lines > 1 {
-		rows = int(st.Size() / int64(len(head)/lines))
-	}
-	return rows, nil
+	return 0
 }

@@ -122,8 +122,8 @@ func TestImportStreamBulk(t *testing.T) {
 					VALUES (1, 99999, 3, '', $1, $1)`, time.Now()); err == nil {
 					t.Error("a rating of a missing movie was stored after the bulk import")
 				}
-				if before, err := s.ImportStream(ctx, streamOf(ds), nil); err != nil || before.Ratings != len(ds.Ratings) {
-					t.Errorf("import again (merge): %+v, %v", before, err)
+				if again, err := s.ImportStream(ctx, streamOf(ds), nil); err != nil || again.Ratings != len(ds.Ratings) {
+					t.Errorf("import again (merge): %+v, %v", again, err)
 				}
 			})
 		})
