@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -22,8 +23,12 @@ import (
 // Load recomputes it, so a damaged body is refused.
 const (
 	magic        = "MOVIEREC"
-	formatNumber = 1
+	formatNumber = 2
 )
+
+// Format 1 is format 2 without the factor model (fK … fVec): Load still
+// reads it, so a stored model of an older build keeps serving (EASE only)
+// until the next training.
 
 // ErrCorruptModel is returned by Load for bytes that are not a model
 // written by MarshalBinary (or were damaged since).
@@ -50,7 +55,7 @@ func (m *model) marshal() ([]byte, error) {
 }
 
 func (m *model) encodeBody() ([]byte, error) {
-	size := 8*len(m.ids) + 4*len(m.weights) + 8*len(m.nbrIdx) + 8*len(m.featIdx) + 1<<16
+	size := 8*len(m.ids) + 4*len(m.weights) + 4*len(m.fVec) + 8*len(m.nbrIdx) + 8*len(m.featIdx) + 1<<16
 	e := &encoder{b: make([]byte, 0, size)}
 	e.i64s(m.ids)
 	e.strs(m.titles)
@@ -72,6 +77,11 @@ func (m *model) encodeBody() ([]byte, error) {
 	e.i32s(m.nbrStart)
 	e.i32s(m.nbrIdx)
 	e.f32s(m.nbrSim)
+	e.u32(uint32(m.fK))
+	e.f32(m.fReg)
+	e.f32(m.fAlpha0)
+	e.i32s(m.fItems)
+	e.f32s(m.fVec)
 	return e.b, nil
 }
 
@@ -80,8 +90,9 @@ func load(data []byte) (*Model, error) {
 		return nil, fmt.Errorf("%w: not a movierec model", ErrCorruptModel)
 	}
 	d := &decoder{b: data[len(magic):]}
-	if f := d.u32(); d.err == nil && f != formatNumber {
-		return nil, fmt.Errorf("%w: format %d, want %d", ErrCorruptModel, f, formatNumber)
+	format := d.u32()
+	if d.err == nil && format != formatNumber && format != 1 {
+		return nil, fmt.Errorf("%w: format %d, want %d", ErrCorruptModel, format, formatNumber)
 	}
 	m := &model{}
 	m.trained = time.Unix(0, d.i64()).UTC()
@@ -111,6 +122,13 @@ func load(data []byte) (*Model, error) {
 	m.nbrStart = d.i32s()
 	m.nbrIdx = d.i32s()
 	m.nbrSim = d.f32s()
+	if format >= 2 {
+		m.fK = int32(d.u32())
+		m.fReg = d.f32()
+		m.fAlpha0 = d.f32()
+		m.fItems = d.i32s()
+		m.fVec = d.f32s()
+	}
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -166,6 +184,19 @@ func (m *model) check() error {
 	}
 	if err := checkCSR(m.nbrStart, m.nbrIdx, len(m.head), n); err != nil {
 		return fmt.Errorf("neighbours: %v", err)
+	}
+	if m.fK < 0 || m.fK > maxFactors || len(m.fVec) != len(m.fItems)*int(m.fK) {
+		return errors.New("factor lengths differ")
+	}
+	for p, i := range m.fItems {
+		if i < 0 || int(i) >= n || (p > 0 && i <= m.fItems[p-1]) {
+			return errors.New("factor movies out of range")
+		}
+	}
+	for _, h := range m.head {
+		if _, ok := slices.BinarySearch(m.fItems, h); len(m.fItems) > 0 && !ok {
+			return errors.New("a head movie has no factors")
+		}
 	}
 	return nil
 }

@@ -4,11 +4,13 @@ package recommend
 // it was chosen.
 func defaultConfig() Config {
 	return Config{
-		Factors:        0, // EASE has no latent factors
-		Iterations:     0, // nor iterations: it is solved in closed form
-		Regularization: 200,
-		Alpha:          1,
-		Seed:           42,
-		Workers:        0,
+		Factors:              64,
+		Iterations:           10,
+		Regularization:       200,
+		Alpha:                1,
+		FactorRegularization: 0.01,
+		UnobservedWeight:     0.03,
+		Seed:                 42,
+		Workers:              0,
 	}
 }

@@ -26,9 +26,10 @@ import (
 // of the request's History: any rating, even one made a second ago, counts
 // at once, without retraining.
 //
-// The movies outside the head have too few ratings for a collaborative
-// signal worth its cost (the inverse is cubic in the head size); they are
-// reached through the content and popularity recommenders.
+// The inverse is cubic in the head size, so the head is capped at maxHead
+// movies; every movie with at least minHeadRatings ratings, head or not,
+// also has a vector in the factor model (ials.go), which scores the rest
+// of the catalogue.
 //
 // maxHead and minHeadRatings are variables only so that the tuning test
 // can vary them; nothing else writes them.

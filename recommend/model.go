@@ -1,6 +1,7 @@
 package recommend
 
 import (
+	"context"
 	"math"
 	"strings"
 	"sync"
@@ -53,9 +54,20 @@ type model struct {
 	nbrIdx   []int32   // item indices
 	nbrSim   []float32 // cosine of the two movies' rating columns, 0..1
 
+	// Collaborative (iALS over every movie with enough ratings, ials.go).
+	fK      int32     // factors; 0: no factor model
+	fReg    float32   // λ
+	fAlpha0 float32   // α0, the weight of unrated pairs
+	fItems  []int32   // factor position → item index, ascending
+	fVec    []float32 // len(fItems)×fK row-major: the movies' vectors
+
 	// Derived by finish, never saved.
 	index       map[int64]int32  // movie ID → item index
 	headPos     []int32          // item index → head position, or -1
+	fPos        []int32          // item index → factor position, or -1
+	fGram       []float64        // α0·HᵀH of the factor vectors, fK×fK
+	fNorm       []float32        // factor position → length of its vector
+	cfItems     []int32          // the items with a collaborative score: fItems, or head without factors
 	genreByName map[string]int32 // lower-cased genre name → genre index
 	featByName  map[string]int32 // featureKey(kind, name) → feature index
 	prior       []float32        // item index → (0.1 + popScore)^contentPopExp
@@ -92,6 +104,24 @@ func (m *model) finish() {
 	for h, i := range m.head {
 		m.headPos[i] = int32(h)
 	}
+	m.fPos = make([]int32, n)
+	for i := range m.fPos {
+		m.fPos[i] = -1
+	}
+	for p, i := range m.fItems {
+		m.fPos[i] = int32(p)
+	}
+	m.cfItems = m.head
+	m.fGram, m.fNorm = nil, nil
+	if k := int(m.fK); len(m.fItems) > 0 {
+		m.cfItems = m.fItems
+		m.fGram, _ = gramian(context.Background(), 0, m.fVec, k, float64(m.fAlpha0))
+		m.fNorm = make([]float32, len(m.fItems))
+		for p := range m.fItems {
+			v := m.fVec[p*k : p*k+k]
+			m.fNorm[p] = float32(math.Sqrt(float64(dot(v, v))))
+		}
+	}
 	m.genreByName = make(map[string]int32, len(m.genreNames))
 	for g, name := range m.genreNames {
 		m.genreByName[strings.ToLower(name)] = int32(g)
@@ -126,6 +156,12 @@ func (m *model) hasGenre(i int32, g int32) bool {
 type scratch struct {
 	mark    []int32   // item index → 1 + position in hist, 0 when not in the history
 	collab  []float32 // per head position
+	fscore  []float32 // per factor position
+	cf      []float32 // per item: the blended collaborative score
+	fa      []float64 // fK×fK: the fold-in's normal equations
+	fw      []float64 // fK: the fold-in's right-hand side, then the user's vector
+	fw32    []float32 // fK: the user's vector
+	nbrTop  topK      // SimilarMovies' factor neighbours
 	content []float32 // per item
 	sims    []float32 // per item, SimilarMovies' collaborative part
 	profile []float32 // per feature
@@ -142,6 +178,12 @@ func newScratch(m *model) *scratch {
 	return &scratch{
 		mark:    make([]int32, len(m.ids)),
 		collab:  make([]float32, len(m.head)),
+		fscore:  make([]float32, len(m.fItems)),
+		cf:      make([]float32, len(m.ids)),
+		fa:      make([]float64, int(m.fK)*int(m.fK)),
+		fw:      make([]float64, m.fK),
+		fw32:    make([]float32, m.fK),
+		nbrTop:  topK{c: make([]cand, 0, maxNeighbours)},
 		content: make([]float32, len(m.ids)),
 		sims:    make([]float32, len(m.ids)),
 		profile: make([]float32, len(m.featNames)),

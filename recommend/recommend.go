@@ -52,12 +52,18 @@ type Dataset struct {
 // Config tunes training. The zero value is not useful; start from
 // DefaultConfig.
 type Config struct {
-	Factors        int     // latent factors of the collaborative model
-	Iterations     int     // ALS sweeps (or epochs)
-	Regularization float64 // L2 weight
+	Factors        int     // dimensions of the factor model (0: none); at most 512
+	Iterations     int     // iALS sweeps
+	Regularization float64 // EASE's L2 weight λ
 	Alpha          float64 // confidence scaling of ratings
-	Seed           uint64  // makes training deterministic
-	Workers        int     // parallelism; 0 = runtime.NumCPU()
+	// FactorRegularization is the factor model's λ (scaled per row by its
+	// ratings plus UnobservedWeight × the other side's size).
+	FactorRegularization float64
+	// UnobservedWeight is the factor model's α0: the weight of every
+	// unrated (user, movie) pair, whose target is 0.
+	UnobservedWeight float64
+	Seed             uint64 // makes training deterministic
+	Workers          int    // parallelism; 0 = runtime.NumCPU()
 }
 
 // DefaultConfig returns the tuned defaults (tuned on a validation split
@@ -198,8 +204,10 @@ type Similar struct {
 //
 // For a movie in the collaborative head the similarity is 0.7 × the cosine
 // of the two movies' rating columns (kept for its 100 nearest) + 0.3 × the
-// cosine of their content vectors; for other movies, and for unknown ones
-// described by item, the content cosine alone. limit is clamped to 1..100;
+// cosine of their content vectors; for another movie with factors (at
+// least 3 training ratings) the first term is the cosine of the two
+// movies' factor vectors (its 100 nearest, found at request time); for the
+// rest, and for unknown movies described by item, the content cosine alone. limit is clamped to 1..100;
 // an unknown movie without item gives an empty answer, not an error.
 func (m *Model) SimilarMovies(movieID int64, item *Item, limit int) ([]Similar, error) {
 	return m.impl.similar(movieID, item, limit)

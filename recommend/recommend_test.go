@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -628,6 +629,12 @@ func TestTrainEdgeCases(t *testing.T) {
 		{"ratings only, too few for the head", &Dataset{Interactions: []Interaction{{UserID: 1, MovieID: 5, Score: 4}, {UserID: 2, MovieID: 6, Score: 2}}}, nil, true},
 		{"zero regularization", syntheticDataset(10, 20, 1), func(c *Config) { c.Regularization = 0 }, false},
 		{"negative alpha", syntheticDataset(10, 20, 1), func(c *Config) { c.Alpha = -1 }, false},
+		{"no factor model", syntheticDataset(10, 20, 1), func(c *Config) { c.Factors = 0 }, true},
+		{"too many factors", syntheticDataset(10, 20, 1), func(c *Config) { c.Factors = maxFactors + 1 }, false},
+		{"zero factor regularization", syntheticDataset(10, 20, 1), func(c *Config) { c.FactorRegularization = 0 }, false},
+		{"NaN unobserved weight", syntheticDataset(10, 20, 1), func(c *Config) { c.UnobservedWeight = math.NaN() }, false},
+		{"factors without sweeps", syntheticDataset(10, 20, 1), func(c *Config) { c.Iterations = 0 }, false},
+		{"one factor, one sweep", syntheticDataset(10, 20, 1), func(c *Config) { c.Factors, c.Iterations = 1, 1 }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 const maxLimit = 100
 
 // Hybrid blending. For a user whose History holds n movies of the
-// catalogue, nc of them in the collaborative head, the hybrid score of a
-// movie is
+// catalogue, nc of them with a collaborative signal (in the EASE head or
+// with factors), the hybrid score of a movie is
 //
 //	wc·collab/maxCollab + wt·content/maxContent + wp·pop/maxPop
 //
@@ -44,8 +44,9 @@ var (
 )
 
 // SimilarMovies blends collaborative and content similarity as
-// similarCollab·collab + (1 − similarCollab)·content for a movie of the
-// collaborative head, content alone otherwise.
+// similarCollab·collab + (1 − similarCollab)·content for a movie with a
+// collaborative signal (the head's rating cosines, or else the factor
+// model's), content alone otherwise.
 const similarCollab = 0.7
 
 // query is one Recommend call's state.
@@ -158,48 +159,90 @@ func (q *query) popularReason(i int32) string {
 	}
 }
 
-// collabScores sets s.collab to the EASE scores of the history and returns
-// how many history movies are in the head.
-func (m *model) collabScores(s *scratch) int {
+// collabScores sets s.cf[i], for every item i of m.cfItems not in the
+// history, to its collaborative score
+//
+//	ease_i/maxEase + factorBlend·factor_i/maxFactor
+//
+// where ease is the EASE score (head movies only, 0 elsewhere), factor the
+// fold-in's predicted preference, and each max is taken over the movies not
+// in the history (a model without factors has only the first term). Other
+// entries of s.cf are 0. It returns how many history movies have a
+// collaborative signal (are in the head or have factors).
+func (q *query) collabScores() int {
+	m, s := q.m, q.s
+	clear(s.cf)
 	n := len(m.head)
 	sc := s.collab[:n]
 	clear(sc)
-	nc := 0
+	nh := 0
 	for _, h := range s.hist {
 		p := m.headPos[h.item]
 		if p < 0 {
 			continue
 		}
-		nc++
+		nh++
 		axpy(confidence(m.alpha, h.score), m.weights[int(p)*n:int(p)*n+n], sc)
 	}
-	return nc
+	nf := 0
+	if len(m.fItems) > 0 {
+		nf = m.foldIn(s)
+	}
+	if nh == 0 && nf == 0 {
+		return 0
+	}
+	var maxE, maxF float32
+	for h, i := range m.head {
+		if s.mark[i] == 0 {
+			maxE = max(maxE, sc[h])
+		}
+	}
+	if nf > 0 {
+		for p, i := range m.fItems {
+			if s.mark[i] == 0 {
+				maxF = max(maxF, s.fscore[p])
+			}
+		}
+	}
+	var ke, kf float32
+	if maxE > 0 {
+		ke = 1 / maxE
+	}
+	if maxF > 0 {
+		kf = factorBlend / maxF
+	}
+	if ke > 0 {
+		for h, i := range m.head {
+			if s.mark[i] == 0 && sc[h] > 0 {
+				s.cf[i] = ke * sc[h]
+			}
+		}
+	}
+	if kf > 0 {
+		kt := kf + tailImpute/maxF // a movie outside the head: its factor score stands in for EASE's
+		for p, i := range m.fItems {
+			if s.mark[i] == 0 && s.fscore[p] > 0 {
+				if m.headPos[i] >= 0 {
+					s.cf[i] += kf * s.fscore[p]
+				} else {
+					s.cf[i] = kt * s.fscore[p]
+				}
+			}
+		}
+	}
+	return max(nh, nf)
 }
 
 // axpy adds a·x to y (len(y) ≥ len(x)).
-func axpy(a float32, x, y []float32) {
-	y = y[:len(x)]
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		xs := x[i : i+4 : i+4]
-		ys := y[i : i+4 : i+4]
-		ys[0] += a * xs[0]
-		ys[1] += a * xs[1]
-		ys[2] += a * xs[2]
-		ys[3] += a * xs[3]
-	}
-	for ; i < len(x); i++ {
-		y[i] += a * x[i]
-	}
-}
+func axpy(a float32, x, y []float32) { vec.Saxpy(len(x), a, x, 1, y, 1) }
 
 func (q *query) collaborative(out []Recommendation) []Recommendation {
 	m, s := q.m, q.s
-	if m.collabScores(s) > 0 {
+	if q.collabScores() > 0 {
 		t := &s.top
 		t.reset(q.limit)
-		for h, i := range m.head {
-			if sc := s.collab[h]; sc > 0 && (!t.full() || sc >= t.min().score) && q.eligible(i) {
+		for _, i := range m.cfItems {
+			if sc := s.cf[i]; sc > 0 && (!t.full() || sc >= t.min().score) && q.eligible(i) {
 				t.offer(cand{sc, i})
 			}
 		}
@@ -216,21 +259,26 @@ func (q *query) collaborative(out []Recommendation) []Recommendation {
 	return q.popular(out, -1)
 }
 
-// collabReason names the history movie that adds most to item's
-// collaborative score.
+// collabReason names the history movie that adds most to item's EASE
+// score or, for a movie outside the head (or without such a movie), the
+// liked history movie nearest it in the factor model.
 func (m *model) collabReason(s *scratch, item int32) string {
 	n := len(m.head)
-	j := m.headPos[item]
 	best, bestC := int32(-1), float32(0)
 	var bestScore float32
-	for _, h := range s.hist {
-		p := m.headPos[h.item]
-		if p < 0 || h.item == item {
-			continue
+	if j := m.headPos[item]; j >= 0 {
+		for _, h := range s.hist {
+			p := m.headPos[h.item]
+			if p < 0 || h.item == item {
+				continue
+			}
+			if c := confidence(m.alpha, h.score) * m.weights[int(p)*n+int(j)]; c > bestC {
+				best, bestC, bestScore = h.item, c, h.score
+			}
 		}
-		if c := confidence(m.alpha, h.score) * m.weights[int(p)*n+int(j)]; c > bestC {
-			best, bestC, bestScore = h.item, c, h.score
-		}
+	}
+	if best < 0 && len(m.fItems) > 0 {
+		best, bestScore = m.factorReason(s, item)
 	}
 	if best < 0 {
 		return "Rated by people whose ratings resemble yours"
@@ -370,7 +418,7 @@ func (q *query) hybrid(out []Recommendation) []Recommendation {
 		return q.popular(out, 0)
 	}
 	wc := float32(0)
-	if nc := m.collabScores(s); nc >= coldHistory {
+	if nc := q.collabScores(); nc >= coldHistory {
 		wc = 1
 	}
 	decay := float32(hybridHalf) / float32(n+hybridHalf)
@@ -392,8 +440,8 @@ func (q *query) hybrid(out []Recommendation) []Recommendation {
 			maxT = max(maxT, t)
 		}
 		maxP = max(maxP, m.popScore[i])
-		if h := m.headPos[i]; h >= 0 && wc > 0 {
-			maxC = max(maxC, s.collab[h])
+		if wc > 0 {
+			maxC = max(maxC, s.cf[i])
 		}
 	}
 	var kc, kt, kp float32
@@ -421,8 +469,8 @@ func (q *query) hybrid(out []Recommendation) []Recommendation {
 		if kt > 0 {
 			f += kt * s.content[i]
 		}
-		if h := m.headPos[i]; h >= 0 && kc > 0 {
-			f += kc * s.collab[h]
+		if kc > 0 {
+			f += kc * s.cf[i]
 		}
 		t.offer(cand{f, i})
 	}
@@ -430,8 +478,8 @@ func (q *query) hybrid(out []Recommendation) []Recommendation {
 		i := c.item
 		r := Recommendation{MovieID: m.ids[i], Score: float64(c.score)}
 		tc, tt, tp := float32(0), float32(0), kp*m.popScore[i]
-		if h := m.headPos[i]; h >= 0 && kc > 0 {
-			tc = kc * s.collab[h]
+		if kc > 0 {
+			tc = kc * s.cf[i]
 		}
 		if kt > 0 {
 			tt = kt * s.content[i]

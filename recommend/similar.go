@@ -35,12 +35,14 @@ func (m *model) similar(movieID int64, item *Item, limit int) ([]Similar, error)
 			for k, j := range nbrs {
 				s.sims[j] = m.nbrSim[int(m.nbrStart[h])+k]
 			}
-			defer func() {
-				for _, j := range nbrs {
-					s.sims[j] = 0
-				}
-			}()
+		} else if p := m.fPos[idx]; p >= 0 {
+			nbrs = m.factorNeighbours(s, p)
 		}
+		defer func() {
+			for _, j := range nbrs {
+				s.sims[j] = 0
+			}
+		}()
 	}
 	wc := float32(0)
 	if len(nbrs) > 0 {

@@ -16,7 +16,8 @@ import (
 // (K 10) on further splits of that part, averaging over seeds.
 //
 //	MOVIEREC_TUNE_GRID   specs separated by ";", each "key=value,...":
-//	                     lambda, alpha, head, minhead, uexp, hc, hp, cpop
+//	                     lambda, alpha, head, minhead, uexp, hc, hp, cpop,
+//	                     factors, iters, freg, a0, fb, nu
 //	MOVIEREC_TUNE_FRAC   held-out share of the validation splits (0.25)
 //	MOVIEREC_TUNE_SEEDS  their seeds ("7,8,9")
 //	MOVIEREC_TUNE_ALGOS  algorithms ("collaborative")
@@ -82,12 +83,13 @@ func TestTune(t *testing.T) {
 			t.Logf("%-48s %-13s P=%.4f nDCG=%.4f MAP=%.4f cov=%.4f train=%v", name, r.Algorithm, r.Precision, r.NDCG, r.MAP, r.Coverage, r.TrainingTime.Round(time.Millisecond))
 		}
 	}
-	h, mh, ue, hc, hp, cp := maxHead, minHeadRatings, userExp, hybridContent, hybridPopular, contentPopExp
-	defer func() {
-		maxHead, minHeadRatings, userExp, hybridContent, hybridPopular, contentPopExp = h, mh, ue, hc, hp, cp
-	}()
+	h, mh, ue, hc, hp, cp, fb, nu, ti := maxHead, minHeadRatings, userExp, hybridContent, hybridPopular, contentPopExp, factorBlend, alsNu, tailImpute
+	restore := func() {
+		maxHead, minHeadRatings, userExp, hybridContent, hybridPopular, contentPopExp, factorBlend, alsNu, tailImpute = h, mh, ue, hc, hp, cp, fb, nu, ti
+	}
+	defer restore()
 	for _, spec := range strings.Split(os.Getenv("MOVIEREC_TUNE_GRID"), ";") {
-		maxHead, minHeadRatings, userExp, hybridContent, hybridPopular, contentPopExp = h, mh, ue, hc, hp, cp
+		restore()
 		cfg := DefaultConfig()
 		applySpec(t, spec, &cfg)
 		run(spec, cfg, strings.Split(envOr("MOVIEREC_TUNE_ALGOS", "collaborative"), ",")...)
@@ -121,6 +123,16 @@ func applySpec(t *testing.T, spec string, cfg *Config) {
 			cfg.Factors = int(f)
 		case "iters":
 			cfg.Iterations = int(f)
+		case "freg":
+			cfg.FactorRegularization = f
+		case "a0":
+			cfg.UnobservedWeight = f
+		case "fb":
+			factorBlend = float32(f)
+		case "ti":
+			tailImpute = float32(f)
+		case "nu":
+			alsNu = f
 		case "head":
 			maxHead = int(f)
 		case "minhead":
