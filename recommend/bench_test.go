@@ -76,20 +76,27 @@ func BenchmarkRecommend60k(b *testing.B) {
 			}
 		})
 	}
-	b.Run("similar", func(b *testing.B) {
-		id := m.ids[m.head[3]]
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := mdl.SimilarMovies(id, nil, 10); err != nil {
-				b.Fatal(err)
+	tail := slices.IndexFunc(m.fItems, func(i int32) bool { return m.headPos[i] < 0 })
+	for _, c := range []struct {
+		name string
+		item int32
+	}{{"similar", m.head[3]}, {"similar-tail", m.fItems[tail]}} {
+		b.Run(c.name, func(b *testing.B) {
+			id := m.ids[c.item]
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := mdl.SimilarMovies(id, nil, 10); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 }
 
 // syntheticModel builds a model directly, without training: n movies,
-// a head of nHead with random EASE weights and neighbours, random genres,
-// decades and tags.
+// a head of nHead with random EASE weights and neighbours, random factor
+// vectors for the movies with at least 3 ratings, random genres, decades
+// and tags.
 func syntheticModel(n, nHead int, seed uint64) *model {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	const genres, tags, decades = 20, 1000, 12
@@ -174,6 +181,16 @@ func syntheticModel(n, nHead int, seed uint64) *model {
 			m.nbrSim = append(m.nbrSim, rng.Float32())
 		}
 		m.nbrStart = append(m.nbrStart, int32(len(m.nbrIdx)))
+	}
+	// Factors for every movie with at least 3 "ratings", as training gives.
+	m.fK, m.fReg, m.fAlpha0 = 64, 0.01, 0.03
+	for i := range n {
+		if counts[i] >= 3 || slices.Contains(m.head, int32(i)) {
+			m.fItems = append(m.fItems, int32(i))
+			for range m.fK {
+				m.fVec = append(m.fVec, float32(rng.NormFloat64()*0.1))
+			}
+		}
 	}
 	m.trained = clock().UTC()
 	m.ver = "synthetic"

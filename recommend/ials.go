@@ -272,9 +272,11 @@ func dot(x, y []float32) float32 { return vec.Sdot(len(x), x, 1, y, 1) }
 // returns how many history movies have factors (0: s.fscore is untouched).
 func (m *model) foldIn(s *scratch) int {
 	k := int(m.fK)
-	a, b := s.fa, s.fw
-	copy(a, m.fGram)
+	b := s.fw
 	clear(b)
+	// The history's vectors, each scaled by √c, as the rows of s.fy: then
+	// Σ c·h hᵀ = s.fyᵀ·s.fy, one BLAS rank-k update.
+	y := s.fy[:0]
 	n := 0
 	for _, e := range s.hist {
 		p := m.fPos[e.item]
@@ -282,19 +284,25 @@ func (m *model) foldIn(s *scratch) int {
 			continue
 		}
 		n++
-		c := float64(confidence(m.alpha, e.score))
-		v := m.fVec[int(p)*k : int(p)*k+k]
-		for x, vx := range v {
-			cx := c * float64(vx)
-			b[x] += cx
-			row := a[x*k : x*k+k]
-			for y := x; y < k; y++ {
-				row[y] += cx * float64(v[y])
-			}
+		c := confidence(m.alpha, e.score)
+		sc := float32(math.Sqrt(float64(c)))
+		for _, v := range m.fVec[int(p)*k : int(p)*k+k] {
+			y = append(y, sc*v)
+		}
+		for x, v := range m.fVec[int(p)*k : int(p)*k+k] {
+			b[x] += float64(c * v)
 		}
 	}
+	s.fy = y
 	if n == 0 {
 		return 0
+	}
+	a32 := s.fa32
+	copy(a32, m.fGram)
+	vec.Ssyrk(blas.Upper, blas.Trans, k, n, 1, y, k, 1, a32, k)
+	a := s.fa
+	for x, v := range a32 {
+		a[x] = float64(v)
 	}
 	reg := float64(m.fReg) * math.Pow(float64(n)+float64(m.fAlpha0)*float64(len(m.fItems)), alsNu)
 	for x := range k {
@@ -364,12 +372,14 @@ func (m *model) factorNeighbours(s *scratch, p int32) []int32 {
 	if qn == 0 {
 		return nil
 	}
-	for x := range m.fItems {
-		if int32(x) == p || m.fNorm[x] == 0 {
+	dots := s.fscore
+	vec.Sgemv(blas.NoTrans, len(m.fItems), k, 1, m.fVec, k, q, 1, 0, dots, 1)
+	for x, d := range dots {
+		if int32(x) == p || d <= 0 {
 			continue
 		}
-		c := dot(m.fVec[x*k:x*k+k], q) / (qn * m.fNorm[x])
-		if c > 0 && (!t.full() || c >= t.min().score) {
+		c := d / (qn * m.fNorm[x])
+		if !t.full() || c >= t.min().score {
 			t.offer(cand{c, int32(x)})
 		}
 	}

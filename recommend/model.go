@@ -65,12 +65,13 @@ type model struct {
 	index       map[int64]int32  // movie ID → item index
 	headPos     []int32          // item index → head position, or -1
 	fPos        []int32          // item index → factor position, or -1
-	fGram       []float64        // α0·HᵀH of the factor vectors, fK×fK
+	fGram       []float32        // α0·HᵀH of the factor vectors, fK×fK
 	fNorm       []float32        // factor position → length of its vector
 	cfItems     []int32          // the items with a collaborative score: fItems, or head without factors
 	genreByName map[string]int32 // lower-cased genre name → genre index
 	featByName  map[string]int32 // featureKey(kind, name) → feature index
 	prior       []float32        // item index → (0.1 + popScore)^contentPopExp
+	maxPrior    float32          // the largest prior
 	pool        sync.Pool        // *scratch
 }
 
@@ -115,7 +116,11 @@ func (m *model) finish() {
 	m.fGram, m.fNorm = nil, nil
 	if k := int(m.fK); len(m.fItems) > 0 {
 		m.cfItems = m.fItems
-		m.fGram, _ = gramian(context.Background(), 0, m.fVec, k, float64(m.fAlpha0))
+		g, _ := gramian(context.Background(), 0, m.fVec, k, float64(m.fAlpha0))
+		m.fGram = make([]float32, len(g))
+		for x, v := range g {
+			m.fGram[x] = float32(v)
+		}
 		m.fNorm = make([]float32, len(m.fItems))
 		for p := range m.fItems {
 			v := m.fVec[p*k : p*k+k]
@@ -133,6 +138,7 @@ func (m *model) finish() {
 	m.prior = make([]float32, n)
 	for i, p := range m.popScore {
 		m.prior[i] = float32(math.Pow(0.1+float64(p), contentPopExp))
+		m.maxPrior = max(m.maxPrior, m.prior[i])
 	}
 	m.pool.New = func() any { return newScratch(m) }
 }
@@ -158,11 +164,13 @@ type scratch struct {
 	collab  []float32 // per head position
 	fscore  []float32 // per factor position
 	cf      []float32 // per item: the blended collaborative score
+	maxCF   float32   // the largest entry of cf
 	fa      []float64 // fK×fK: the fold-in's normal equations
+	fa32    []float32 // fK×fK: the same, summed in float32
+	fy      []float32 // the fold-in's scaled history vectors, a row each
 	fw      []float64 // fK: the fold-in's right-hand side, then the user's vector
 	fw32    []float32 // fK: the user's vector
 	nbrTop  topK      // SimilarMovies' factor neighbours
-	content []float32 // per item
 	sims    []float32 // per item, SimilarMovies' collaborative part
 	profile []float32 // per feature
 	hist    []histEntry
@@ -181,10 +189,10 @@ func newScratch(m *model) *scratch {
 		fscore:  make([]float32, len(m.fItems)),
 		cf:      make([]float32, len(m.ids)),
 		fa:      make([]float64, int(m.fK)*int(m.fK)),
+		fa32:    make([]float32, int(m.fK)*int(m.fK)),
 		fw:      make([]float64, m.fK),
 		fw32:    make([]float32, m.fK),
 		nbrTop:  topK{c: make([]cand, 0, maxNeighbours)},
-		content: make([]float32, len(m.ids)),
 		sims:    make([]float32, len(m.ids)),
 		profile: make([]float32, len(m.featNames)),
 		hist:    make([]histEntry, 0, 256),

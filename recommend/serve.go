@@ -3,6 +3,7 @@ package recommend
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -171,7 +172,6 @@ func (q *query) popularReason(i int32) string {
 // collaborative signal (are in the head or have factors).
 func (q *query) collabScores() int {
 	m, s := q.m, q.s
-	clear(s.cf)
 	n := len(m.head)
 	sc := s.collab[:n]
 	clear(sc)
@@ -188,9 +188,12 @@ func (q *query) collabScores() int {
 	if len(m.fItems) > 0 {
 		nf = m.foldIn(s)
 	}
+	s.maxCF = 0
 	if nh == 0 && nf == 0 {
+		clear(s.cf)
 		return 0
 	}
+	// Every entry of m.cfItems is written below; the rest of s.cf stays 0.
 	var maxE, maxF float32
 	for h, i := range m.head {
 		if s.mark[i] == 0 {
@@ -204,32 +207,41 @@ func (q *query) collabScores() int {
 			}
 		}
 	}
-	var ke, kf float32
+	var ke, kf, kt float32
 	if maxE > 0 {
 		ke = 1 / maxE
 	}
 	if maxF > 0 {
 		kf = factorBlend / maxF
+		kt = kf + tailImpute/maxF // outside the head the factor score stands in for EASE's
 	}
-	if ke > 0 {
+	top := float32(0)
+	if len(m.fItems) == 0 {
 		for h, i := range m.head {
+			v := float32(0)
 			if s.mark[i] == 0 && sc[h] > 0 {
-				s.cf[i] = ke * sc[h]
+				v = ke * sc[h]
 			}
+			s.cf[i] = v
+			top = max(top, v)
 		}
-	}
-	if kf > 0 {
-		kt := kf + tailImpute/maxF // a movie outside the head: its factor score stands in for EASE's
+	} else {
+		fs := s.fscore[:len(m.fItems)]
 		for p, i := range m.fItems {
-			if s.mark[i] == 0 && s.fscore[p] > 0 {
-				if m.headPos[i] >= 0 {
-					s.cf[i] += kf * s.fscore[p]
+			v := float32(0)
+			if s.mark[i] == 0 {
+				f := max(0, fs[p]) // stale when nf is 0, but then kf and kt are 0
+				if h := m.headPos[i]; h >= 0 {
+					v = ke*max(0, sc[h]) + kf*f
 				} else {
-					s.cf[i] = kt * s.fscore[p]
+					v = kt * f
 				}
 			}
+			s.cf[i] = v
+			top = max(top, v)
 		}
 	}
+	s.maxCF = top
 	return max(nh, nf)
 }
 
@@ -428,28 +440,49 @@ func (q *query) hybrid(out []Recommendation) []Recommendation {
 		wt = 0
 	}
 
-	// Pass 1: each recommender's largest score among eligible movies.
-	var maxC, maxT, maxP float32
-	for i := range int32(len(m.ids)) {
-		if !q.eligible(i) {
-			continue
+	// Pass 1: the largest collaborative and popularity scores among
+	// eligible movies. With a collaborative signal the content term is
+	// wt·cosine·prior/maxPrior, at most wt, so it needs no maximum: only
+	// the movies whose other two terms come within wt of the list are
+	// scored on content (pass 2).
+	// popScore falls along popOrder: the first eligible movie there has
+	// the largest. Without a genre, eligible is "not rated", which
+	// collabScores' maximum already respects.
+	var maxC, maxP float32
+	for _, i := range m.popOrder {
+		if q.eligible(i) {
+			maxP = m.popScore[i]
+			break
 		}
-		if wt > 0 {
-			t := m.contentScore(s.profile, i) * m.popPrior(i)
-			s.content[i] = t
-			maxT = max(maxT, t)
-		}
-		maxP = max(maxP, m.popScore[i])
-		if wc > 0 {
-			maxC = max(maxC, s.cf[i])
+	}
+	if q.genre < 0 {
+		maxC = s.maxCF
+	} else {
+		for _, i := range m.cfItems {
+			if q.eligible(i) {
+				maxC = max(maxC, s.cf[i])
+			}
 		}
 	}
 	var kc, kt, kp float32
 	if maxC > 0 {
 		kc = wc / maxC
 	}
-	if maxT > 0 {
-		kt = wt / maxT
+	switch {
+	case wt > 0 && wc == 0:
+		// A cold user: content is normalised by its best eligible match,
+		// as collaborative and popularity are, so it leads the list.
+		var maxT float32
+		for i := range int32(len(m.ids)) {
+			if q.eligible(i) {
+				maxT = max(maxT, m.contentScore(s.profile, i)*m.prior[i])
+			}
+		}
+		if maxT > 0 {
+			kt = wt / maxT
+		}
+	case wt > 0 && m.maxPrior > 0:
+		kt = wt / m.maxPrior
 	}
 	if maxP > 0 {
 		kp = wp / maxP
@@ -457,33 +490,48 @@ func (q *query) hybrid(out []Recommendation) []Recommendation {
 	if kc == 0 && kt == 0 && kp == 0 {
 		kp = 1
 	}
+	base := func(i int32) float32 { return kp*m.popScore[i] + kc*s.cf[i] }
+	content := func(i int32) float32 {
+		if kt == 0 {
+			return 0
+		}
+		return kt * m.contentScore(s.profile, i) * m.prior[i]
+	}
 
-	// Pass 2: the blend.
+	// Pass 2: the blend. The limit best movies without content seed the
+	// list; another movie is scored on content only when its bound
+	// base + kt·prior·contentBound reaches the list's lowest score.
+	seed := &s.nbrTop
+	seed.reset(q.limit)
+	for i := range int32(len(m.ids)) {
+		if b := base(i); (!seed.full() || b >= seed.min().score) && q.eligible(i) {
+			seed.offer(cand{b, i})
+		}
+	}
 	t := &s.top
 	t.reset(q.limit)
+	for _, c := range seed.c {
+		t.offer(cand{c.score + content(c.item), c.item})
+	}
+	floor := float32(math.Inf(-1))
+	if t.full() {
+		floor = t.min().score
+	}
 	for i := range int32(len(m.ids)) {
-		if !q.eligible(i) {
+		b := base(i)
+		if b+kt*m.prior[i]*contentBound < floor || !q.eligible(i) ||
+			slices.ContainsFunc(seed.c, func(c cand) bool { return c.item == i }) {
 			continue
 		}
-		f := kp * m.popScore[i]
-		if kt > 0 {
-			f += kt * s.content[i]
+		t.offer(cand{b + content(i), i})
+		if t.full() {
+			floor = t.min().score
 		}
-		if kc > 0 {
-			f += kc * s.cf[i]
-		}
-		t.offer(cand{f, i})
 	}
 	for _, c := range t.sorted() {
 		i := c.item
 		r := Recommendation{MovieID: m.ids[i], Score: float64(c.score)}
-		tc, tt, tp := float32(0), float32(0), kp*m.popScore[i]
-		if kc > 0 {
-			tc = kc * s.cf[i]
-		}
-		if kt > 0 {
-			tt = kt * s.content[i]
-		}
+		tc, tt, tp := kc*s.cf[i], content(i), kp*m.popScore[i]
 		switch {
 		case tc > 0 && tc >= tt && tc >= tp:
 			r.Algorithm, r.Reason = Collaborative, m.collabReason(s, i)

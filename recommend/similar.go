@@ -51,13 +51,24 @@ func (m *model) similar(movieID int64, item *Item, limit int) ([]Similar, error)
 
 	t := &s.top
 	t.reset(limit)
-	for i := range int32(len(m.ids)) {
-		if known && i == idx {
-			continue
-		}
+	offer := func(i int32) {
 		sc := (1-wc)*m.contentScore(q, i) + wc*s.sims[i]
 		if sc > 0 && (!t.full() || sc >= t.min().score) {
 			t.offer(cand{sc, i})
+		}
+	}
+	// The neighbours first: when limit of them score above what any other
+	// movie can (its content cosine is at most 1), the catalogue scan would
+	// change nothing and is skipped.
+	for _, i := range nbrs {
+		offer(i)
+	}
+	if !t.full() || t.min().score <= (1-wc)*contentBound || similarScanAll {
+		t.reset(limit)
+		for i := range int32(len(m.ids)) {
+			if !known || i != idx {
+				offer(i)
+			}
 		}
 	}
 	out := make([]Similar, 0, len(t.c))
@@ -70,6 +81,13 @@ func (m *model) similar(movieID int64, item *Item, limit int) ([]Similar, error)
 	}
 	return out, nil
 }
+
+// contentBound is above every content cosine (1 for unit vectors, plus
+// room for float32 rounding).
+const contentBound = 1.001
+
+// similarScanAll turns the skip off; only a test sets it, to compare.
+var similarScanAll = false
 
 // itemVector writes the content vector of a movie unknown to the model into
 // q (using the model's vocabulary and weights) and returns its features.
