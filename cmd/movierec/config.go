@@ -57,7 +57,8 @@ type config struct {
 	Catalog catalog.Options
 	// Engine: MOVIEREC_TRAIN_INTERVAL (1h), MOVIEREC_TRAIN_AFTER_RATINGS
 	// (1000), MOVIEREC_TRAIN_POLL (30s), MOVIEREC_TRAIN_SEED,
-	// MOVIEREC_TRAIN_WORKERS (0: all cores).
+	// MOVIEREC_TRAIN_WORKERS (0: all cores for "movierec train", all but
+	// one for serve's training).
 	Engine engine.Config
 	// TrainProcess: MOVIEREC_TRAIN_PROCESS, "child" (default: serve trains
 	// by running "movierec train" as a child process) or "inline";

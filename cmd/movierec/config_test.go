@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +65,8 @@ func TestMetricsAndDatabaseConfig(t *testing.T) {
 }
 
 // TestTrainConfig: serve trains in a child process at nice 10 unless
-// told otherwise; training workers default to all cores.
+// told otherwise; training workers default to all cores for "movierec
+// train" and to all but one (at least one) for serve.
 func TestTrainConfig(t *testing.T) {
 	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
 	cfg, err := loadConfig(env(nil))
@@ -74,8 +76,16 @@ func TestTrainConfig(t *testing.T) {
 	if cfg.TrainProcess != "child" || cfg.TrainNice != 10 || cfg.Engine.Train.Workers != 0 || serveEngine(cfg, nil).Trainer == nil {
 		t.Errorf("defaults: process %q, nice %d, workers %d", cfg.TrainProcess, cfg.TrainNice, cfg.Engine.Train.Workers)
 	}
+	if w := serveEngine(cfg, nil).Train.Workers; w != serveTrainWorkers(runtime.NumCPU()) || w >= runtime.NumCPU() && runtime.NumCPU() > 1 {
+		t.Errorf("serve trains with %d workers on %d cores", w, runtime.NumCPU())
+	}
+	for cpus, want := range map[int]int{1: 1, 2: 1, 8: 7} {
+		if got := serveTrainWorkers(cpus); got != want {
+			t.Errorf("%d cores: %d workers, want %d", cpus, got, want)
+		}
+	}
 	cfg, err = loadConfig(env(map[string]string{"MOVIEREC_TRAIN_PROCESS": "inline", "MOVIEREC_TRAIN_NICE": "19", "MOVIEREC_TRAIN_WORKERS": "3"}))
-	if err != nil || cfg.TrainNice != 19 || cfg.Engine.Train.Workers != 3 || serveEngine(cfg, nil).Trainer != nil {
+	if err != nil || cfg.TrainNice != 19 || cfg.Engine.Train.Workers != 3 || serveEngine(cfg, nil).Trainer != nil || serveEngine(cfg, nil).Train.Workers != 3 {
 		t.Errorf("set: %+v (%v)", cfg, err)
 	}
 	for name, value := range map[string]string{"MOVIEREC_TRAIN_PROCESS": "thread", "MOVIEREC_TRAIN_NICE": "20", "MOVIEREC_TRAIN_WORKERS": "-1"} {

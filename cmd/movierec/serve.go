@@ -12,6 +12,8 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/exec"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -234,13 +236,26 @@ func newCache(cfg config, metrics *observe.Metrics, log *slog.Logger) (*cache.Ca
 // (README): p99 9-10 ms quiet, 243 ms while training in process (its
 // CPU-bound goroutines and its garbage stall the request goroutines),
 // 24 ms while a child process trains.
+//
+// Training in serve leaves a core to requests: unless
+// MOVIEREC_TRAIN_WORKERS says otherwise it uses one core fewer than the
+// machine has (at least one), and the child runs with GOMAXPROCS set to
+// that, so gonum's LAPACK and the garbage collector stay within it too.
 func serveEngine(cfg config, log *slog.Logger) engine.Config {
 	c := cfg.Engine
+	if c.Train.Workers == 0 {
+		c.Train.Workers = serveTrainWorkers(runtime.NumCPU())
+	}
+	cfg.Engine = c
 	if cfg.TrainProcess == "child" {
 		c.Trainer = childTrainer(cfg, log)
 	}
 	return c
 }
+
+// serveTrainWorkers is serve's default training parallelism on a machine
+// of cpus cores: all but one.
+func serveTrainWorkers(cpus int) int { return max(1, cpus-1) }
 
 // childTrainer runs "movierec train" on the same database in a child
 // process at a lower CPU priority and waits for it.
@@ -251,7 +266,9 @@ func childTrainer(cfg config, log *slog.Logger) func(ctx context.Context) error 
 			return err
 		}
 		cmd := exec.CommandContext(ctx, exe, "train")
+		workers := strconv.Itoa(cfg.Engine.Train.Workers)
 		cmd.Env = append(os.Environ(), "DATABASE_URL="+cfg.DatabaseURL,
+			"MOVIEREC_TRAIN_WORKERS="+workers, "GOMAXPROCS="+workers,
 			// What a test binary standing in for movierec runs (see TestMain).
 			"MOVIEREC_MAIN_ARGS=train")
 		var out bytes.Buffer
