@@ -7,10 +7,13 @@ import (
 )
 
 // The quality bar of the default algorithm on ml-latest-small with the
-// offline protocol of Evaluate (seed 42, K 10, a quarter held out).
+// offline protocol of Evaluate (seed 42, K 10, a quarter held out). The
+// split and training are deterministic; the bar sits about 1% under what
+// EASE + iALS reach (nDCG@10 0.4116, P@10 0.3670 for hybrid; EASE alone
+// gave 0.4093 / 0.3674), leaving room for float rounding across machines.
 const (
-	barNDCG      = 0.40
-	barPrecision = 0.35
+	barNDCG      = 0.408
+	barPrecision = 0.362
 )
 
 func TestQualityBar(t *testing.T) {

@@ -69,13 +69,15 @@ type Config struct {
 // DefaultConfig returns the tuned defaults (tuned on a validation split
 // of ml-latest-small's training part, never on its test part).
 //
-// The collaborative model is EASE (see trainEASE): Regularization is its λ
-// and Alpha scales a rating r into the confidence 1 + Alpha·(r − 0.5)/4.5
-// (1 for 0.5 stars, 1 + Alpha for 5). EASE has a closed form, so Factors
-// and Iterations are unused (0) and Seed changes nothing: training is
-// deterministic whatever the seed. Workers bounds the goroutines of the
-// Gram, neighbour and weight stages and of Evaluate; the dense Cholesky
-// inverse runs in gonum's LAPACK, whose matrix products use up to
+// The collaborative model is EASE on the head (see trainEASE) plus iALS
+// over every movie with enough ratings (see ials.go). Regularization is
+// EASE's λ and Alpha scales a rating r into the confidence
+// 1 + Alpha·(r − 0.5)/4.5 (1 for 0.5 stars, 1 + Alpha for 5) of both.
+// Factors, Iterations, FactorRegularization and UnobservedWeight shape
+// iALS (Factors 0 turns it off); Seed draws its starting vectors, so
+// training is deterministic for a seed, whatever Workers is. Workers
+// bounds the goroutines of every stage and of Evaluate; EASE's dense
+// Cholesky inverse runs in gonum's LAPACK, whose matrix products use up to
 // GOMAXPROCS goroutines.
 //
 // Tuning (TestTune in tune_test.go, run with MOVIEREC_TUNE=1): split
@@ -101,10 +103,23 @@ type Config struct {
 //     prior exponent 0/1/2/4/8 → content nDCG@10 0.006/0.025/0.034/0.047/
 //     0.059 with coverage 0.29/0.11/0.07/0.05/0.03: 2, so content stays
 //     about content.
-//   - Tried and dropped: weighted ALS (conjugate gradient, 64 factors, 15
-//     sweeps; best λ 50, confidence 1 + 5·c(r): 0.2112 against EASE's
-//     0.2176 in the first design) and an EASE + ALS blend (+0.0008 in the
-//     final design for twice the training time); RP3beta alone (0.1985) and
+//   - iALS, added to reach the movies outside the head (same final design,
+//     seeds 1–5; EASE alone 0.1485). Alone it peaks at 0.1438 (unobserved
+//     weight α0 1, λ 0.01; α0 0.5/2 → 0.1414/0.1161, λ 0.005/0.015 →
+//     0.1397/0.1221), below EASE. Blended as EASE/max + β·factor/max, a
+//     weaker, more diverse iALS helps more: β 0.3 with α0 {0.003, 0.01,
+//     0.03} × λ {0.01, 0.05, 0.2} gave 0.1474–0.1504, best α0 0.03, λ 0.01
+//     (0.1504); β 0.5/1 → 0.1491/0.1479 there; 32/128 factors 0.1498/0.1497,
+//     20 sweeps 0.1499. Outside the head the factor score stands in for
+//     EASE's with weight τ: τ 0/0.3/0.5/0.6/0.7 → 0.1504 (no loss), τ 1
+//     → 0.1486; chosen 0.7, the smallest τ at which every movie of
+//     TestTailReach reaches a list. With it: head 3000/4000 → 0.1505–0.1510
+//     at 3–6× the training time, EASE λ 100/400 → 0.1479/0.1490, user
+//     exponent 0/0.5 → 0.1453/0.1463: kept 2000, 200, 0.25. Hybrid content
+//     weight 0.05/0.1/0.2/0.3 → 0.1503/0.1503/0.1505/0.1503: kept 0.1.
+//   - Tried and dropped: weighted ALS alone (conjugate gradient, 64
+//     factors, 15 sweeps; best λ 50, confidence 1 + 5·c(r): 0.2112 against
+//     EASE's 0.2176 in the first design); RP3beta alone (0.1985) and
 //     blended with EASE (no gain); a user-kNN blend (worse); DLAE-style
 //     dropout on the diagonal (no gain).
 func DefaultConfig() Config { return defaultConfig() }
@@ -172,8 +187,11 @@ type Recommendation struct {
 // are matched case-insensitively.
 //
 //   - collaborative: EASE scores Σ_h c(r_h)·B_hj of the History's movies
-//     in the model's head (the most-rated movies); Reason names the rated
-//     movie that adds most to the score ("Because you rated Heat 5.0").
+//     in the model's head (the most-rated movies), blended with the factor
+//     model's scores for every movie with factors (the History folded in at
+//     request time; see collabScores); Reason names the rated movie that
+//     adds most to the EASE score or, outside the head, the liked rated
+//     movie nearest in the factor model ("Because you rated Heat 5.0").
 //   - content: the cosine of the user's taste profile (genres, tags and
 //     decades of the History, weighted by score − the user's mean shrunk to
 //     3.0, so disliked movies count against) and each movie, times a mild
@@ -181,9 +199,10 @@ type Recommendation struct {
 //     your taste for Drama, Crime", "Because you like Comedy").
 //   - popularity: the catalogue by Item.Popularity, then RatingCount.
 //   - hybrid: a blend by History size: no ratings gives the popular list,
-//     fewer than 3 ratings of head movies content and popularity, more
-//     mostly the collaborative model (see the hybrid constants in serve.go); each
-//     movie is credited to the recommender with the largest share.
+//     fewer than 3 ratings with a collaborative signal content and
+//     popularity, more mostly the collaborative model (see the hybrid
+//     constants in serve.go); each movie is credited to the recommender
+//     with the largest share.
 //
 // When collaborative or content has too little signal for Limit movies,
 // popular movies fill the list, credited to popularity ("Popular with

@@ -18,8 +18,11 @@ const maxLimit = 100
 //
 //	wc·collab/maxCollab + wt·content/maxContent + wp·pop/maxPop
 //
-// (each recommender's score divided by its largest value among the
-// eligible movies) with
+// (collaborative and popularity divided by their largest value among the
+// eligible movies; content, a cosine times the popularity prior, by the
+// largest prior for a user with a collaborative signal, so that its term
+// is at most wt and only movies within wt of the list need a content
+// score, and by its largest eligible value for a cold user) with
 //
 //	wc = 1 if nc ≥ coldHistory, else 0
 //	wt = hybridContent · hybridHalf/(n + hybridHalf)

@@ -240,7 +240,8 @@ func newCache(cfg config, metrics *observe.Metrics, log *slog.Logger) (*cache.Ca
 // Training in serve leaves a core to requests: unless
 // MOVIEREC_TRAIN_WORKERS says otherwise it uses one core fewer than the
 // machine has (at least one), and the child runs with GOMAXPROCS set to
-// that, so gonum's LAPACK and the garbage collector stay within it too.
+// that, so gonum's LAPACK and the garbage collector stay within it too,
+// and with a soft memory limit (childMemoryLimit).
 func serveEngine(cfg config, log *slog.Logger) engine.Config {
 	c := cfg.Engine
 	if c.Train.Workers == 0 {
@@ -252,6 +253,13 @@ func serveEngine(cfg config, log *slog.Logger) engine.Config {
 	}
 	return c
 }
+
+// childMemoryLimit is the child trainer's soft memory limit (GOMEMLIMIT)
+// unless serve's environment sets one: near it the garbage collector runs
+// more often instead of letting garbage double the heap. It is not a cap.
+// At 25M ratings on one core the child peaked at 4.3 GB without it and
+// 3.2 GB with it (README).
+const childMemoryLimit = "3GiB"
 
 // serveTrainWorkers is serve's default training parallelism on a machine
 // of cpus cores: all but one.
@@ -267,7 +275,11 @@ func childTrainer(cfg config, log *slog.Logger) func(ctx context.Context) error 
 		}
 		cmd := exec.CommandContext(ctx, exe, "train")
 		workers := strconv.Itoa(cfg.Engine.Train.Workers)
-		cmd.Env = append(os.Environ(), "DATABASE_URL="+cfg.DatabaseURL,
+		env := os.Environ()
+		if os.Getenv("GOMEMLIMIT") == "" {
+			env = append(env, "GOMEMLIMIT="+childMemoryLimit)
+		}
+		cmd.Env = append(env, "DATABASE_URL="+cfg.DatabaseURL,
 			"MOVIEREC_TRAIN_WORKERS="+workers, "GOMAXPROCS="+workers,
 			// What a test binary standing in for movierec runs (see TestMain).
 			"MOVIEREC_MAIN_ARGS=train")
