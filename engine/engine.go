@@ -82,6 +82,10 @@ type Engine struct {
 	current atomic.Pointer[loaded]
 	trainMu sync.Mutex // one training at a time
 	holder  string     // this instance's name on the training lease
+	// unreadable is the version of the newest stored model this build
+	// could not decode (damaged, or a format it does not know): it is not
+	// fetched again, and training replaces it.
+	unreadable atomic.Pointer[string]
 }
 
 // loaded is a model with what the engine keeps beside it.
@@ -119,7 +123,9 @@ func (e *Engine) ModelVersion() string {
 }
 
 // Load serves the newest stored model. It reports false when the store
-// has none.
+// has none, or only one this build cannot decode (logged once per
+// version; Run and Tick then train as if there were none, so a damaged or
+// foreign model never stops this instance from serving its own).
 func (e *Engine) Load(ctx context.Context) (bool, error) {
 	sm, err := e.store.LatestModel(ctx)
 	if errors.Is(err, movierec.ErrNotFound) {
@@ -131,6 +137,14 @@ func (e *Engine) Load(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	m, err := recommend.Load(sm.Data)
+	if errors.Is(err, recommend.ErrCorruptModel) {
+		if e.unreadableVersion() != sm.Version {
+			e.unreadable.Store(&sm.Version)
+			e.log.Warn("the newest stored model cannot be read by this build; the next training replaces it",
+				slog.String("version", sm.Version), slog.Any("err", err))
+		}
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("load model %s: %w", sm.Version, err)
 	}
@@ -250,10 +264,18 @@ func (e *Engine) Tick(ctx context.Context) (bool, error) {
 	return e.trainShared(ctx)
 }
 
+// unreadableVersion is the stored version Load could not decode, or "".
+func (e *Engine) unreadableVersion() string {
+	if v := e.unreadable.Load(); v != nil {
+		return *v
+	}
+	return ""
+}
+
 // due loads a newer stored model if there is one, then reports whether a
 // trigger has fired for the model served.
 func (e *Engine) due(ctx context.Context) (bool, error) {
-	if v, err := e.store.LatestModelVersion(ctx); err == nil && v != e.ModelVersion() {
+	if v, err := e.store.LatestModelVersion(ctx); err == nil && v != e.ModelVersion() && v != e.unreadableVersion() {
 		if _, err := e.Load(ctx); err != nil {
 			return false, err
 		}

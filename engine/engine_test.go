@@ -322,3 +322,36 @@ func TestTrainerElsewhere(t *testing.T) {
 		t.Errorf("a failing trainer: trained %v, err %v", trained, err)
 	}
 }
+
+// TestUnreadableStoredModel: the newest stored model is one this build
+// cannot decode (damaged bytes, or a format from a newer build). The
+// engine neither fails nor waits for a trigger: it trains, serves and
+// saves its own model, which replaces it.
+func TestUnreadableStoredModel(t *testing.T) {
+	s := loaded(t)
+	ctx := context.Background()
+	bad := movierec.StoredModel{Version: "20991231T000000Z-deadbeef", TrainedAt: time.Now().UTC(),
+		Ratings: 1, Data: []byte("MOVIEREC\x09\x00\x00\x00not a model")}
+	if err := s.SaveModel(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.DefaultConfig()
+	cfg.Poll, cfg.Interval, cfg.AfterRatings = 20*time.Millisecond, 0, 0
+	e := engine.New(s, cfg, quiet)
+	if ok, err := e.Load(ctx); ok || err != nil {
+		t.Fatalf("Load of an unreadable model: %v, %v; want false, nil", ok, err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); e.Run(runCtx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, func() bool { return e.ModelVersion() != "" }, "a model of its own")
+	v, err := s.LatestModelVersion(ctx)
+	if err != nil || v != e.ModelVersion() || v == bad.Version {
+		t.Errorf("newest stored model %q (%v), serving %q", v, err, e.ModelVersion())
+	}
+	res, err := e.Recommend(ctx, engine.Request{UserID: 1, Limit: 5})
+	if err != nil || res.ModelVersion != e.ModelVersion() {
+		t.Errorf("recommendations %+v, %v", res, err)
+	}
+}

@@ -71,7 +71,7 @@ func recommendCommand(ctx context.Context, cfg config, log *slog.Logger, o recom
 	if ok, err := eng.Load(ctx); err != nil {
 		return err
 	} else if !ok {
-		return errors.New("no trained model in the database: run movierec train first")
+		return errors.New("no trained model in the database that this build can read: run movierec train first")
 	}
 	res, err := eng.Recommend(ctx, engine.Request{UserID: *user, Algorithm: *alg, Limit: *limit})
 	if err != nil {
