@@ -185,8 +185,17 @@ func (m *model) check() error {
 	if err := checkCSR(m.nbrStart, m.nbrIdx, len(m.head), n); err != nil {
 		return fmt.Errorf("neighbours: %v", err)
 	}
-	if m.fK < 0 || m.fK > maxFactors || len(m.fVec) != len(m.fItems)*int(m.fK) {
+	if m.fK < 0 || m.fK > maxFactors || len(m.fVec) != len(m.fItems)*int(m.fK) || (len(m.fItems) > 0 && m.fK == 0) {
 		return errors.New("factor lengths differ")
+	}
+	finite := func(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
+	if len(m.fItems) > 0 && !(m.fReg > 0 && m.fAlpha0 > 0 && finite(m.fReg) && finite(m.fAlpha0)) {
+		return errors.New("factor weights out of range")
+	}
+	for _, v := range m.fVec {
+		if !finite(v) {
+			return errors.New("a factor is not finite")
+		}
 	}
 	for p, i := range m.fItems {
 		if i < 0 || int(i) >= n || (p > 0 && i <= m.fItems[p-1]) {

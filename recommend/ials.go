@@ -235,7 +235,11 @@ func alsSweep(ctx context.Context, workers int, side *alsSide, x, y []float32, k
 					break
 				}
 				applyA(g, y, cs, confs, reg, dir, ad, k)
-				step := rr / dot(dir, ad)
+				den := dot(dir, ad)
+				if !(den > 0) {
+					break // converged to float32 precision
+				}
+				step := rr / den
 				axpy(step, dir, v)
 				axpy(-step, ad, res)
 				rr1 := dot(res, res)

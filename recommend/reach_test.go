@@ -3,6 +3,7 @@ package recommend
 import (
 	"context"
 	"errors"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -147,4 +148,42 @@ func TestSimilarSkipIsExact(t *testing.T) {
 		t.Error("the skip never applied")
 	}
 	t.Logf("the scan was skipped for %d of %d movies at limit 10", skipped, tried)
+}
+
+// TestLoadRefusesBadFactors: a model whose body is consistent with its
+// checksum but whose factor section is not (crafted, or written by a
+// broken build) is refused by Load, never served or a panic.
+func TestLoadRefusesBadFactors(t *testing.T) {
+	ds := syntheticDataset(120, 60, 5)
+	for name, spoil := range map[string]func(m *model){
+		"no dimensions":  func(m *model) { m.fK, m.fVec = 0, nil },
+		"short vectors":  func(m *model) { m.fVec = m.fVec[:len(m.fVec)-1] },
+		"NaN factor":     func(m *model) { m.fVec[3] = float32(math.NaN()) },
+		"zero λ":         func(m *model) { m.fReg = 0 },
+		"infinite α0":    func(m *model) { m.fAlpha0 = float32(math.Inf(1)) },
+		"unsorted items": func(m *model) { m.fItems[0], m.fItems[1] = m.fItems[1], m.fItems[0] },
+	} {
+		mdl, err := Train(context.Background(), ds, DefaultConfig(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(mdl.impl.fItems) < 2 {
+			t.Fatalf("%d movies with factors", len(mdl.impl.fItems))
+		}
+		m := mdl.impl
+		spoil(m)
+		body, err := m.encodeBody()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.ver = versionOf(m.trained, body) // a checksum that matches
+		b, err := m.marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Load(b)
+		if !errors.Is(err, ErrCorruptModel) || strings.Contains(err.Error(), "checksum") {
+			t.Errorf("%s: Load = %v, want ErrCorruptModel from the model's checks", name, err)
+		}
+	}
 }
