@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
 	gonumblas "gonum.org/v1/gonum/blas/gonum"
+	"gonum.org/v1/gonum/lapack/lapack64"
 )
 
 // The factor model reaches the whole catalogue: implicit alternating least
@@ -97,7 +99,8 @@ func trainFactors(ctx context.Context, m *model, r *ratingTable, cfg Config, rep
 
 	// Users: their ratings of factor movies (users without any keep a zero
 	// vector and are skipped). Items: the transpose.
-	users := alsSide{start: make([]int32, 1, r.users()+1)}
+	users := alsSide{start: make([]int32, 1, r.users()+1),
+		col: make([]int32, 0, len(r.items)), conf: make([]float32, 0, len(r.items))} // at most every rating
 	for u := range r.users() {
 		for x := r.userStart[u]; x < r.userStart[u+1]; x++ {
 			if p := pos[r.items[x]]; p >= 0 {
@@ -290,10 +293,8 @@ func (m *model) foldIn(s *scratch) int {
 		n++
 		c := confidence(m.alpha, e.score)
 		sc := float32(math.Sqrt(float64(c)))
-		for _, v := range m.fVec[int(p)*k : int(p)*k+k] {
-			y = append(y, sc*v)
-		}
 		for x, v := range m.fVec[int(p)*k : int(p)*k+k] {
+			y = append(y, sc*v)
 			b[x] += float64(c * v)
 		}
 	}
@@ -312,56 +313,19 @@ func (m *model) foldIn(s *scratch) int {
 	for x := range k {
 		a[x*k+x] += reg
 	}
-	if !choleskySolve(a, b, k) {
+	// The same Cholesky factorisation as EASE's solve, then two triangular
+	// solves: b becomes the user's vector.
+	u, ok := lapack64.Potrf(blas64.Symmetric{Uplo: blas.Upper, N: k, Stride: k, Data: a})
+	if !ok {
 		return 0
 	}
+	lapack64.Potrs(u, blas64.General{Rows: k, Cols: 1, Stride: 1, Data: b})
 	w := s.fw32
 	for x, v := range b {
 		w[x] = float32(v)
 	}
 	vec.Sgemv(blas.NoTrans, len(m.fItems), k, 1, m.fVec, k, w, 1, 0, s.fscore, 1)
 	return n
-}
-
-// choleskySolve solves a·x = b in place (x in b) for the symmetric positive
-// definite k×k a, of which it reads and overwrites the upper triangle. It
-// reports false when a is not positive definite.
-func choleskySolve(a, b []float64, k int) bool {
-	// a = UᵀU, U upper triangular, stored over a's upper triangle.
-	for j := range k {
-		d := a[j*k+j]
-		for x := range j {
-			d -= a[x*k+j] * a[x*k+j]
-		}
-		if !(d > 0) {
-			return false
-		}
-		d = math.Sqrt(d)
-		a[j*k+j] = d
-		for y := j + 1; y < k; y++ {
-			v := a[j*k+y]
-			for x := range j {
-				v -= a[x*k+j] * a[x*k+y]
-			}
-			a[j*k+y] = v / d
-		}
-	}
-	// Uᵀz = b, then U x = z.
-	for j := range k {
-		v := b[j]
-		for x := range j {
-			v -= a[x*k+j] * b[x]
-		}
-		b[j] = v / a[j*k+j]
-	}
-	for j := k - 1; j >= 0; j-- {
-		v := b[j]
-		for y := j + 1; y < k; y++ {
-			v -= a[j*k+y] * b[y]
-		}
-		b[j] = v / a[j*k+j]
-	}
-	return true
 }
 
 // factorNeighbours sets s.sims, for the movies whose factor vectors are
