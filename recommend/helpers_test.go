@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -160,4 +161,20 @@ func syntheticDataset(users, items int, seed uint64) *Dataset {
 		}
 	}
 	return ds
+}
+
+// sameAnswers checks that a and b give the same recommendations, for every
+// algorithm, to each of users (their ratings in ds).
+func sameAnswers(t *testing.T, a, b *Model, ds *Dataset, users []int64, limit int, what string) {
+	t.Helper()
+	for _, user := range users {
+		for _, algo := range Algorithms {
+			req := Request{History: historyOf(ds, user), Algorithm: algo, Limit: limit}
+			x, _ := a.Recommend(req)
+			y, _ := b.Recommend(req)
+			if !reflect.DeepEqual(x, y) {
+				t.Errorf("user %d %s: %s answers differently", user, algo, what)
+			}
+		}
+	}
 }

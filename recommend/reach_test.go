@@ -100,16 +100,7 @@ func TestLoadFormat1(t *testing.T) {
 	if len(old.impl.fItems) != 0 {
 		t.Fatal("a format-1 model has factors")
 	}
-	for _, user := range []int64{1, 2, 7} {
-		for _, algo := range Algorithms {
-			req := Request{History: historyOf(ds, user), Algorithm: algo, Limit: 10}
-			x, _ := mdl.Recommend(req)
-			y, _ := old.Recommend(req)
-			if !reflect.DeepEqual(x, y) {
-				t.Errorf("user %d %s: the format-1 model answers differently", user, algo)
-			}
-		}
-	}
+	sameAnswers(t, mdl, old, ds, []int64{1, 2, 7}, 10, "the format-1 model")
 	// A format it does not know is refused.
 	e.b[len(magic)] = 9
 	if _, err := Load(e.b); !errors.Is(err, ErrCorruptModel) {

@@ -447,16 +447,7 @@ func TestDeterminismAndPersistence(t *testing.T) {
 	if !bytes.Equal(cb, db) {
 		t.Error("MarshalBinary(Load(b)) != b")
 	}
-	for _, user := range []int64{3, 6, 414} {
-		for _, algo := range Algorithms {
-			req := Request{History: historyOf(sub, user), Algorithm: algo, Limit: 25}
-			x, _ := c.Recommend(req)
-			y, _ := d.Recommend(req)
-			if !reflect.DeepEqual(x, y) {
-				t.Errorf("user %d %s: loaded model answers differently", user, algo)
-			}
-		}
-	}
+	sameAnswers(t, c, d, sub, []int64{3, 6, 414}, 25, "the loaded model")
 	for _, id := range []int64{1, 296, 5} {
 		x, _ := c.SimilarMovies(id, nil, 10)
 		y, _ := d.SimilarMovies(id, nil, 10)
