@@ -86,6 +86,9 @@ type Options struct {
 	AccessLog       AccessLog
 	AccessLogSample int
 	AccessLogSlow   time.Duration
+	// Database, when set, reports the connection pools and read replicas
+	// that /health/ shows.
+	Database func() DatabaseState
 }
 
 // UsernameLimitFactor: one username may be tried this many times the login
@@ -130,6 +133,7 @@ type Server struct {
 	policies       Policies
 	limits         struct{ loginAddr, loginUserAddr, loginUser, register, password *throttle.Limiter }
 	access         *accessLog
+	database       func() DatabaseState
 }
 
 // New returns a Server, ready to serve.
@@ -137,7 +141,7 @@ func New(store Store, accounts Accounts, log *slog.Logger, opts Options) *Server
 	s := &Server{store: store, accounts: accounts, log: log, mux: http.NewServeMux(), trustProxy: opts.TrustProxy,
 		recommender: opts.Recommender, metrics: opts.Metrics, cache: opts.Cache, versions: opts.Versions, policies: opts.Policies,
 		unavailableLog: observe.Every{Interval: unavailableLogEvery}, hideMetrics: opts.HideMetrics,
-		docs: newDocsAssets(), corsOrigins: opts.CORSOrigins}
+		docs: newDocsAssets(), corsOrigins: opts.CORSOrigins, database: opts.Database}
 	if s.policies == (Policies{}) {
 		s.policies = DefaultPolicies()
 	}

@@ -10,10 +10,41 @@ import (
 const healthTimeout = 2 * time.Second
 
 type healthJSON struct {
-	Status       string  `json:"status"`
-	Database     string  `json:"database"`
-	Cache        string  `json:"cache"`
-	ModelVersion *string `json:"model_version"`
+	Status       string         `json:"status"`
+	Database     string         `json:"database"`
+	Cache        string         `json:"cache"`
+	ModelVersion *string        `json:"model_version"`
+	Pool         *PoolState     `json:"pool,omitempty"`
+	Replicas     []ReplicaState `json:"replicas,omitempty"`
+}
+
+// DatabaseState is what /health/ shows of the database's connections.
+type DatabaseState struct {
+	// Pool is the primary's connection pool.
+	Pool PoolState
+	// Replicas are the read replicas (none without).
+	Replicas []ReplicaState
+}
+
+// PoolState is a connection pool's size.
+type PoolState struct {
+	Acquired int `json:"acquired"`
+	Idle     int `json:"idle"`
+	Total    int `json:"total"`
+	Max      int `json:"max"`
+}
+
+// ReplicaState is a read replica as /health/ shows it.
+type ReplicaState struct {
+	Name string `json:"name"`
+	// State is ok, lagging, unreachable, not a standby or unknown.
+	State      string    `json:"state"`
+	LagSeconds float64   `json:"lag_seconds"`
+	Version    int64     `json:"catalog_version"`
+	Reads      int64     `json:"reads"`
+	Fallbacks  int64     `json:"fallbacks"`
+	Pool       PoolState `json:"pool"`
+	Error      string    `json:"error,omitempty"`
 }
 
 // health reports the state of each dependency; 503 when the database does
@@ -34,6 +65,10 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 		if v := s.recommender.ModelVersion(); v != "" {
 			h.ModelVersion = &v
 		}
+	}
+	if s.database != nil {
+		st := s.database()
+		h.Pool, h.Replicas = &st.Pool, st.Replicas
 	}
 	status := http.StatusOK
 	if err := s.store.Ping(ctx); err != nil {

@@ -90,6 +90,13 @@ type Options struct {
 	// instance is behind it. When it fails, a Shared catalog reads the
 	// log instead. Concurrent readers share its calls (see probeBatch).
 	Probe func(ctx context.Context) (int64, error)
+	// Lagging, when set, marks the context of a read the catalog makes in
+	// the background (loads, and the catch-ups of Run) as one a read
+	// replica may answer if it has replayed version minVersion
+	// (sqlstore.MayLag). The catalog asks for the newest version it knows
+	// of, so a replica never takes it back in time, and reads that must be
+	// fresh (a request's catch-up, a writer's) stay on the primary.
+	Lagging func(ctx context.Context, minVersion int64) context.Context
 	// Log receives catch-up failures and reloads (nil: discarded).
 	Log *slog.Logger
 }
@@ -149,6 +156,7 @@ type Catalog struct {
 	own map[int64]movierec.CatalogChange
 
 	top         atomic.Int64 // highest version applied
+	told        atomic.Int64 // highest version a notification named (see Told)
 	taxonomy    atomic.Int64 // version of the last genre or tag change applied
 	listVer     atomic.Int64
 	listAdvance atomic.Int64 // unix nanos of the last ListVersion advance
@@ -201,14 +209,37 @@ func (c *Catalog) newest(ctx context.Context) (int64, error) {
 	return c.top.Load(), nil
 }
 
-// Load (re)reads the whole catalog from the store.
+// Load (re)reads the whole catalog from the store (from a read replica
+// when Options.Lagging allows, at the newest version this catalog knows
+// of or later).
 func (c *Catalog) Load(ctx context.Context) error {
 	if err := c.lockSync(ctx); err != nil {
 		return err
 	}
 	defer c.unlockSync()
-	return c.load(ctx)
+	return c.load(background(ctx))
 }
+
+type backgroundKey struct{}
+
+// background marks ctx as the catalog's own background work, whose reads
+// Options.Lagging may send to a replica.
+func background(ctx context.Context) context.Context {
+	return context.WithValue(ctx, backgroundKey{}, true)
+}
+
+// lagging returns ctx marked by Options.Lagging when it is background
+// work (ctx unchanged otherwise).
+func (c *Catalog) lagging(ctx context.Context, minVersion int64) context.Context {
+	if c.opts.Lagging == nil || ctx.Value(backgroundKey{}) == nil {
+		return ctx
+	}
+	return c.opts.Lagging(ctx, minVersion)
+}
+
+// known is the newest version this catalog knows was committed: applied,
+// or named by a notification.
+func (c *Catalog) known() int64 { return max(c.top.Load(), c.told.Load()) }
 
 // lockSync waits for the catch-up lock, or for ctx to end.
 func (c *Catalog) lockSync(ctx context.Context) error {
@@ -224,7 +255,7 @@ func (c *Catalog) unlockSync() { <-c.syncing }
 
 func (c *Catalog) load(ctx context.Context) error {
 	start := time.Now()
-	snap, err := c.src.CatalogSnapshot(ctx, c.opts.Window)
+	snap, err := c.src.CatalogSnapshot(c.lagging(ctx, c.known()), c.opts.Window)
 	if err != nil {
 		return fmt.Errorf("catalog: load: %w", err)
 	}
@@ -400,7 +431,7 @@ func (c *Catalog) catchUp(ctx context.Context, reload bool) error {
 	after := c.floor
 	read := c.floor // the newest version read
 	for {
-		batch, err := c.src.CatalogChanges(ctx, after, changeBatch)
+		batch, err := c.src.CatalogChanges(c.lagging(ctx, c.known()), after, changeBatch)
 		if err != nil {
 			return fmt.Errorf("catalog: changes: %w", err)
 		}
@@ -469,8 +500,9 @@ func (c *Catalog) apply(ctx context.Context, changes []movierec.CatalogChange) e
 	}
 	var ratings []movierec.CatalogChange
 	reloadIDs, genreIDs, tagIDs := map[int64]bool{}, map[int64]bool{}, map[int64]bool{}
-	var taxonomy int64
+	var taxonomy, newest int64
 	for _, ch := range changes {
+		newest = max(newest, ch.Version)
 		switch ch.Kind {
 		case movierec.ChangeMovie:
 			if appliable(ch.Rating) {
@@ -486,11 +518,11 @@ func (c *Catalog) apply(ctx context.Context, changes []movierec.CatalogChange) e
 			taxonomy = max(taxonomy, ch.Version)
 		}
 	}
-	genres, goneGenres, err := reload(ctx, genreIDs, c.src.Genre)
+	genres, goneGenres, err := reload(c.lagging(ctx, newest), genreIDs, c.src.Genre)
 	if err != nil {
 		return fmt.Errorf("catalog: genres: %w", err)
 	}
-	tags, goneTags, err := reload(ctx, tagIDs, c.src.Tag)
+	tags, goneTags, err := reload(c.lagging(ctx, newest), tagIDs, c.src.Tag)
 	if err != nil {
 		return fmt.Errorf("catalog: tags: %w", err)
 	}
@@ -516,7 +548,8 @@ func (c *Catalog) apply(ctx context.Context, changes []movierec.CatalogChange) e
 	ids := slices.Sorted(maps.Keys(reloadIDs))
 	var snap movierec.CatalogSnapshot
 	if len(ids) > 0 {
-		if snap, err = c.src.CatalogMovies(ctx, since, ids); err != nil {
+		// At or after every change read (see CatalogMovies' Version).
+		if snap, err = c.src.CatalogMovies(c.lagging(ctx, newest), since, ids); err != nil {
 			return fmt.Errorf("catalog: movies: %w", err)
 		}
 	}
@@ -648,6 +681,19 @@ func (c *Catalog) prune(ctx context.Context) {
 	}
 }
 
+// Told is Notify for a notification that names the version committed:
+// background catch-ups then read from a replica only once it has
+// replayed that version (see Options.Lagging).
+func (c *Catalog) Told(version int64) {
+	for {
+		old := c.told.Load()
+		if version <= old || c.told.CompareAndSwap(old, version) {
+			break
+		}
+	}
+	c.Notify()
+}
+
 // Notify asks Run to catch up now (a PostgreSQL notification arrived).
 func (c *Catalog) Notify() {
 	select {
@@ -686,7 +732,7 @@ func (c *Catalog) Run(ctx context.Context) {
 		}
 		last = time.Now()
 		// A frozen database must not hold the catch-up lock for ever.
-		round, cancel := context.WithTimeout(ctx, roundTimeout)
+		round, cancel := context.WithTimeout(background(ctx), roundTimeout)
 		err := c.Sync(round)
 		cancel()
 		if err != nil && ctx.Err() == nil && time.Since(lastErr) > 30*time.Second {

@@ -86,6 +86,27 @@ func (s *Store) MovieRatingStats(ctx context.Context, id int64) (movierec.Rating
 	return s.Catalog.MovieRatingStats(ctx, id)
 }
 
+// MovieRatings is the SQL store's public list of a movie's ratings. With
+// read replicas (Options.Lagging) it first applies what other instances
+// committed (EnsureFreshMovie), then lets a replica answer if it has
+// replayed the movie's newest change this instance knows of: everyone,
+// the writer included, sees a rating in the list at once, and the list is
+// read from a replica unless that replica is behind the movie.
+func (s *Store) MovieRatings(ctx context.Context, id int64, offset, limit int) (movierec.Page[movierec.Rating], error) {
+	if s.Catalog.opts.Lagging == nil {
+		return s.Store.MovieRatings(ctx, id, offset, limit)
+	}
+	if err := s.Catalog.EnsureFreshMovie(ctx, id); err != nil {
+		s.Log.Debug("catalog freshness check failed; the primary answers", slog.Any("err", err))
+		return s.Store.MovieRatings(ctx, id, offset, limit)
+	}
+	v := s.Catalog.MovieVersion(id)
+	if v == 0 { // not in this catalog: anything the catalog has applied
+		v = s.Catalog.Version()
+	}
+	return s.Store.MovieRatings(s.Catalog.opts.Lagging(ctx, v), id, offset, limit)
+}
+
 // syncMovie applies this instance's pending writes to movie id, so its
 // own answers always show them. A failure is logged; the poll retries.
 func (s *Store) syncMovie(ctx context.Context, id int64) {

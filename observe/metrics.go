@@ -99,6 +99,54 @@ func (m *Metrics) RegisterPool(stats func() sqlstore.PoolStats) {
 	)
 }
 
+// RegisterReplicas exports each read replica's state (see
+// sqlstore.ReplicaStats), labelled by replica name.
+func (m *Metrics) RegisterReplicas(stats func() []sqlstore.ReplicaStats) {
+	m.Registry.MustRegister(&replicaCollector{stats: stats})
+}
+
+var (
+	replicaUpDesc = prometheus.NewDesc("movierec_db_replica_up",
+		"1 when the read replica takes reads (state ok), else 0.", []string{"replica", "state"}, nil)
+	replicaLagDesc = prometheus.NewDesc("movierec_db_replica_lag_seconds",
+		"How long ago the primary had written WAL the replica has not replayed (to the check interval).", []string{"replica"}, nil)
+	replicaReadsDesc = prometheus.NewDesc("movierec_db_replica_reads_total",
+		"Statements the read replica answered.", []string{"replica"}, nil)
+	replicaFallbacksDesc = prometheus.NewDesc("movierec_db_replica_fallbacks_total",
+		"Reads the replica failed, which the primary answered again.", []string{"replica"}, nil)
+	replicaConnsDesc = prometheus.NewDesc("movierec_db_replica_connections",
+		"The read replica's connections, by state (acquired, idle, total, max).", []string{"replica", "state"}, nil)
+)
+
+type replicaCollector struct {
+	stats func() []sqlstore.ReplicaStats
+}
+
+func (c *replicaCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{replicaUpDesc, replicaLagDesc, replicaReadsDesc, replicaFallbacksDesc, replicaConnsDesc} {
+		ch <- d
+	}
+}
+
+func (c *replicaCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, r := range c.stats() {
+		up := 0.0
+		if r.State == "ok" {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(replicaUpDesc, prometheus.GaugeValue, up, r.Name, r.State)
+		ch <- prometheus.MustNewConstMetric(replicaLagDesc, prometheus.GaugeValue, r.Lag.Seconds(), r.Name)
+		ch <- prometheus.MustNewConstMetric(replicaReadsDesc, prometheus.CounterValue, float64(r.Reads), r.Name)
+		ch <- prometheus.MustNewConstMetric(replicaFallbacksDesc, prometheus.CounterValue, float64(r.Fallbacks), r.Name)
+		for _, st := range []struct {
+			name string
+			v    int
+		}{{"acquired", r.Pool.Acquired}, {"idle", r.Pool.Idle}, {"total", r.Pool.Total}, {"max", r.Pool.Max}} {
+			ch <- prometheus.MustNewConstMetric(replicaConnsDesc, prometheus.GaugeValue, float64(st.v), r.Name, st.name)
+		}
+	}
+}
+
 // ModelInfo describes the served recommendation model.
 type ModelInfo struct {
 	Version          string

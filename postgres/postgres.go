@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -104,6 +105,15 @@ type Config struct {
 	// Schema, when set, is created if missing and used as the search_path
 	// of every connection (tests give each test its own).
 	Schema string
+	// ReplicaURLs are read replicas: streaming standbys of URL's server
+	// (see replica.go). Reads marked by sqlstore.MayLag may go to them.
+	ReplicaURLs []string
+	// MaxReplicaLag is how far behind the primary a replica may replay
+	// and still take reads (default 5s); ReplicaCheck how often replicas
+	// are checked (default 1s).
+	MaxReplicaLag, ReplicaCheck time.Duration
+	// Log receives replica state changes (nil: discarded).
+	Log *slog.Logger
 	// Deadlines bound statements on the client (see sqlstore.Deadlines;
 	// zero fields take sqlstore.DefaultDeadlines). Each also sets the
 	// server's statement_timeout as a backstop, at twice the deadline, so
@@ -152,9 +162,18 @@ func Open(ctx context.Context, cfg Config) (*sqlstore.Store, error) {
 		long.Close()
 		return nil, err
 	}
+	c := &conn{pool: pool, long: long}
+	if len(cfg.ReplicaURLs) > 0 {
+		if c.replicas, err = openReplicas(ctx, cfg, pool, dl); err != nil {
+			pool.Close()
+			long.Close()
+			return nil, err
+		}
+		c.log = c.replicas.log
+	}
 	d := Dialect
 	d.RecordChange = recordChangeSQL(poolChannel(pool))
-	s := sqlstore.New(&conn{pool: pool, long: long}, d)
+	s := sqlstore.New(c, d)
 	s.SetDeadlines(dl)
 	return s, nil
 }
@@ -270,15 +289,34 @@ type querier interface {
 
 // conn adapts a pgx pool to sqlstore.Conn. Bulk work (sqlstore.LongWork)
 // runs on long, whose statement_timeout allows it; everything else on
-// pool.
-type conn struct{ pool, long *pgxpool.Pool }
+// pool. Reads marked by sqlstore.MayLag may go to a replica instead.
+type conn struct {
+	pool, long *pgxpool.Pool
+	replicas   *replicaSet // nil without replicas
+	log        *slog.Logger
+}
 
-// pick returns the pool for ctx's work.
+// pick returns the primary's pool for ctx's work.
 func (c *conn) pick(ctx context.Context) *pgxpool.Pool {
 	if c.long != nil && sqlstore.IsLongWork(ctx) {
 		return c.long
 	}
 	return c.pool
+}
+
+// onReplica returns the replica for a read under ctx (nil: the primary),
+// its pool for ctx's work, ctx bound to it and the binding's release.
+func (c *conn) onReplica(ctx context.Context) (*replica, *pgxpool.Pool, context.Context, func()) {
+	r := c.replicas.route(ctx)
+	if r == nil {
+		return nil, nil, ctx, nil
+	}
+	r.reads.Add(1)
+	bctx, release := r.bind(ctx)
+	if sqlstore.IsLongWork(ctx) {
+		return r, r.long, bctx, release
+	}
+	return r, r.pool, bctx, release
 }
 
 // Pool returns the pgx pool under a store opened by this package, or nil.
@@ -290,9 +328,20 @@ func Pool(s *sqlstore.Store) *pgxpool.Pool {
 }
 
 func (c *conn) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	if r, p, bctx, release := c.onReplica(ctx); r != nil {
+		rows, err := p.Query(bctx, sql, args...)
+		if err != nil {
+			release()
+			return nil, r.failed(c.log, ctx, err)
+		}
+		return &replicaRows{Rows: rows, r: r, log: c.log, caller: ctx, release: release}, nil
+	}
 	return c.pick(ctx).Query(ctx, sql, args...)
 }
 func (c *conn) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	if r, p, bctx, release := c.onReplica(ctx); r != nil {
+		return replicaRow{row: p.QueryRow(bctx, sql, args...), r: r, log: c.log, caller: ctx, release: release}
+	}
 	return row{c.pick(ctx).QueryRow(ctx, sql, args...)}
 }
 func (c *conn) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
@@ -304,13 +353,23 @@ func (c *conn) CopyIn(ctx context.Context, into sqlstore.CopyInto, rows sqlstore
 }
 func (c *conn) Ping(ctx context.Context) error { return c.pool.Ping(ctx) }
 
-// Stats reports pgxpool's statistics.
-func (c *conn) Stats() sqlstore.PoolStats {
-	st := c.pool.Stat()
+// Stats reports the primary pool's statistics.
+func (c *conn) Stats() sqlstore.PoolStats { return poolStats(c.pool) }
+
+// ReplicaStats reports the read replicas' states (nil without).
+func (c *conn) ReplicaStats() []sqlstore.ReplicaStats { return c.replicas.stats() }
+
+// poolStats reports a pgx pool's statistics.
+func poolStats(p *pgxpool.Pool) sqlstore.PoolStats {
+	st := p.Stat()
 	return sqlstore.PoolStats{Acquired: int(st.AcquiredConns()), Idle: int(st.IdleConns()), Total: int(st.TotalConns()),
 		Max: int(st.MaxConns()), Waits: st.EmptyAcquireCount(), WaitTime: st.EmptyAcquireWaitTime()}
 }
+
 func (c *conn) Close() error {
+	if c.replicas != nil {
+		c.replicas.close()
+	}
 	c.pool.Close()
 	if c.long != nil {
 		c.long.Close()
@@ -322,6 +381,17 @@ func (c *conn) Close() error {
 // statement sees the snapshot of the first.
 func (c *conn) InReadTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	if r, p, bctx, release := c.onReplica(ctx); r != nil {
+		defer release()
+		alive, _ := r.ready()
+		return r.failed(c.log, ctx, pgx.BeginTxFunc(bctx, p, opts, func(t pgx.Tx) error {
+			// fn's statements carry the caller's context: when the replica
+			// is taken out (frozen, say), break the connection under them.
+			stop := context.AfterFunc(alive, func() { t.Conn().PgConn().Conn().Close() })
+			defer stop()
+			return fn(tx{t})
+		}))
+	}
 	return pgx.BeginTxFunc(ctx, c.pick(ctx), opts, func(t pgx.Tx) error { return fn(tx{t}) })
 }
 

@@ -301,7 +301,15 @@ func scanRatingWithMovie(row Row, r *movierec.Rating, m *movierec.Movie) error {
 
 // MovieRatings returns a page of a movie's ratings, newest first, with
 // usernames. An unknown movie wraps ErrNotFound.
-func (s *Store) MovieRatings(ctx context.Context, movieID int64, offset, limit int) (movierec.Page[movierec.Rating], error) {
+func (s *Store) MovieRatings(ctx context.Context, movieID int64, offset, limit int) (page movierec.Page[movierec.Rating], err error) {
+	err = retryOnPrimary(ctx, func(ctx context.Context) error {
+		page, err = s.movieRatings(ctx, movieID, offset, limit)
+		return err
+	})
+	return page, err
+}
+
+func (s *Store) movieRatings(ctx context.Context, movieID int64, offset, limit int) (movierec.Page[movierec.Rating], error) {
 	page := movierec.Page[movierec.Rating]{Items: []movierec.Rating{}}
 	if err := s.conn.QueryRow(ctx, `SELECT rating_count FROM movies WHERE id = $1`, movieID).Scan(&page.Count); err == ErrNoRows {
 		return page, fmt.Errorf("MovieRatings(%d): %w", movieID, movierec.ErrNotFound)

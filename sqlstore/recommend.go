@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,9 +11,28 @@ import (
 )
 
 // ForEachRating calls fn for every rating, in (user, movie) order,
-// streaming rather than loading them all at once.
+// streaming rather than loading them all at once. It is training's
+// input, which may lag: a read replica may answer (see MayLag). A replica
+// that fails before the first rating is replaced by the primary; after
+// it, the error is returned (fn has seen part of the ratings).
 func (s *Store) ForEachRating(ctx context.Context, fn func(movierec.DatasetRating) error) error {
 	ctx = LongWork(ctx) // bulk: see Deadlines
+	if _, ok := LagAllowed(ctx); !ok {
+		ctx = MayLag(ctx, 0)
+	}
+	started := false
+	seen := func(r movierec.DatasetRating) error {
+		started = true
+		return fn(r)
+	}
+	err := s.forEachRating(ctx, seen)
+	if err != nil && !started && errors.Is(err, ErrReplicaFailed) && ctx.Err() == nil {
+		err = s.forEachRating(primaryOnly(ctx), seen)
+	}
+	return err
+}
+
+func (s *Store) forEachRating(ctx context.Context, fn func(movierec.DatasetRating) error) error {
 	rows, err := s.conn.Query(ctx, `SELECT user_id, movie_id, score, rated_at FROM ratings ORDER BY user_id, movie_id`)
 	if err != nil {
 		return fmt.Errorf("ForEachRating: %w", err)

@@ -26,29 +26,31 @@ const catalogChunk = 500
 func (s *Store) CatalogSnapshot(ctx context.Context, window time.Duration) (movierec.CatalogSnapshot, error) {
 	ctx = LongWork(ctx) // bulk: see Deadlines
 	var snap movierec.CatalogSnapshot
-	err := s.inReadTx(ctx, func(tx DB) error {
-		snap = movierec.CatalogSnapshot{}
-		var err error
-		if snap.Version, err = catalogVersion(ctx, tx); err != nil {
-			return fmt.Errorf("version: %w", err)
-		}
-		if snap.Genres, err = allGenres(ctx, tx); err != nil {
-			return fmt.Errorf("genres: %w", err)
-		}
-		if snap.Tags, err = allTags(ctx, tx); err != nil {
-			return fmt.Errorf("tags: %w", err)
-		}
-		newest, err := newestRating(ctx, tx)
-		if err != nil {
-			return fmt.Errorf("newest rating: %w", err)
-		}
-		var since *time.Time
-		if !newest.IsZero() {
-			snap.Newest, snap.Since = newest, newest.Add(-window)
-			since = &snap.Since
-		}
-		snap.Movies, err = loadCatalogMovies(ctx, tx, nil, since)
-		return err
+	err := retryOnPrimary(ctx, func(ctx context.Context) error {
+		return s.inReadTx(ctx, func(tx DB) error {
+			snap = movierec.CatalogSnapshot{}
+			var err error
+			if snap.Version, err = catalogVersion(ctx, tx); err != nil {
+				return fmt.Errorf("version: %w", err)
+			}
+			if snap.Genres, err = allGenres(ctx, tx); err != nil {
+				return fmt.Errorf("genres: %w", err)
+			}
+			if snap.Tags, err = allTags(ctx, tx); err != nil {
+				return fmt.Errorf("tags: %w", err)
+			}
+			newest, err := newestRating(ctx, tx)
+			if err != nil {
+				return fmt.Errorf("newest rating: %w", err)
+			}
+			var since *time.Time
+			if !newest.IsZero() {
+				snap.Newest, snap.Since = newest, newest.Add(-window)
+				since = &snap.Since
+			}
+			snap.Movies, err = loadCatalogMovies(ctx, tx, nil, since)
+			return err
+		})
 	})
 	if err != nil {
 		return movierec.CatalogSnapshot{}, fmt.Errorf("CatalogSnapshot: %w", err)
@@ -73,23 +75,25 @@ func (s *Store) CatalogMovies(ctx context.Context, since time.Time, ids []int64)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	var snap movierec.CatalogSnapshot
-	err := s.inReadTx(ctx, func(tx DB) error {
-		snap = movierec.CatalogSnapshot{Since: since, Movies: []movierec.CatalogMovie{}}
-		var err error
-		if snap.Version, err = catalogVersion(ctx, tx); err != nil {
-			return fmt.Errorf("version: %w", err)
-		}
-		if snap.Newest, err = newestRating(ctx, tx); err != nil {
-			return fmt.Errorf("newest rating: %w", err)
-		}
-		for chunk := range slices.Chunk(ids, catalogChunk) {
-			got, err := loadCatalogMovies(ctx, tx, chunk, &since)
-			if err != nil {
-				return err
+	err := retryOnPrimary(ctx, func(ctx context.Context) error {
+		return s.inReadTx(ctx, func(tx DB) error {
+			snap = movierec.CatalogSnapshot{Since: since, Movies: []movierec.CatalogMovie{}}
+			var err error
+			if snap.Version, err = catalogVersion(ctx, tx); err != nil {
+				return fmt.Errorf("version: %w", err)
 			}
-			snap.Movies = append(snap.Movies, got...)
-		}
-		return nil
+			if snap.Newest, err = newestRating(ctx, tx); err != nil {
+				return fmt.Errorf("newest rating: %w", err)
+			}
+			for chunk := range slices.Chunk(ids, catalogChunk) {
+				got, err := loadCatalogMovies(ctx, tx, chunk, &since)
+				if err != nil {
+					return err
+				}
+				snap.Movies = append(snap.Movies, got...)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return movierec.CatalogSnapshot{}, fmt.Errorf("CatalogMovies: %w", err)

@@ -32,7 +32,15 @@ func (s *Store) Genres(ctx context.Context, offset, limit int) (movierec.Page[mo
 }
 
 // Genre returns one genre, or an error wrapping movierec.ErrNotFound.
-func (s *Store) Genre(ctx context.Context, id int64) (movierec.Genre, error) {
+func (s *Store) Genre(ctx context.Context, id int64) (v movierec.Genre, err error) {
+	err = retryOnPrimary(ctx, func(ctx context.Context) error {
+		v, err = s.genre(ctx, id)
+		return err
+	})
+	return v, err
+}
+
+func (s *Store) genre(ctx context.Context, id int64) (movierec.Genre, error) {
 	var g movierec.Genre
 	err := s.conn.QueryRow(ctx, `SELECT g.id, g.name, g.description,
 		(SELECT count(*) FROM movie_genres mg WHERE mg.genre_id = g.id)
@@ -76,7 +84,15 @@ func (s *Store) Tags(ctx context.Context, search string, offset, limit int) (mov
 }
 
 // Tag returns one tag, or an error wrapping movierec.ErrNotFound.
-func (s *Store) Tag(ctx context.Context, id int64) (movierec.Tag, error) {
+func (s *Store) Tag(ctx context.Context, id int64) (v movierec.Tag, err error) {
+	err = retryOnPrimary(ctx, func(ctx context.Context) error {
+		v, err = s.tag(ctx, id)
+		return err
+	})
+	return v, err
+}
+
+func (s *Store) tag(ctx context.Context, id int64) (movierec.Tag, error) {
 	var t movierec.Tag
 	err := s.conn.QueryRow(ctx, `SELECT t.id, t.name,
 		(SELECT count(DISTINCT tg.movie_id) FROM taggings tg WHERE tg.tag_id = t.id)

@@ -43,45 +43,94 @@ func OwnPostgres(tb testing.TB) *Cluster {
 	}
 	sort.Strings(bins)
 	c := &Cluster{tb: tb, bin: filepath.Dir(bins[len(bins)-1])}
-	parent, err := os.MkdirTemp("", "movierec-pg-")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { os.RemoveAll(parent) })
-	c.dir = filepath.Join(parent, "data")
 	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
+		if _, err := user.Lookup("postgres"); err != nil {
 			tb.Fatalf("running as root, a cluster needs the postgres user: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(parent, uid, gid); err != nil {
-			tb.Fatal(err)
 		}
 		c.asUser = "postgres"
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c.port = ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	parent := newParent(tb, c.asUser)
+	c.dir = filepath.Join(parent, "data")
+	c.port = freePort(tb)
 	c.run("initdb", "-D", c.dir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-	conf := fmt.Sprintf("\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\nfsync = off\n"+
-		"shared_buffers = 32MB\nmax_connections = 50\n", c.port, parent)
-	f, err := os.OpenFile(filepath.Join(c.dir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	f.WriteString(conf)
-	f.Close()
+	c.Set(fmt.Sprintf("port = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\nfsync = off\n"+
+		"shared_buffers = 32MB\nmax_connections = 50", c.port, parent))
 	c.Start()
 	tb.Cleanup(func() {
 		c.Thaw()
 		c.pgctl("stop", "-m", "immediate")
 	})
 	return c
+}
+
+// freePort returns a loopback TCP port nobody listens on.
+func freePort(tb testing.TB) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// newParent makes the temporary directory of a cluster, owned by the
+// user the cluster runs as.
+func newParent(tb testing.TB, asUser string) string {
+	parent, err := os.MkdirTemp("", "movierec-pg-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(parent) })
+	if asUser != "" {
+		u, err := user.Lookup(asUser)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(parent, uid, gid); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return parent
+}
+
+// Standby starts a streaming standby of c (pg_basebackup -R over
+// replication on loopback, which initdb's trust pg_hba allows) on a port
+// of its own, a read replica for the test; it is stopped when the test
+// ends. Its URL names the same database as c's.
+func (c *Cluster) Standby() *Cluster {
+	c.tb.Helper()
+	parent := newParent(c.tb, c.asUser)
+	sb := &Cluster{tb: c.tb, bin: c.bin, dir: filepath.Join(parent, "data"), asUser: c.asUser, port: freePort(c.tb)}
+	sb.run("pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(c.port), "-U", "postgres", "-D", sb.dir,
+		"-R", "-X", "stream", "--no-sync")
+	sb.Set(fmt.Sprintf("port = %d\nunix_socket_directories = '%s'\nhot_standby_feedback = on", sb.port, parent))
+	sb.Start()
+	c.tb.Cleanup(func() {
+		sb.Thaw()
+		sb.pgctl("stop", "-m", "immediate")
+	})
+	return sb
+}
+
+// Set appends settings (postgresql.conf lines) to the cluster's
+// configuration; a running server reloads it (only settings that a
+// reload changes take effect).
+func (c *Cluster) Set(lines string) {
+	c.tb.Helper()
+	f, err := os.OpenFile(filepath.Join(c.dir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	_, err = f.WriteString("\n" + lines + "\n")
+	f.Close()
+	if err != nil {
+		c.tb.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(c.dir, "postmaster.pid")); err == nil {
+		c.pgctl("reload")
+	}
 }
 
 // URL is the cluster's postgres database.

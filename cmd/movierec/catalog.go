@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"strconv"
 
 	"github.com/movierec/movierec/cache"
 	"github.com/movierec/movierec/catalog"
@@ -27,6 +28,9 @@ func startCatalog(ctx context.Context, cfg config, store *sqlstore.Store, answer
 	if answers != nil && answers.Shared() {
 		opts.Probe = answers.CatalogVersion
 	}
+	if len(store.ReplicaStats()) > 0 {
+		opts.Lagging = sqlstore.MayLag
+	}
 	cat := catalog.New(store, opts)
 	if err := cat.Load(ctx); err != nil {
 		return nil, nil, err
@@ -43,7 +47,13 @@ func startCatalog(ctx context.Context, cfg config, store *sqlstore.Store, answer
 		waits++
 		go func() {
 			defer func() { done <- struct{}{} }()
-			err := postgres.Listen(runCtx, postgres.Pool(store), postgres.Channel(store), func(string) { cat.Notify() }, log)
+			err := postgres.Listen(runCtx, postgres.Pool(store), postgres.Channel(store), func(msg string) {
+				if v, err := strconv.ParseInt(msg, 10, 64); err == nil {
+					cat.Told(v) // the payload is the change's version
+				} else {
+					cat.Notify()
+				}
+			}, log)
 			if err != nil && runCtx.Err() == nil {
 				log.Error("catalog notifications stopped; relying on the poll", slog.Any("err", err))
 			}

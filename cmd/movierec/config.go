@@ -20,30 +20,35 @@ import (
 // config is everything the binary reads from its environment, once, in
 // main. Flags override the matching variables.
 type config struct {
-	Addr          string             // MOVIEREC_ADDR, default ":8000"
-	DatabaseURL   string             // DATABASE_URL, default "sqlite://movierec.db"
-	RedisURL      string             // REDIS_URL, default unset (in-process cache only)
-	DBMinConns    int32              // MOVIEREC_DB_MIN_CONNS, default 5 (PostgreSQL)
-	DBMaxConns    int32              // MOVIEREC_DB_MAX_CONNS, default 20 (PostgreSQL)
-	DBDeadlines   sqlstore.Deadlines // MOVIEREC_DB_STATEMENT_TIMEOUT (5s), MOVIEREC_DB_LONG_TIMEOUT (1h: imports, catalog loads, training)
-	DemoData      string             // MOVIEREC_DEMO_DATA: auto (empty SQLite only), always, never
-	LogLevel      slog.Level         // MOVIEREC_LOG_LEVEL: debug, info, warn, error
-	LogFormat     string             // MOVIEREC_LOG_FORMAT: text or json
-	ShutdownGrace time.Duration      // MOVIEREC_SHUTDOWN_GRACE, default 10s
-	ShutdownDelay time.Duration      // MOVIEREC_SHUTDOWN_DELAY, default 0: keep serving, not ready, this long before closing
-	SecretKey     string             // MOVIEREC_SECRET_KEY: token signing key; unset = generated once and kept in the database
-	LoginLimit    throttle.Limit     // MOVIEREC_THROTTLE_LOGIN, default 5/min (per address and per username)
-	RegisterLimit throttle.Limit     // MOVIEREC_THROTTLE_REGISTER, default 3/min (per address)
-	PasswordLimit throttle.Limit     // MOVIEREC_THROTTLE_PASSWORD, default 5/min (password changes per user)
-	TrustProxy    bool               // MOVIEREC_TRUST_PROXY: take client addresses from X-Forwarded-For
-	CORSOrigins   []string           // MOVIEREC_CORS_ORIGINS: origins allowed to call the API from browsers (comma-separated; unset = CORS off)
-	Argon2        auth.Argon2Params  // MOVIEREC_ARGON2_MEMORY_KIB (12288), MOVIEREC_ARGON2_TIME (2)
-	Cache         bool               // MOVIEREC_CACHE (true): cache answers
-	CacheTTL      api.Policies       // MOVIEREC_CACHE_TTL_{LIST,POPULAR,DETAIL,RECOMMENDATIONS}: 15m, 10m, 1h, 30m
-	Debug         bool               // MOVIEREC_DEBUG=1: debug logs with every SQL statement and its duration
-	SlowQuery     time.Duration      // MOVIEREC_SLOW_QUERY (200ms): log slower statements (0 = off)
-	AdminAddr     string             // MOVIEREC_ADMIN_ADDR: listener for /metrics and /debug/pprof (unset = none)
-	PublicMetrics bool               // MOVIEREC_PUBLIC_METRICS: /metrics on the public port too (default: only without MOVIEREC_ADMIN_ADDR)
+	Addr        string             // MOVIEREC_ADDR, default ":8000"
+	DatabaseURL string             // DATABASE_URL, default "sqlite://movierec.db"
+	RedisURL    string             // REDIS_URL, default unset (in-process cache only)
+	DBMinConns  int32              // MOVIEREC_DB_MIN_CONNS, default 5 (PostgreSQL)
+	DBMaxConns  int32              // MOVIEREC_DB_MAX_CONNS, default 20 (PostgreSQL)
+	DBDeadlines sqlstore.Deadlines // MOVIEREC_DB_STATEMENT_TIMEOUT (5s), MOVIEREC_DB_LONG_TIMEOUT (1h: imports, catalog loads, training)
+	// DATABASE_REPLICA_URLS: PostgreSQL read replicas (comma-separated);
+	// MOVIEREC_DB_REPLICA_MAX_LAG (5s): a replica further behind takes no
+	// reads; MOVIEREC_DB_REPLICA_CHECK (1s): how often replicas are checked.
+	ReplicaURLs                    []string
+	ReplicaMaxLag, ReplicaInterval time.Duration
+	DemoData                       string            // MOVIEREC_DEMO_DATA: auto (empty SQLite only), always, never
+	LogLevel                       slog.Level        // MOVIEREC_LOG_LEVEL: debug, info, warn, error
+	LogFormat                      string            // MOVIEREC_LOG_FORMAT: text or json
+	ShutdownGrace                  time.Duration     // MOVIEREC_SHUTDOWN_GRACE, default 10s
+	ShutdownDelay                  time.Duration     // MOVIEREC_SHUTDOWN_DELAY, default 0: keep serving, not ready, this long before closing
+	SecretKey                      string            // MOVIEREC_SECRET_KEY: token signing key; unset = generated once and kept in the database
+	LoginLimit                     throttle.Limit    // MOVIEREC_THROTTLE_LOGIN, default 5/min (per address and per username)
+	RegisterLimit                  throttle.Limit    // MOVIEREC_THROTTLE_REGISTER, default 3/min (per address)
+	PasswordLimit                  throttle.Limit    // MOVIEREC_THROTTLE_PASSWORD, default 5/min (password changes per user)
+	TrustProxy                     bool              // MOVIEREC_TRUST_PROXY: take client addresses from X-Forwarded-For
+	CORSOrigins                    []string          // MOVIEREC_CORS_ORIGINS: origins allowed to call the API from browsers (comma-separated; unset = CORS off)
+	Argon2                         auth.Argon2Params // MOVIEREC_ARGON2_MEMORY_KIB (12288), MOVIEREC_ARGON2_TIME (2)
+	Cache                          bool              // MOVIEREC_CACHE (true): cache answers
+	CacheTTL                       api.Policies      // MOVIEREC_CACHE_TTL_{LIST,POPULAR,DETAIL,RECOMMENDATIONS}: 15m, 10m, 1h, 30m
+	Debug                          bool              // MOVIEREC_DEBUG=1: debug logs with every SQL statement and its duration
+	SlowQuery                      time.Duration     // MOVIEREC_SLOW_QUERY (200ms): log slower statements (0 = off)
+	AdminAddr                      string            // MOVIEREC_ADMIN_ADDR: listener for /metrics and /debug/pprof (unset = none)
+	PublicMetrics                  bool              // MOVIEREC_PUBLIC_METRICS: /metrics on the public port too (default: only without MOVIEREC_ADMIN_ADDR)
 	// MOVIEREC_ACCESS_LOG (sample): all, sample, errors or off;
 	// MOVIEREC_ACCESS_LOG_SAMPLE (100): under sample, one line per N
 	// ordinary requests; MOVIEREC_ACCESS_LOG_SLOW (500ms): slower requests
@@ -138,6 +143,25 @@ func loadConfig(getenv func(string) string) (config, error) {
 	durVar("MOVIEREC_DB_STATEMENT_TIMEOUT", &c.DBDeadlines.Statement)
 	durVar("MOVIEREC_DB_LONG_TIMEOUT", &c.DBDeadlines.Long)
 	durVar("MOVIEREC_SHUTDOWN_DELAY", &c.ShutdownDelay)
+	for _, u := range strings.Split(getenv("DATABASE_REPLICA_URLS"), ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			c.ReplicaURLs = append(c.ReplicaURLs, u)
+		}
+	}
+	if len(c.ReplicaURLs) > 0 && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, "DATABASE_REPLICA_URLS: read replicas need a PostgreSQL DATABASE_URL")
+	}
+	for _, u := range c.ReplicaURLs {
+		if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+			errs = append(errs, fmt.Sprintf("DATABASE_REPLICA_URLS: %q is not a postgres:// URL", redactURL(u)))
+		}
+	}
+	c.ReplicaMaxLag, c.ReplicaInterval = 5*time.Second, time.Second
+	durVar("MOVIEREC_DB_REPLICA_MAX_LAG", &c.ReplicaMaxLag)
+	durVar("MOVIEREC_DB_REPLICA_CHECK", &c.ReplicaInterval)
+	if c.ReplicaInterval <= 0 {
+		errs = append(errs, "MOVIEREC_DB_REPLICA_CHECK: want a positive duration such as 1s")
+	}
 	durVar("MOVIEREC_CACHE_TTL_LIST", &c.CacheTTL.List.TTL)
 	durVar("MOVIEREC_CACHE_TTL_POPULAR", &c.CacheTTL.Popular.TTL)
 	durVar("MOVIEREC_CACHE_TTL_DETAIL", &c.CacheTTL.Detail.TTL)

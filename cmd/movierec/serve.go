@@ -26,6 +26,7 @@ import (
 	"github.com/movierec/movierec/engine"
 	"github.com/movierec/movierec/observe"
 	"github.com/movierec/movierec/postgres"
+	"github.com/movierec/movierec/sqlstore"
 	"github.com/movierec/movierec/throttle"
 	"github.com/movierec/movierec/web"
 )
@@ -70,6 +71,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	store.Observe(obs)
 	metrics.RegisterPool(store.PoolStats)
+	metrics.RegisterReplicas(store.ReplicaStats)
 	answers, closeCache, err := newCache(cfg, metrics, log)
 	if err != nil {
 		return err
@@ -115,7 +117,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	srv := api.New(cs, accounts, log, api.Options{ThrottleStore: throttles, LoginLimit: cfg.LoginLimit, Versions: cs.Catalog,
 		RegisterLimit: cfg.RegisterLimit, PasswordLimit: cfg.PasswordLimit, TrustProxy: cfg.TrustProxy, CORSOrigins: cfg.CORSOrigins, Recommender: eng, Metrics: metrics, HideMetrics: !cfg.PublicMetrics,
 		Cache: answers, Policies: cfg.CacheTTL,
-		AccessLog: cfg.AccessLog, AccessLogSample: cfg.AccessLogSample, AccessLogSlow: cfg.AccessLogSlow})
+		AccessLog: cfg.AccessLog, AccessLogSample: cfg.AccessLogSample, AccessLogSlow: cfg.AccessLogSlow,
+		Database: databaseState(store)})
 	srv.SetWeb(web.New(srv, accounts, log)) // pages for people, made through the API in process
 	if cfg.AdminAddr != "" {
 		admin, err := serveAdmin(cfg.AdminAddr, metrics, log)
@@ -302,5 +305,24 @@ func childTrainer(cfg config, log *slog.Logger) func(ctx context.Context) error 
 		log.Info("model trained by a child process", slog.Duration("took", time.Since(start).Round(time.Millisecond)),
 			slog.Int("nice", cfg.TrainNice))
 		return nil
+	}
+}
+
+// databaseState reports the pools and replicas /health/ shows (nil on
+// SQLite, which has neither).
+func databaseState(store *sqlstore.Store) func() api.DatabaseState {
+	if store.Dialect() != "postgres" {
+		return nil
+	}
+	pool := func(p sqlstore.PoolStats) api.PoolState {
+		return api.PoolState{Acquired: p.Acquired, Idle: p.Idle, Total: p.Total, Max: p.Max}
+	}
+	return func() api.DatabaseState {
+		st := api.DatabaseState{Pool: pool(store.PoolStats())}
+		for _, r := range store.ReplicaStats() {
+			st.Replicas = append(st.Replicas, api.ReplicaState{Name: r.Name, State: r.State, LagSeconds: r.Lag.Seconds(),
+				Version: r.Version, Reads: r.Reads, Fallbacks: r.Fallbacks, Pool: pool(r.Pool), Error: r.Err})
+		}
+		return st
 	}
 }

@@ -20,7 +20,8 @@ func openStore(ctx context.Context, cfg config) (*sqlstore.Store, error) {
 	switch {
 	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
 		return postgres.Open(ctx, postgres.Config{URL: u, MinConns: cfg.DBMinConns, MaxConns: cfg.DBMaxConns,
-			Deadlines: cfg.DBDeadlines})
+			Deadlines: cfg.DBDeadlines, ReplicaURLs: cfg.ReplicaURLs, MaxReplicaLag: cfg.ReplicaMaxLag,
+			ReplicaCheck: cfg.ReplicaInterval, Log: cfg.logger()})
 	case strings.HasPrefix(u, "sqlite:"):
 		path, err := sqlite.PathFromURL(u)
 		if err != nil {
