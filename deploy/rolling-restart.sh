@@ -36,6 +36,9 @@
 #   WARMUP       read-only warm-up through nginx before measuring (default 10s; SHORT: 4s)
 #   LEAD, TAIL   seconds of load before the first and after the last restart (default 3; SHORT: 2)
 #   SHUTDOWN_DELAY, SHUTDOWN_GRACE   MOVIEREC_SHUTDOWN_DELAY/GRACE of the instances (2s, 10s)
+#   CYCLES       rolling restarts (1, 2, 1, 2, ...) during the one load run (default 1);
+#                more make rare races show
+#   NGINX_CONF   the proxy config to test (default deploy/nginx/movierec.conf)
 #   DATA         MovieLens directory (default ../shared/data/movielens/ml-latest-small
 #                from the repository root)
 #   SHORT=1      the restart test only, with short durations (CI)
@@ -58,6 +61,8 @@ CONNECTIONS=${CONNECTIONS:-50}
 THREADS=${THREADS:-2}
 WRITE_SHARE=${WRITE_SHARE:-0.05}
 KEEP_TMP=${KEEP_TMP:-0}
+CYCLES=${CYCLES:-1}
+NGINX_CONF=${NGINX_CONF:-$script_dir/nginx/movierec.conf}
 SHUTDOWN_DELAY=${SHUTDOWN_DELAY:-2s}
 SHUTDOWN_GRACE=${SHUTDOWN_GRACE:-10s}
 DATA=${DATA:-$repo_root/../shared/data/movielens/ml-latest-small}
@@ -106,7 +111,8 @@ if [ "$(id -u)" = 0 ]; then
 fi
 [ -f "$DATA/movies.csv" ] && [ -f "$DATA/ratings.csv" ] || die "no MovieLens data in $DATA (DATA=...)"
 DATA=$(cd "$DATA" && pwd)
-for n in "$CONNECTIONS" "$THREADS" "$USERS" "$ROUNDS" "$LEAD" "$TAIL"; do
+[ -f "$NGINX_CONF" ] || die "no nginx config $NGINX_CONF"
+for n in "$CONNECTIONS" "$THREADS" "$USERS" "$ROUNDS" "$LEAD" "$TAIL" "$CYCLES"; do
 	[[ $n =~ ^[0-9]+$ ]] || die "not a whole number: $n"
 done
 awk -v s="$WRITE_SHARE" 'BEGIN { exit !(s ~ /^[0-9]*\.?[0-9]+$/ && s >= 0 && s <= 1) }' ||
@@ -312,7 +318,7 @@ done
 mkdir -p "$tmp/nginx"
 conf=$tmp/nginx/movierec.conf
 sed -e "s/127\.0\.0\.1:8001\b/127.0.0.1:$port1/" -e "s/127\.0\.0\.1:8002\b/127.0.0.1:$port2/" \
-	-e "s/^\(    listen \)80;/\1127.0.0.1:$proxy_port;/" "$script_dir/nginx/movierec.conf" >"$conf"
+	-e "s/^\(    listen \)80;/\1127.0.0.1:$proxy_port;/" "$NGINX_CONF" >"$conf"
 grep -q "server 127.0.0.1:$port1 " "$conf" && grep -q "server 127.0.0.1:$port2 " "$conf" &&
 	grep -q "listen 127.0.0.1:$proxy_port;" "$conf" ||
 	die "could not render deploy/nginx/movierec.conf (expected 'server 127.0.0.1:8001 ', ':8002 ' and 'listen 80;')"
@@ -434,14 +440,15 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 # The load runs until the restarts are done plus TAIL seconds, then wrk is
 # stopped with SIGINT (it reports what it did so far). The cap only bounds a
 # stuck run.
-cap_s=$((LEAD + TAIL + 2 * (delay_s + grace_s + 60 + 30)))
+cap_s=$((LEAD + TAIL + CYCLES * 2 * (delay_s + grace_s + 60 + 30)))
 err_lines_before=$(wc -l <"$tmp/nginx/error.log")
 access_lines_before=$(wc -l <"$tmp/nginx/access.log")
-log "rolling restart: mixed load (write share $WRITE_SHARE, $CONNECTIONS connections) through nginx"
+log "rolling restart$([ "$CYCLES" = 1 ] || echo " x $CYCLES"): mixed load (write share $WRITE_SHARE, $CONNECTIONS connections) through nginx"
 wrk_start rolling "$proxy" "$WRITE_SHARE" "${cap_s}s"
 sleep "$LEAD"
 restart_rows=()
-for i in 1 2; do
+for ((k = 0; k < 2 * CYCLES; k++)); do
+	i=$((k % 2 + 1))
 	before=$(routed "$i")
 	t0=$(now)
 	kill -TERM "${inst_pid[$i]}"

@@ -58,10 +58,9 @@ func TestSlowStatementLog(t *testing.T) {
 		t.Errorf("request stats: %d queries, %v", stats.Queries(), stats.DBTime())
 	}
 	buf.Reset()
-	var one int
-	if err := s.Conn().QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
-		t.Fatal(err)
-	}
+	// A statement under the threshold (reported directly: a real one may
+	// take 100 ms on a loaded machine) is not logged.
+	obs.Statement(ctx, `SELECT 1`, nil, 10*time.Millisecond, nil)
 	if buf.Len() != 0 {
 		t.Errorf("a fast statement was logged: %s", buf.String())
 	}
