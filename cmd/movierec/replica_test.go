@@ -39,7 +39,7 @@ func TestServeWithReplica(t *testing.T) {
 	})
 	env := map[string]string{"DATABASE_URL": primary.URL(), "DATABASE_REPLICA_URLS": standby.URL(),
 		"MOVIEREC_DB_REPLICA_CHECK": "100ms", "MOVIEREC_LOG_LEVEL": "warn",
-		"MOVIEREC_SECRET_KEY": "a-shared-signing-key-of-32-characters-or-more",
+		"MOVIEREC_SECRET_KEY":     "a-shared-signing-key-of-32-characters-or-more",
 		"MOVIEREC_TRAIN_INTERVAL": "0", "MOVIEREC_TRAIN_AFTER_RATINGS": "0", "MOVIEREC_TRAIN_PROCESS": "inline",
 		"MOVIEREC_DEMO_DATA": "never", "MOVIEREC_THROTTLE_REGISTER": "off"}
 	a, b := startServe(t, env), startServe(t, env)
