@@ -20,8 +20,9 @@
 #    3xx included, or a socket error: connect, read, write, timeout) counts;
 #    the script exits 1 if there is one.
 # 2. Proxy cost (not with SHORT=1): the same load without restarts, DURATION
-#    long, through nginx and directly to instance 1, alternated ROUNDS times;
-#    prints the ratio of the mean throughputs (the target is >= 0.80; on a
+#    long, through nginx, directly to instance 1, and through the same nginx
+#    config with instance 1 only (nginx-1), alternated ROUNDS times; prints
+#    the ratios of the mean throughputs (the target is >= 0.80; on a
 #    small machine nginx, wrk and the instances share the CPUs, so it is
 #    reported, not asserted).
 #
@@ -32,6 +33,7 @@
 #   CONNECTIONS  wrk connections (default 50)
 #   THREADS      wrk threads (default 2)
 #   WRITE_SHARE  share of rating writes in the load, 0..1 (default 0.05)
+#   COMPARE_SHARE  the write share of the proxy-cost runs (default WRITE_SHARE)
 #   USERS        accounts registered for the writes (default 100; SHORT: 40)
 #   WARMUP       read-only warm-up through nginx before measuring (default 10s; SHORT: 4s)
 #   LEAD, TAIL   seconds of load before the first and after the last restart (default 3; SHORT: 2)
@@ -60,6 +62,7 @@ ROUNDS=${ROUNDS:-2}
 CONNECTIONS=${CONNECTIONS:-50}
 THREADS=${THREADS:-2}
 WRITE_SHARE=${WRITE_SHARE:-0.05}
+COMPARE_SHARE=${COMPARE_SHARE:-$WRITE_SHARE}
 KEEP_TMP=${KEEP_TMP:-0}
 CYCLES=${CYCLES:-1}
 NGINX_CONF=${NGINX_CONF:-$script_dir/nginx/movierec.conf}
@@ -115,8 +118,10 @@ DATA=$(cd "$DATA" && pwd)
 for n in "$CONNECTIONS" "$THREADS" "$USERS" "$ROUNDS" "$LEAD" "$TAIL" "$CYCLES"; do
 	[[ $n =~ ^[0-9]+$ ]] || die "not a whole number: $n"
 done
-awk -v s="$WRITE_SHARE" 'BEGIN { exit !(s ~ /^[0-9]*\.?[0-9]+$/ && s >= 0 && s <= 1) }' ||
-	die "WRITE_SHARE must be a number within 0..1, not $WRITE_SHARE"
+for s in "$WRITE_SHARE" "$COMPARE_SHARE"; do
+	awk -v s="$s" 'BEGIN { exit !(s ~ /^[0-9]*\.?[0-9]+$/ && s >= 0 && s <= 1) }' ||
+		die "WRITE_SHARE and COMPARE_SHARE must be numbers within 0..1, not $s"
+done
 dur_s=$(seconds "$DURATION")
 delay_s=$(seconds "$SHUTDOWN_DELAY")
 grace_s=$(seconds "$SHUTDOWN_GRACE")
@@ -187,6 +192,7 @@ free_port pg1_port
 free_port pg2_port
 free_port redis_port
 free_port proxy_port
+free_port proxy1_port
 free_port port1
 free_port port2
 inst_port[1]=$port1
@@ -322,6 +328,11 @@ sed -e "s/127\.0\.0\.1:8001\b/127.0.0.1:$port1/" -e "s/127\.0\.0\.1:8002\b/127.0
 grep -q "server 127.0.0.1:$port1 " "$conf" && grep -q "server 127.0.0.1:$port2 " "$conf" &&
 	grep -q "listen 127.0.0.1:$proxy_port;" "$conf" ||
 	die "could not render deploy/nginx/movierec.conf (expected 'server 127.0.0.1:8001 ', ':8002 ' and 'listen 80;')"
+# The same config in front of instance 1 only (upstream names changed, the
+# second server dropped), on its own port: what nginx alone costs.
+conf1=$tmp/nginx/movierec-one.conf
+sed -e '/^[[:space:]]*#/d' -e "/server 127\.0\.0\.1:$port2 /d" -e 's/movierec/one_movierec/g' \
+	-e "s/listen 127\.0\.0\.1:$proxy_port;/listen 127.0.0.1:$proxy1_port;/" "$conf" >"$conf1"
 nginx_user=
 [ "$(id -u)" != 0 ] || nginx_user="user nobody $(id -gn nobody 2>/dev/null || echo nogroup);"
 cat >"$tmp/nginx/nginx.conf" <<EOF
@@ -343,6 +354,7 @@ http {
     uwsgi_temp_path $tmp/nginx/uwsgi;
     scgi_temp_path $tmp/nginx/scgi;
     include $conf;
+    include $conf1;
 }
 EOF
 nginx_args=(-p "$tmp/nginx/" -e "$tmp/nginx/error.log" -c "$tmp/nginx/nginx.conf")
@@ -511,23 +523,32 @@ cmp_failed=0
 if [ "$SHORT" != 1 ]; then
 	log "proxy cost: warm-up $WARMUP through nginx (the restarted instances start with empty local caches)"
 	run_wrk warmup2 "$proxy" 0 "$WARMUP" >/dev/null
-	p_sum=0 d_sum=0
+	p_sum=0 d_sum=0 o_sum=0
 	for ((r = 1; r <= ROUNDS; r++)); do
-		for target in proxy direct; do
+		for target in proxy direct nginx-1; do
 			sleep 2
-			url=$proxy
-			[ $target = direct ] && url=http://127.0.0.1:$port1
-			read -r rps requests failed _ _ p99 <<<"$(run_wrk "${target}$r" "$url" "$WRITE_SHARE" "$DURATION")"
+			case $target in
+			proxy) url=$proxy ;;
+			direct) url=http://127.0.0.1:$port1 ;;
+			nginx-1) url=http://127.0.0.1:$proxy1_port ;;
+			esac
+			read -r rps requests failed _ _ p99 <<<"$(run_wrk "${target}$r" "$url" "$COMPARE_SHARE" "$DURATION")"
 			cmp_failed=$((cmp_failed + failed))
 			log "proxy cost, round $r, $target: $rps req/s, p99 $p99 ms, $failed failed"
 			cmp_rows+=("| $r | $target | $rps | $requests | $p99 | $failed |")
-			if [ $target = proxy ]; then p_sum=$(awk -v a="$p_sum" -v b="$rps" 'BEGIN { print a + b }'); else d_sum=$(awk -v a="$d_sum" -v b="$rps" 'BEGIN { print a + b }'); fi
+			case $target in
+			proxy) p_sum=$(awk -v a="$p_sum" -v b="$rps" 'BEGIN { print a + b }') ;;
+			direct) d_sum=$(awk -v a="$d_sum" -v b="$rps" 'BEGIN { print a + b }') ;;
+			nginx-1) o_sum=$(awk -v a="$o_sum" -v b="$rps" 'BEGIN { print a + b }') ;;
+			esac
 		done
 	done
 	ratio=$(awk -v p="$p_sum" -v d="$d_sum" 'BEGIN { printf "%.2f", (d > 0) ? p / d : 0 }')
 	p_mean=$(awk -v p="$p_sum" -v n="$ROUNDS" 'BEGIN { printf "%.1f", p / n }')
 	d_mean=$(awk -v d="$d_sum" -v n="$ROUNDS" 'BEGIN { printf "%.1f", d / n }')
-	log "proxy cost: through nginx $p_mean req/s, direct $d_mean req/s, ratio $ratio"
+	o_mean=$(awk -v o="$o_sum" -v n="$ROUNDS" 'BEGIN { printf "%.1f", o / n }')
+	ratio1=$(awk -v o="$o_sum" -v d="$d_sum" 'BEGIN { printf "%.2f", (d > 0) ? o / d : 0 }')
+	log "proxy cost: through nginx $p_mean req/s, direct $d_mean req/s, ratio $ratio; nginx in front of instance 1 only: $o_mean req/s, ratio $ratio1"
 fi
 
 # ---------------------------------------------------------------------------
@@ -536,7 +557,7 @@ fi
 replica_lag=$(psql_at "$pg1_port" postgres "SELECT COALESCE(round(EXTRACT(epoch FROM replay_lag)::numeric, 3)::text, '0') FROM pg_stat_replication LIMIT 1" 2>/dev/null || echo '?')
 ratings_p=$(psql_at "$pg1_port" movierec 'SELECT count(*) FROM ratings' 2>/dev/null || echo '?')
 ratings_s=$(psql_at "$pg2_port" movierec 'SELECT count(*) FROM ratings' 2>/dev/null || echo '?')
-warns=$(cat "$tmp"/movierec[12].log | grep -cE 'level=(WARN|ERROR)' || true)
+warns=$(grep -hcE 'level=(WARN|ERROR)' "$tmp/movierec1.log" "$tmp/movierec2.log" | awk '{ n += $1 } END { print n + 0 }')
 rev=$(cd "$repo_root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 total_s=$(($(date +%s) - t_start))
 
@@ -547,7 +568,7 @@ echo "- 2 instances, MOVIEREC_SHUTDOWN_DELAY=$SHUTDOWN_DELAY, MOVIEREC_SHUTDOWN_
 echo
 echo "### Rolling restart (instance 1, then instance 2) under load through nginx"
 echo
-echo "| instance | requests answered before | SIGTERM to exit, s | exit code | start to ready, s | ready to traffic from nginx, s |"
+echo "| instance | requests it had answered | SIGTERM to exit, s | exit code | start to ready, s | ready to traffic from nginx, s |"
 echo "|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${restart_rows[@]}"
 echo
@@ -562,13 +583,15 @@ if grep -q '^LT_BAD' "$tmp/wrk_rolling.txt"; then
 fi
 if [ "$SHORT" != 1 ]; then
 	echo
-	echo "### Proxy cost: the same load ($DURATION runs, no restarts), through nginx vs. directly to instance 1"
+	echo "### Proxy cost: the same load (write share $COMPARE_SHARE, $DURATION runs, no restarts), through nginx vs. directly to instance 1"
 	echo
 	echo "| round | target | req/s | requests | p99 ms | failed |"
 	echo "|---:|---|---:|---:|---:|---:|"
 	printf '%s\n' "${cmp_rows[@]}"
 	echo
-	echo "Through nginx / direct: **$ratio** (mean $p_mean vs. $d_mean req/s; target >= 0.80, reported, not asserted: nginx, wrk, both instances, PostgreSQL and Redis share the $(nproc) CPUs)."
+	echo "Through nginx (2 instances) / direct to instance 1: **$ratio** (mean $p_mean vs. $d_mean req/s; target >= 0.80, reported, not asserted: nginx, wrk, both instances, PostgreSQL and Redis share the $(nproc) CPUs)."
+	echo
+	echo "nginx-1, the same config in front of instance 1 only (nginx's own cost, without a second instance's cache and catch-up work): $o_mean req/s, **$ratio1** of direct."
 fi
 echo
 echo "Total time: ${total_s} s."

@@ -112,3 +112,33 @@ func TestCORSConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicaConfig: DATABASE_REPLICA_URLS takes comma-separated
+// PostgreSQL URLs beside a PostgreSQL DATABASE_URL, with a lag bound and
+// a check interval; anything else is refused at start-up with the
+// variable's name.
+func TestReplicaConfig(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	pg := "postgres://app@db1:5432/movies"
+	cfg, err := loadConfig(env(map[string]string{"DATABASE_URL": pg,
+		"DATABASE_REPLICA_URLS": " postgres://app@db2:5432/movies, postgresql://app@db3/movies ,",
+		"MOVIEREC_DB_REPLICA_MAX_LAG": "2s", "MOVIEREC_DB_REPLICA_CHECK": "250ms"}))
+	if err != nil || len(cfg.ReplicaURLs) != 2 || cfg.ReplicaURLs[1] != "postgresql://app@db3/movies" ||
+		cfg.ReplicaMaxLag != 2*time.Second || cfg.ReplicaInterval != 250*time.Millisecond {
+		t.Errorf("replicas: %q, lag %v, check %v (%v)", cfg.ReplicaURLs, cfg.ReplicaMaxLag, cfg.ReplicaInterval, err)
+	}
+	if cfg, _ := loadConfig(env(map[string]string{"DATABASE_URL": pg})); len(cfg.ReplicaURLs) != 0 ||
+		cfg.ReplicaMaxLag != 5*time.Second || cfg.ReplicaInterval != time.Second {
+		t.Errorf("defaults: %q, lag %v, check %v", cfg.ReplicaURLs, cfg.ReplicaMaxLag, cfg.ReplicaInterval)
+	}
+	for _, bad := range []map[string]string{
+		{"DATABASE_REPLICA_URLS": "postgres://app@db2/movies"}, // SQLite primary
+		{"DATABASE_URL": pg, "DATABASE_REPLICA_URLS": "mysql://db2/movies"},
+		{"DATABASE_URL": pg, "MOVIEREC_DB_REPLICA_MAX_LAG": "soon"},
+		{"DATABASE_URL": pg, "MOVIEREC_DB_REPLICA_CHECK": "0s"},
+	} {
+		if _, err := loadConfig(env(bad)); err == nil || !strings.Contains(err.Error(), "REPLICA") {
+			t.Errorf("%v: %v, want an error naming the variable", bad, err)
+		}
+	}
+}
