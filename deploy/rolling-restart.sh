@@ -32,6 +32,8 @@
 #   ROUNDS       proxy/direct pairs of the proxy-cost measurement (default 2)
 #   CONNECTIONS  wrk connections (default 50)
 #   THREADS      wrk threads (default 2)
+#   TIMEOUT      wrk's request timeout (default 2s, wrk's own): slower answers count as
+#                socket errors (timeout), so as failed requests
 #   WRITE_SHARE  share of rating writes in the load, 0..1 (default 0.05)
 #   COMPARE_SHARE  the write share of the proxy-cost runs (default WRITE_SHARE)
 #   USERS        accounts registered for the writes (default 100; SHORT: 40)
@@ -61,6 +63,7 @@ DURATION=${DURATION:-20s}
 ROUNDS=${ROUNDS:-2}
 CONNECTIONS=${CONNECTIONS:-50}
 THREADS=${THREADS:-2}
+TIMEOUT=${TIMEOUT:-2s}
 WRITE_SHARE=${WRITE_SHARE:-0.05}
 COMPARE_SHARE=${COMPARE_SHARE:-$WRITE_SHARE}
 KEEP_TMP=${KEEP_TMP:-0}
@@ -404,7 +407,7 @@ wrk_start() {
 	local label=$1 url=$2 share=$3 dur=$4
 	WRITE_SHARE=$share TOKENS_FILE=$tmp/tokens.txt MOVIE_IDS_FILE=$tmp/movie_ids.txt \
 		GENRES_FILE=$tmp/genres.tsv LIST_COUNT=$list_count MRC_COUNT=$mrc_count \
-		wrk -t "$THREADS" -c "$CONNECTIONS" -d "$dur" -s "$repo_root/scripts/loadtest/mixed.lua" \
+		wrk -t "$THREADS" -c "$CONNECTIONS" -d "$dur" --timeout "$TIMEOUT" -s "$repo_root/scripts/loadtest/mixed.lua" \
 		"$url/" >"$tmp/wrk_$label.txt" 2>&1 &
 	wrk_pid=$!
 }
@@ -502,7 +505,7 @@ log "rolling restart: $r_requests requests in ${r_secs}s, $r_failed failed ($r_b
 sleep 1.5 # nginx flushes its access log every second
 # What nginx saw during the rolling run.
 nginx_events=$(tail -n +"$((err_lines_before + 1))" "$tmp/nginx/error.log" | awk '
-	!/upstream/ { next }
+	!/\[(error|warn|crit|alert|emerg)\]/ || !/upstream/ { next }
 	/Connection refused/ { refused++; next }
 	/temporarily disabled/ { disabled++; next }
 	/no live upstreams/ { nolive++; next }
@@ -564,7 +567,7 @@ total_s=$(($(date +%s) - t_start))
 echo "## movierec rolling restart behind nginx: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
 echo "- commit $rev; binary $BIN; $(nproc) CPUs shared by everything; $(nginx -v 2>&1 | sed 's/^nginx version: //'), PostgreSQL $(basename "$(dirname "$pg_bin")") primary + streaming standby, Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')"
-echo "- 2 instances, MOVIEREC_SHUTDOWN_DELAY=$SHUTDOWN_DELAY, MOVIEREC_SHUTDOWN_GRACE=$SHUTDOWN_GRACE; load: scripts/loadtest/mixed.lua, write share $WRITE_SHARE, $CONNECTIONS connections, $THREADS threads, $ntok users$([ "$SHORT" != 1 ] || echo '; SHORT=1')"
+echo "- 2 instances, MOVIEREC_SHUTDOWN_DELAY=$SHUTDOWN_DELAY, MOVIEREC_SHUTDOWN_GRACE=$SHUTDOWN_GRACE; load: scripts/loadtest/mixed.lua, write share $WRITE_SHARE, $CONNECTIONS connections, $THREADS threads, wrk timeout $TIMEOUT, $ntok users$([ "$SHORT" != 1 ] || echo '; SHORT=1')"
 echo
 echo "### Rolling restart (instance 1, then instance 2) under load through nginx"
 echo

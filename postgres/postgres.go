@@ -304,19 +304,18 @@ func (c *conn) pick(ctx context.Context) *pgxpool.Pool {
 	return c.pool
 }
 
-// onReplica returns the replica for a read under ctx (nil: the primary),
-// its pool for ctx's work, ctx bound to it and the binding's release.
-func (c *conn) onReplica(ctx context.Context) (*replica, *pgxpool.Pool, context.Context, func()) {
+// onReplica returns the binding of a read under ctx to a replica (nil:
+// the primary answers) and the replica's pool for ctx's work.
+func (c *conn) onReplica(ctx context.Context) (*binding, *pgxpool.Pool) {
 	r := c.replicas.route(ctx)
 	if r == nil {
-		return nil, nil, ctx, nil
+		return nil, nil
 	}
 	r.reads.Add(1)
-	bctx, release := r.bind(ctx)
 	if sqlstore.IsLongWork(ctx) {
-		return r, r.long, bctx, release
+		return r.bind(ctx, c.log), r.long
 	}
-	return r, r.pool, bctx, release
+	return r.bind(ctx, c.log), r.pool
 }
 
 // Pool returns the pgx pool under a store opened by this package, or nil.
@@ -328,19 +327,19 @@ func Pool(s *sqlstore.Store) *pgxpool.Pool {
 }
 
 func (c *conn) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
-	if r, p, bctx, release := c.onReplica(ctx); r != nil {
-		rows, err := p.Query(bctx, sql, args...)
+	if b, p := c.onReplica(ctx); b != nil {
+		rows, err := p.Query(b.ctx, sql, args...)
 		if err != nil {
-			release()
-			return nil, r.failed(c.log, ctx, err)
+			b.release()
+			return nil, b.failed(err)
 		}
-		return &replicaRows{Rows: rows, r: r, log: c.log, caller: ctx, release: release}, nil
+		return &replicaRows{Rows: rows, b: b}, nil
 	}
 	return c.pick(ctx).Query(ctx, sql, args...)
 }
 func (c *conn) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
-	if r, p, bctx, release := c.onReplica(ctx); r != nil {
-		return replicaRow{row: p.QueryRow(bctx, sql, args...), r: r, log: c.log, caller: ctx, release: release}
+	if b, p := c.onReplica(ctx); b != nil {
+		return replicaRow{row: p.QueryRow(b.ctx, sql, args...), b: b}
 	}
 	return row{c.pick(ctx).QueryRow(ctx, sql, args...)}
 }
@@ -381,13 +380,12 @@ func (c *conn) Close() error {
 // statement sees the snapshot of the first.
 func (c *conn) InReadTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	if r, p, bctx, release := c.onReplica(ctx); r != nil {
-		defer release()
-		alive, _ := r.ready()
-		return r.failed(c.log, ctx, pgx.BeginTxFunc(bctx, p, opts, func(t pgx.Tx) error {
+	if b, p := c.onReplica(ctx); b != nil {
+		defer b.release()
+		return b.failed(pgx.BeginTxFunc(b.ctx, p, opts, func(t pgx.Tx) error {
 			// fn's statements carry the caller's context: when the replica
 			// is taken out (frozen, say), break the connection under them.
-			stop := context.AfterFunc(alive, func() { t.Conn().PgConn().Conn().Close() })
+			stop := context.AfterFunc(b.alive, func() { t.Conn().PgConn().Conn().Close() })
 			defer stop()
 			return fn(tx{t})
 		}))

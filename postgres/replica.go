@@ -338,12 +338,29 @@ func (s *replicaSet) route(ctx context.Context) *replica {
 	return nil
 }
 
-// bind returns ctx, also cancelled when r is taken out, and its release.
-func (r *replica) bind(ctx context.Context) (context.Context, func()) {
+// binding is a read bound to a replica: its context also ends when the
+// replica is taken out.
+type binding struct {
+	r      *replica
+	alive  context.Context // the replica's, when the read began
+	caller context.Context // the reader's own
+	ctx    context.Context
+	log    *slog.Logger
+	stop   func() bool
+	cancel context.CancelFunc
+}
+
+// bind binds a read under ctx to r.
+func (r *replica) bind(ctx context.Context, log *slog.Logger) *binding {
 	alive, _ := r.ready()
 	c, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(alive, cancel)
-	return c, func() { stop(); cancel() }
+	return &binding{r: r, alive: alive, caller: ctx, ctx: c, log: log, stop: context.AfterFunc(alive, cancel), cancel: cancel}
+}
+
+// release ends the binding.
+func (b *binding) release() {
+	b.stop()
+	b.cancel()
 }
 
 // replicaError marks a read the replica failed (see sqlstore.ErrReplicaFailed).
@@ -352,26 +369,25 @@ type replicaError struct{ err error }
 func (e replicaError) Error() string   { return "read replica: " + e.err.Error() }
 func (e replicaError) Unwrap() []error { return []error{sqlstore.ErrReplicaFailed, e.err} }
 
-// failed turns the error of a read r answered into a replicaError when it
-// is the replica's failure, not the read's: the connection broke, the
-// replica was taken out meanwhile, or it cancelled the read for a
-// conflict with recovery (SQLSTATE 40001). caller is the reader's own
-// context: when it ended, the error stays its own.
-func (r *replica) failed(log *slog.Logger, caller context.Context, err error) error {
-	if err == nil || caller.Err() != nil || errors.Is(err, pgx.ErrNoRows) {
+// failed turns the error of a read on the replica into a replicaError
+// when it is the replica's failure, not the read's: the connection broke,
+// the replica was taken out meanwhile, or it cancelled the read for a
+// conflict with recovery (SQLSTATE 40001). When the reader's own context
+// ended, the error stays its own.
+func (b *binding) failed(err error) error {
+	if err == nil || b.caller.Err() != nil || errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
-	alive, _ := r.ready()
 	var pgErr *pgconn.PgError
 	conflict := errors.As(err, &pgErr) && pgErr.Code == "40001"
 	switch {
 	case Unavailable(err):
-		r.takeOut(log, "unreachable", err.Error())
-	case alive.Err() != nil, conflict:
+		b.r.takeOut(b.log, "unreachable", err.Error())
+	case b.alive.Err() != nil, conflict:
 	default:
 		return err
 	}
-	r.fallbacks.Add(1)
+	b.r.fallbacks.Add(1)
 	return replicaError{err}
 }
 
@@ -399,35 +415,29 @@ func (s *replicaSet) stats() []sqlstore.ReplicaStats {
 	return out
 }
 
-// replicaRows closes the replica binding with the rows.
+// replicaRows ends the replica binding with the rows.
 type replicaRows struct {
 	pgx.Rows
-	r       *replica
-	log     *slog.Logger
-	caller  context.Context
-	release func()
+	b *binding
 }
 
-func (rr *replicaRows) Err() error { return rr.r.failed(rr.log, rr.caller, rr.Rows.Err()) }
+func (rr *replicaRows) Err() error { return rr.b.failed(rr.Rows.Err()) }
 func (rr *replicaRows) Close() {
 	rr.Rows.Close()
-	rr.release()
+	rr.b.release()
 }
 
-// replicaRow releases the replica binding once scanned.
+// replicaRow ends the replica binding once scanned.
 type replicaRow struct {
-	row     pgx.Row
-	r       *replica
-	log     *slog.Logger
-	caller  context.Context
-	release func()
+	row pgx.Row
+	b   *binding
 }
 
 func (rr replicaRow) Scan(dest ...any) error {
-	defer rr.release()
+	defer rr.b.release()
 	err := rr.row.Scan(dest...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return sqlstore.ErrNoRows
 	}
-	return rr.r.failed(rr.log, rr.caller, err)
+	return rr.b.failed(err)
 }
