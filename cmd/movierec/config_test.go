@@ -121,7 +121,7 @@ func TestReplicaConfig(t *testing.T) {
 	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
 	pg := "postgres://app@db1:5432/movies"
 	cfg, err := loadConfig(env(map[string]string{"DATABASE_URL": pg,
-		"DATABASE_REPLICA_URLS": " postgres://app@db2:5432/movies, postgresql://app@db3/movies ,",
+		"DATABASE_REPLICA_URLS":       " postgres://app@db2:5432/movies, postgresql://app@db3/movies ,",
 		"MOVIEREC_DB_REPLICA_MAX_LAG": "2s", "MOVIEREC_DB_REPLICA_CHECK": "250ms"}))
 	if err != nil || len(cfg.ReplicaURLs) != 2 || cfg.ReplicaURLs[1] != "postgresql://app@db3/movies" ||
 		cfg.ReplicaMaxLag != 2*time.Second || cfg.ReplicaInterval != 250*time.Millisecond {

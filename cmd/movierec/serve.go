@@ -15,6 +15,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -136,6 +138,24 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// The connections still open, for the end of the drain below, and
+	// "Connection: close" on every answer once the listener is closed.
+	var conns sync.Map
+	hs.ConnState = func(c net.Conn, st http.ConnState) {
+		if st == http.StateClosed || st == http.StateHijacked {
+			conns.Delete(c)
+		} else {
+			conns.Store(c, st)
+		}
+	}
+	var closing atomic.Bool
+	handler := hs.Handler
+	hs.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if closing.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		handler.ServeHTTP(w, r)
+	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -149,25 +169,44 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", slog.Duration("delay", cfg.ShutdownDelay), slog.Duration("grace", cfg.ShutdownGrace))
+	// Keep serving as before while balancers that poll notice /readyz
+	// failing. Keep-alive stays on: turning it off closes idle connections
+	// at once, under clients that may be sending a request into them, and
+	// makes every later request open a connection of its own, some of which
+	// the closing listener would reset; a proxy cannot retry a POST it has
+	// sent into either (deploy/nginx/movierec.conf, rolling-restart.sh).
 	srv.SetReady(false)
-	// Keep serving while load balancers notice /readyz failing, but close
-	// idle keep-alive connections and answer the rest with "Connection:
-	// close": clients reconnect (elsewhere, behind a balancer) instead of
-	// finding their connection reset when the listener closes.
-	hs.SetKeepAlivesEnabled(false)
 	time.Sleep(cfg.ShutdownDelay)
+	// Refuse new connections (a proxy retries those safely), answer what
+	// still arrives on open ones with "Connection: close", and wait for the
+	// clients to close the idle ones (nginx does within its keepalive_timeout)
+	// before Shutdown closes the rest: it closes idle connections, and ones
+	// whose request it has read but not started, without an answer.
+	closing.Store(true)
+	ln.Close()
+	if err := <-errc; !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	for wait := time.Now().Add(drainIdle); time.Now().Before(wait); time.Sleep(5 * time.Millisecond) {
+		n := 0
+		conns.Range(func(_, _ any) bool { n++; return false })
+		if n == 0 {
+			break
+		}
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		hs.Close() // the grace period is over: drop what is still running
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
 	log.Info("stopped")
 	return nil
 }
+
+// drainIdle bounds how long serve waits, after closing its listener, for
+// clients to close their keep-alive connections.
+const drainIdle = 3 * time.Second
 
 // displayAddr turns a wildcard listen address into one a person can click.
 func displayAddr(a net.Addr) string {
