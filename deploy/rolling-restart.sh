@@ -3,7 +3,7 @@
 # tested under load: no request may fail while the instances behind nginx are
 # restarted one after the other.
 #
-#   deploy/rolling-restart.sh                   # full run (~3 min): restart test + proxy cost
+#   deploy/rolling-restart.sh                   # full run (~3.5 min): restart test + proxy cost
 #   SHORT=1 deploy/rolling-restart.sh           # CI: the restart test only, < 90 s
 #   BIN=/tmp/movierec DURATION=30s deploy/rolling-restart.sh > report.md
 #
@@ -14,9 +14,9 @@
 #
 # 1. Rolling restart: the mixed load (scripts/loadtest/mixed.lua, with
 #    WRITE_SHARE rating writes) runs through nginx while instance 1 and then
-#    instance 2 are restarted: SIGTERM, wait for the exit (the instance drains
-#    for MOVIEREC_SHUTDOWN_DELAY), start again, wait for /readyz and for
-#    nginx to send it requests again. Every failed request (a non-2xx answer,
+#    instance 2 are restarted: SIGTERM, wait for the exit (the instance
+#    drains: MOVIEREC_SHUTDOWN_DELAY, then its connections close), start
+#    again, wait for /readyz and for nginx to send it requests again. Every failed request (a non-2xx answer,
 #    3xx included, or a socket error: connect, read, write, timeout) counts;
 #    the script exits 1 if there is one.
 # 2. Proxy cost (not with SHORT=1): the same load without restarts, DURATION
@@ -29,7 +29,7 @@
 # Environment (all optional):
 #   BIN          prebuilt movierec binary (default: go build ./cmd/movierec into the temp dir)
 #   DURATION     each proxy-cost run (default 20s)
-#   ROUNDS       proxy/direct pairs of the proxy-cost measurement (default 2)
+#   ROUNDS       rounds (proxy, direct, nginx-1) of the proxy-cost measurement (default 2)
 #   CONNECTIONS  wrk connections (default 50)
 #   THREADS      wrk threads (default 2)
 #   TIMEOUT      wrk's request timeout (default 2s, wrk's own): slower answers count as
@@ -345,7 +345,7 @@ $nginx_user
 worker_processes auto;
 pid $tmp/nginx/nginx.pid;
 error_log $tmp/nginx/error.log info;
-events { worker_connections 4096; }
+events { worker_connections 1024; }
 http {
     default_type application/octet-stream;
     # Which instance answered and how often nginx retried (upstream_status "502, 200").
@@ -455,7 +455,7 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 # The load runs until the restarts are done plus TAIL seconds, then wrk is
 # stopped with SIGINT (it reports what it did so far). The cap only bounds a
 # stuck run.
-cap_s=$((LEAD + TAIL + CYCLES * 2 * (delay_s + grace_s + 60 + 30)))
+cap_s=$((LEAD + TAIL + CYCLES * 2 * (delay_s + grace_s + 60 + 30) + 130))
 err_lines_before=$(wc -l <"$tmp/nginx/error.log")
 access_lines_before=$(wc -l <"$tmp/nginx/access.log")
 log "rolling restart$([ "$CYCLES" = 1 ] || echo " x $CYCLES"): mixed load (write share $WRITE_SHARE, $CONNECTIONS connections) through nginx"
@@ -493,6 +493,30 @@ for ((k = 0; k < 2 * CYCLES; k++)); do
 	log "instance $i: answered $before requests, drained and exited (code $rc) in $(elapsed "$t0" "$t1") s, ready $(elapsed "$t1" "$t2") s after start, gets requests from nginx again $(elapsed "$t2" "$t3") s later"
 	restart_rows+=("| $i | $before | $(elapsed "$t0" "$t1") | $rc | $(elapsed "$t1" "$t2") | $(elapsed "$t2" "$t3") |")
 done
+# Replica failover under the same load: the standby stops (pg_ctl stop -m
+# fast: its sessions end), the instances' reads that were on it go to the
+# primary, and once it is back they use it again.
+replica_state() { # i: the instance's view of the replica (/health/)
+	curl -s -m 2 "http://127.0.0.1:${inst_port[$1]}/health/" | jq -r '.replicas[0].state // "none"' 2>/dev/null || echo '?'
+}
+wait_replica() { # state: until both instances report it (30 s)
+	local t
+	for ((t = 0; t < 300; t++)); do
+		[ "$(replica_state 1)" = "$1" ] && [ "$(replica_state 2)" = "$1" ] && return 0
+		sleep 0.1
+	done
+	die "the instances do not see the replica $1 after 30 s (they see $(replica_state 1), $(replica_state 2))"
+}
+t0=$(now)
+pg_ctl -D "$tmp/pg/standby" -m fast -w stop >/dev/null
+wait_replica unreachable
+t1=$(now)
+sleep 2
+pg_ctl -D "$tmp/pg/standby" -l "$tmp/pg/standby.log" -w -t 60 start >/dev/null || die "the standby did not start again"
+wait_replica ok
+t2=$(now)
+log "replica failover: the instances saw the standby stopped $(elapsed "$t0" "$t1") s after the stop, and in use again $(elapsed "$t1" "$t2") s later (2 s stopped)"
+failover_row="| $(elapsed "$t0" "$t1") | $(elapsed "$t1" "$t2") |"
 sleep "$TAIL"
 kill -INT "$wrk_pid" 2>/dev/null || true
 wrk_wait rolling
@@ -569,11 +593,15 @@ echo
 echo "- commit $rev; binary $BIN; $(nproc) CPUs shared by everything; $(nginx -v 2>&1 | sed 's/^nginx version: //'), PostgreSQL $(basename "$(dirname "$pg_bin")") primary + streaming standby, Redis $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')"
 echo "- 2 instances, MOVIEREC_SHUTDOWN_DELAY=$SHUTDOWN_DELAY, MOVIEREC_SHUTDOWN_GRACE=$SHUTDOWN_GRACE; load: scripts/loadtest/mixed.lua, write share $WRITE_SHARE, $CONNECTIONS connections, $THREADS threads, wrk timeout $TIMEOUT, $ntok users$([ "$SHORT" != 1 ] || echo '; SHORT=1')"
 echo
-echo "### Rolling restart (instance 1, then instance 2) under load through nginx"
+echo "### Rolling restart (instance 1, then instance 2), then the standby stopped and started, under load through nginx"
 echo
 echo "| instance | requests it had answered | SIGTERM to exit, s | exit code | start to ready, s | ready to traffic from nginx, s |"
 echo "|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${restart_rows[@]}"
+echo
+echo "Standby stopped under the same load: | seen unreachable by both instances after, s | stopped 2 s, in use again after start, s |"
+echo "|---:|---:|"
+echo "$failover_row"
 echo
 echo "| requests | failed | non-2xx | socket errors | req/s | p99 ms | duration s |"
 echo "|---:|---:|---:|---:|---:|---:|---:|"
