@@ -282,7 +282,9 @@ func gatherCatalog(t *testing.T) catalog {
 	t.Helper()
 	m := observe.NewMetrics()
 	m.RegisterPool(func() sqlstore.PoolStats { return sqlstore.PoolStats{} })
-	m.RegisterReplicas(func() []sqlstore.ReplicaStats { return []sqlstore.ReplicaStats{{Name: "db2:5432/movierec", State: "ok"}} })
+	m.RegisterReplicas(func() []sqlstore.ReplicaStats {
+		return []sqlstore.ReplicaStats{{Name: "db2:5432/movierec", State: "ok"}}
+	})
 	m.RegisterModel(func() (observe.ModelInfo, bool) {
 		return observe.ModelInfo{Version: "v", TrainedAt: time.Now()}, true
 	})
