@@ -43,6 +43,7 @@
 #   CYCLES       rolling restarts (1, 2, 1, 2, ...) during the one load run (default 1);
 #                more make rare races show
 #   NGINX_CONF   the proxy config to test (default deploy/nginx/movierec.conf)
+#   NGINX_WORKERS  nginx's worker_processes (default auto: one per CPU)
 #   DATA         MovieLens directory (default ../shared/data/movielens/ml-latest-small
 #                from the repository root)
 #   SHORT=1      the restart test only, with short durations (CI)
@@ -69,6 +70,7 @@ COMPARE_SHARE=${COMPARE_SHARE:-$WRITE_SHARE}
 KEEP_TMP=${KEEP_TMP:-0}
 CYCLES=${CYCLES:-1}
 NGINX_CONF=${NGINX_CONF:-$script_dir/nginx/movierec.conf}
+NGINX_WORKERS=${NGINX_WORKERS:-auto}
 SHUTDOWN_DELAY=${SHUTDOWN_DELAY:-2s}
 SHUTDOWN_GRACE=${SHUTDOWN_GRACE:-10s}
 DATA=${DATA:-$repo_root/../shared/data/movielens/ml-latest-small}
@@ -342,7 +344,7 @@ cat >"$tmp/nginx/nginx.conf" <<EOF
 # rolling-restart.sh: what /etc/nginx/nginx.conf provides, with paths in the temp dir
 daemon off;
 $nginx_user
-worker_processes auto;
+worker_processes $NGINX_WORKERS;
 pid $tmp/nginx/nginx.pid;
 error_log $tmp/nginx/error.log info;
 events { worker_connections 1024; }
