@@ -44,6 +44,8 @@
 #                more make rare races show
 #   NGINX_CONF   the proxy config to test (default deploy/nginx/movierec.conf)
 #   NGINX_WORKERS  nginx's worker_processes (default auto: one per CPU)
+#   UPSTREAM     tcp (default): nginx reaches the instances on loopback TCP; unix:
+#                on their Unix sockets (MOVIEREC_SOCKET, which they always listen on too)
 #   DATA         MovieLens directory (default ../shared/data/movielens/ml-latest-small
 #                from the repository root)
 #   SHORT=1      the restart test only, with short durations (CI)
@@ -71,6 +73,8 @@ KEEP_TMP=${KEEP_TMP:-0}
 CYCLES=${CYCLES:-1}
 NGINX_CONF=${NGINX_CONF:-$script_dir/nginx/movierec.conf}
 NGINX_WORKERS=${NGINX_WORKERS:-auto}
+UPSTREAM=${UPSTREAM:-tcp}
+case $UPSTREAM in tcp | unix) ;; *) echo "rolling-restart.sh: UPSTREAM=$UPSTREAM: want tcp or unix" >&2; exit 2 ;; esac
 SHUTDOWN_DELAY=${SHUTDOWN_DELAY:-2s}
 SHUTDOWN_GRACE=${SHUTDOWN_GRACE:-10s}
 DATA=${DATA:-$repo_root/../shared/data/movielens/ml-latest-small}
@@ -138,6 +142,7 @@ passthrough=$(env | grep -E '^MOVIEREC_' | cut -d= -f1 | tr '\n' ' ' || true)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/movierec-deploy.XXXXXX")
 chmod 755 "$tmp" # PostgreSQL (postgres) and nginx's workers (nobody) reach their subdirectories
+mkdir -m 755 "$tmp/sock"
 declare -A inst_pid=() inst_port=()
 nginx_pid= redis_pid= wrk_pid=
 pg_started=()
@@ -287,7 +292,7 @@ start_instance() { # i
 	local i=$1
 	echo "=== start $(date -u '+%H:%M:%S.%N')" >>"$tmp/movierec$i.log"
 	DATABASE_URL=$primary_url DATABASE_REPLICA_URLS=$replica_url REDIS_URL="redis://127.0.0.1:$redis_port/0" \
-		MOVIEREC_ADDR="127.0.0.1:${inst_port[$i]}" MOVIEREC_SECRET_KEY=$secret \
+		MOVIEREC_ADDR="127.0.0.1:${inst_port[$i]}" MOVIEREC_SECRET_KEY=$secret MOVIEREC_SOCKET="$tmp/sock/movierec$i.sock" \
 		MOVIEREC_SHUTDOWN_DELAY=$SHUTDOWN_DELAY MOVIEREC_SHUTDOWN_GRACE=$SHUTDOWN_GRACE \
 		MOVIEREC_TRUST_PROXY=true MOVIEREC_THROTTLE_LOGIN=off MOVIEREC_THROTTLE_REGISTER=off \
 		MOVIEREC_TRAIN_INTERVAL=0 MOVIEREC_TRAIN_AFTER_RATINGS=0 \
@@ -328,15 +333,19 @@ done
 
 mkdir -p "$tmp/nginx"
 conf=$tmp/nginx/movierec.conf
-sed -e "s/127\.0\.0\.1:8001\b/127.0.0.1:$port1/" -e "s/127\.0\.0\.1:8002\b/127.0.0.1:$port2/" \
+# The upstream addresses: the instances' TCP ports, or with UPSTREAM=unix
+# their Unix sockets (MOVIEREC_SOCKET).
+up1=127.0.0.1:$port1 up2=127.0.0.1:$port2
+if [ "$UPSTREAM" = unix ]; then up1=unix:$tmp/sock/movierec1.sock up2=unix:$tmp/sock/movierec2.sock; fi
+sed -e "s#127\.0\.0\.1:8001\b#$up1#" -e "s#127\.0\.0\.1:8002\b#$up2#" \
 	-e "s/^\(    listen \)80;/\1127.0.0.1:$proxy_port;/" "$NGINX_CONF" >"$conf"
-grep -q "server 127.0.0.1:$port1 " "$conf" && grep -q "server 127.0.0.1:$port2 " "$conf" &&
+grep -qF "server $up1 " "$conf" && grep -qF "server $up2 " "$conf" &&
 	grep -q "listen 127.0.0.1:$proxy_port;" "$conf" ||
 	die "could not render deploy/nginx/movierec.conf (expected 'server 127.0.0.1:8001 ', ':8002 ' and 'listen 80;')"
 # The same config in front of instance 1 only (upstream names changed, the
 # second server dropped), on its own port: what nginx alone costs.
 conf1=$tmp/nginx/movierec-one.conf
-sed -e '/^[[:space:]]*#/d' -e "/server 127\.0\.0\.1:$port2 /d" -e 's/movierec/one_movierec/g' \
+sed -e '/^[[:space:]]*#/d' -e "\#server $up2 #d" -e 's/^upstream movierec /upstream one_movierec /; s/zone movierec /zone one_movierec /; s#http://movierec;#http://one_movierec;#' \
 	-e "s/listen 127\.0\.0\.1:$proxy_port;/listen 127.0.0.1:$proxy1_port;/" "$conf" >"$conf1"
 nginx_user=
 [ "$(id -u)" != 0 ] || nginx_user="user nobody $(id -gn nobody 2>/dev/null || echo nogroup);"

@@ -48,6 +48,7 @@ type config struct {
 	Debug                          bool              // MOVIEREC_DEBUG=1: debug logs with every SQL statement and its duration
 	SlowQuery                      time.Duration     // MOVIEREC_SLOW_QUERY (200ms): log slower statements (0 = off)
 	AdminAddr                      string            // MOVIEREC_ADMIN_ADDR: listener for /metrics and /debug/pprof (unset = none)
+	Socket                         string            // MOVIEREC_SOCKET: also serve the API on this Unix socket (a proxy on the same host; unset = none)
 	PublicMetrics                  bool              // MOVIEREC_PUBLIC_METRICS: /metrics on the public port too (default: only without MOVIEREC_ADMIN_ADDR)
 	// MOVIEREC_ACCESS_LOG (sample): all, sample, errors or off;
 	// MOVIEREC_ACCESS_LOG_SAMPLE (100): under sample, one line per N
@@ -120,6 +121,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.CacheTTL = api.DefaultPolicies()
 	c.SlowQuery = 200 * time.Millisecond
 	c.AdminAddr = getenv("MOVIEREC_ADMIN_ADDR")
+	c.Socket = getenv("MOVIEREC_SOCKET")
 	if v := getenv("MOVIEREC_DEBUG"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -160,11 +160,26 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	listeners := []net.Listener{ln}
 	log.Info("movierec listening", slog.String("url", "http://"+displayAddr(ln.Addr())+"/api/"))
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	if cfg.Socket != "" {
+		uln, err := listenUnix(cfg.Socket)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		listeners = append(listeners, uln)
+		log.Info("movierec listening", slog.String("socket", cfg.Socket))
+	}
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func() { errc <- hs.Serve(l) }()
+	}
 	select {
 	case err := <-errc:
+		for _, l := range listeners {
+			l.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
@@ -183,9 +198,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	// before Shutdown closes the rest: it closes idle connections, and ones
 	// whose request it has read but not started, without an answer.
 	closing.Store(true)
-	ln.Close()
-	if err := <-errc; !errors.Is(err, net.ErrClosed) {
-		return err
+	for _, l := range listeners {
+		l.Close()
+	}
+	for range listeners {
+		if err := <-errc; !errors.Is(err, net.ErrClosed) {
+			return err
+		}
 	}
 	for wait := time.Now().Add(drainIdle); time.Now().Before(wait); time.Sleep(5 * time.Millisecond) {
 		n := 0
@@ -202,6 +221,28 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// listenUnix listens on a Unix socket at path, replacing a socket file a
+// previous process left there (never any other kind of file). The socket
+// is made connectable by every user: restrict who may reach it with the
+// permissions of its directory (deploy/README.md).
+func listenUnix(path string) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("MOVIEREC_SOCKET %s: exists and is not a socket", path)
+		}
+		os.Remove(path)
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("MOVIEREC_SOCKET: %w", err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("MOVIEREC_SOCKET: %w", err)
+	}
+	return l, nil
 }
 
 // drainIdle bounds how long serve waits, after closing its listener, for

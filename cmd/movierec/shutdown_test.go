@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,7 +39,9 @@ func TestGracefulShutdown(t *testing.T) {
 		"MOVIEREC_LOG_LEVEL": "warn", "MOVIEREC_TRAIN_INTERVAL": "0", "MOVIEREC_TRAIN_AFTER_RATINGS": "0"})
 
 	client := &http.Client{Timeout: 20 * time.Second}
-	ctx, stop := context.WithCancel(context.Background())
+	// The load runs until the listener refuses it (or a minute passes):
+	// a fixed number of requests may all be done before the delay ends.
+	ctx, stop := context.WithTimeout(context.Background(), time.Minute)
 	var mu sync.Mutex
 	var ok, refused int
 	var sawClose atomic.Bool // an answer said "Connection: close" (after the delay, on an open connection)
@@ -46,7 +51,7 @@ func TestGracefulShutdown(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < 2000 && ctx.Err() == nil; i++ {
+			for ctx.Err() == nil {
 				// Was the request sent on a connection the server had
 				// answered on before? A new one that fails before any
 				// answer was never accepted by the server: it was in the
@@ -129,4 +134,72 @@ func ready(base string) bool {
 	}
 	res.Body.Close()
 	return res.StatusCode == 200
+}
+
+// TestServeUnixSocket: with MOVIEREC_SOCKET serve answers the API on a
+// Unix socket too (for a proxy on the same host), replaces a socket a
+// killed process left behind, refuses a path that is some other file, and
+// removes its socket when it stops.
+func TestServeUnixSocket(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "movierec.sock")
+	// A socket file left by a process that died.
+	stale, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.(*net.UnixListener).SetUnlinkOnClose(false)
+	stale.Close()
+	env := map[string]string{"DATABASE_URL": smallCatalog(t, 12), "MOVIEREC_DEMO_DATA": "never",
+		"MOVIEREC_SOCKET": sock, "MOVIEREC_LOG_LEVEL": "warn", "MOVIEREC_TRAIN_INTERVAL": "0",
+		"MOVIEREC_TRAIN_AFTER_RATINGS": "0"}
+	base, cmd, stderr := startServeProcess(t, env)
+	overSocket := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}}}
+	for _, path := range []string{"/readyz", "/api/movies/?page_size=5"} {
+		res, err := overSocket.Get(base + path) // the same Host header: the same links
+		if err != nil {
+			t.Fatalf("GET %s over the socket: %v", path, err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("GET %s over the socket: %d %s", path, res.StatusCode, body)
+		}
+		if path != "/readyz" {
+			// The same answer as on TCP.
+			res, err := http.Get(base + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tcp, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if !bytes.Equal(tcp, body) {
+				t.Errorf("the socket and TCP answer %s differently:\n%s\n%s", path, body, tcp)
+			}
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve exited with %v:\n%s", err, stderr)
+	}
+	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+		t.Errorf("the socket is still there after serve stopped: %v", err)
+	}
+
+	// A path that is not a socket is never removed.
+	if err := os.WriteFile(sock, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderrOut, err := runCmd(t, env, "serve", "-addr", "127.0.0.1:0")
+	if err == nil || !strings.Contains(err.Error()+stderrOut, "not a socket") {
+		t.Errorf("serve with MOVIEREC_SOCKET on a regular file: %v\n%s", err, stderrOut)
+	}
+	if data, _ := os.ReadFile(sock); string(data) != "keep me" {
+		t.Errorf("the file at MOVIEREC_SOCKET was changed: %q", data)
+	}
 }
