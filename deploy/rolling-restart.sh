@@ -29,7 +29,7 @@
 # Environment (all optional):
 #   BIN          prebuilt movierec binary (default: go build ./cmd/movierec into the temp dir)
 #   DURATION     each proxy-cost run (default 20s)
-#   ROUNDS       rounds (proxy, direct, nginx-1) of the proxy-cost measurement (default 2)
+#   ROUNDS       rounds (proxy, direct, nginx-1, direct-2) of the proxy-cost measurement (default 2)
 #   CONNECTIONS  wrk connections (default 50)
 #   THREADS      wrk threads (default 2)
 #   TIMEOUT      wrk's request timeout (default 2s, wrk's own): slower answers count as
@@ -561,16 +561,30 @@ cmp_failed=0
 if [ "$SHORT" != 1 ]; then
 	log "proxy cost: warm-up $WARMUP through nginx (the restarted instances start with empty local caches)"
 	run_wrk warmup2 "$proxy" 0 "$WARMUP" >/dev/null
-	p_sum=0 d_sum=0 o_sum=0
+	p_sum=0 d_sum=0 o_sum=0 t_sum=0
 	for ((r = 1; r <= ROUNDS; r++)); do
-		for target in proxy direct nginx-1; do
+		for target in proxy direct nginx-1 direct-2; do
 			sleep 2
 			case $target in
 			proxy) url=$proxy ;;
 			direct) url=http://127.0.0.1:$port1 ;;
 			nginx-1) url=http://127.0.0.1:$proxy1_port ;;
 			esac
-			read -r rps requests failed _ _ p99 <<<"$(run_wrk "${target}$r" "$url" "$COMPARE_SHARE" "$DURATION")"
+			if [ "$target" = direct-2 ]; then
+				# Both instances loaded directly, half the connections each:
+				# the two-instance layout without nginx.
+				CONNECTIONS=$((CONNECTIONS / 2)) THREADS=$((THREADS > 1 ? THREADS / 2 : 1)) \
+					wrk_start "${target}${r}a" "http://127.0.0.1:$port1" "$COMPARE_SHARE" "$DURATION"
+				pid_a=$wrk_pid
+				CONNECTIONS=$((CONNECTIONS / 2)) THREADS=$((THREADS > 1 ? THREADS / 2 : 1)) \
+					wrk_start "${target}${r}b" "http://127.0.0.1:$port2" "$COMPARE_SHARE" "$DURATION"
+				wrk_wait "${target}${r}b"
+				wait "$pid_a" || log "WARNING: wrk (${target}${r}a) exited non-zero"
+				read -r rps requests failed _ _ p99 <<<"$( (wrk_result "${target}${r}a"; wrk_result "${target}${r}b") |
+					awk '{ rps += $1; n += $2; f += $3; if ($6 > p) p = $6 } END { printf "%.1f %d %d 0 0 %.1f\n", rps, n, f, p }')"
+			else
+				read -r rps requests failed _ _ p99 <<<"$(run_wrk "${target}$r" "$url" "$COMPARE_SHARE" "$DURATION")"
+			fi
 			cmp_failed=$((cmp_failed + failed))
 			log "proxy cost, round $r, $target: $rps req/s, p99 $p99 ms, $failed failed"
 			cmp_rows+=("| $r | $target | $rps | $requests | $p99 | $failed |")
@@ -578,6 +592,7 @@ if [ "$SHORT" != 1 ]; then
 			proxy) p_sum=$(awk -v a="$p_sum" -v b="$rps" 'BEGIN { print a + b }') ;;
 			direct) d_sum=$(awk -v a="$d_sum" -v b="$rps" 'BEGIN { print a + b }') ;;
 			nginx-1) o_sum=$(awk -v a="$o_sum" -v b="$rps" 'BEGIN { print a + b }') ;;
+			direct-2) t_sum=$(awk -v a="$t_sum" -v b="$rps" 'BEGIN { print a + b }') ;;
 			esac
 		done
 	done
@@ -586,7 +601,9 @@ if [ "$SHORT" != 1 ]; then
 	d_mean=$(awk -v d="$d_sum" -v n="$ROUNDS" 'BEGIN { printf "%.1f", d / n }')
 	o_mean=$(awk -v o="$o_sum" -v n="$ROUNDS" 'BEGIN { printf "%.1f", o / n }')
 	ratio1=$(awk -v o="$o_sum" -v d="$d_sum" 'BEGIN { printf "%.2f", (d > 0) ? o / d : 0 }')
-	log "proxy cost: through nginx $p_mean req/s, direct $d_mean req/s, ratio $ratio; nginx in front of instance 1 only: $o_mean req/s, ratio $ratio1"
+	t_mean=$(awk -v t="$t_sum" -v n="$ROUNDS" 'BEGIN { printf "%.1f", t / n }')
+	ratio2=$(awk -v p="$p_sum" -v t="$t_sum" 'BEGIN { printf "%.2f", (t > 0) ? p / t : 0 }')
+	log "proxy cost: through nginx $p_mean req/s, direct $d_mean req/s, ratio $ratio; nginx in front of instance 1 only: $o_mean req/s, ratio $ratio1; both instances directly: $t_mean req/s, through nginx $ratio2 of that"
 fi
 
 # ---------------------------------------------------------------------------
@@ -634,6 +651,8 @@ if [ "$SHORT" != 1 ]; then
 	echo "Through nginx (2 instances) / direct to instance 1: **$ratio** (mean $p_mean vs. $d_mean req/s; target >= 0.80, reported, not asserted: nginx, wrk, both instances, PostgreSQL and Redis share the $(nproc) CPUs)."
 	echo
 	echo "nginx-1, the same config in front of instance 1 only (nginx's own cost, without a second instance's cache and catch-up work): $o_mean req/s, **$ratio1** of direct."
+	echo
+	echo "direct-2, both instances loaded directly with half the connections each (the two-instance layout without nginx): $t_mean req/s; through nginx is **$ratio2** of that, and direct-2 is $(awk -v t="$t_sum" -v d="$d_sum" 'BEGIN { printf "%.2f", (d > 0) ? t / d : 0 }') of one instance."
 fi
 echo
 echo "Total time: ${total_s} s."
