@@ -206,20 +206,14 @@ func (s *replicaSet) check(ctx context.Context) {
 	wg.Wait()
 }
 
-// lagOf returns how long ago the primary had written WAL beyond replay,
-// and false when that is not known yet: the replica is behind even this
-// process's oldest sample, which is younger than the bound (right after
-// start a replica hours behind would otherwise read as caught up).
-func (s *replicaSet) lagOf(replay int64, now time.Time) (time.Duration, bool) {
-	for i, smp := range s.samples {
+// lagOf returns how long ago the primary had written WAL beyond replay.
+func (s *replicaSet) lagOf(replay int64, now time.Time) time.Duration {
+	for _, smp := range s.samples {
 		if smp.lsn > replay {
-			if i == 0 && now.Sub(smp.at) <= s.maxLag {
-				return 0, false
-			}
-			return now.Sub(smp.at), true
+			return now.Sub(smp.at)
 		}
 	}
-	return 0, true
+	return 0
 }
 
 func (s *replicaSet) checkOne(ctx context.Context, r *replica) {
@@ -241,13 +235,11 @@ func (s *replicaSet) checkOne(ctx context.Context, r *replica) {
 		r.takeOut(s.log, "not a standby", "pg_is_in_recovery() is false: never read from a server that is not a standby")
 	default:
 		r.raiseVersion(version)
-		lag, known := s.lagOf(replay, now)
+		lag := s.lagOf(replay, now)
 		r.mu.Lock()
 		r.lag = lag
 		r.mu.Unlock()
-		if !known {
-			r.takeOut(s.log, "unknown", "behind the primary by an amount this process cannot tell yet")
-		} else if lag > s.maxLag {
+		if lag > s.maxLag {
 			r.takeOut(s.log, "lagging", fmt.Sprintf("replay %s behind the primary (bound %s)", lag.Round(time.Millisecond), s.maxLag))
 		} else {
 			r.putBack(s.log)
@@ -389,9 +381,9 @@ func (b *binding) failed(err error) error {
 	var pgErr *pgconn.PgError
 	conflict := errors.As(err, &pgErr) && pgErr.Code == "40001"
 	switch {
-	case b.alive.Err() != nil, conflict: // taken out already: do not take out a replica put back since
 	case Unavailable(err):
 		b.r.takeOut(b.log, "unreachable", err.Error())
+	case b.alive.Err() != nil, conflict:
 	default:
 		return err
 	}
