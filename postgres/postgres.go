@@ -385,8 +385,18 @@ func (c *conn) InReadTx(ctx context.Context, fn func(sqlstore.DB) error) error {
 		return b.failed(pgx.BeginTxFunc(b.ctx, p, opts, func(t pgx.Tx) error {
 			// fn's statements carry the caller's context: when the replica
 			// is taken out (frozen, say), break the connection under them.
-			stop := context.AfterFunc(b.alive, func() { t.Conn().PgConn().Conn().Close() })
-			defer stop()
+			// If that began, wait for it: the transaction then fails
+			// instead of a broken connection going back to the pool.
+			closed := make(chan struct{})
+			stop := context.AfterFunc(b.alive, func() {
+				defer close(closed)
+				t.Conn().PgConn().Conn().Close()
+			})
+			defer func() {
+				if !stop() {
+					<-closed
+				}
+			}()
 			return fn(tx{t})
 		}))
 	}

@@ -67,10 +67,13 @@ type walSample struct {
 type replica struct {
 	name       string
 	pool, long *pgxpool.Pool
-	version    atomic.Int64 // newest catalog version seen replayed
-	refreshAt  atomic.Int64 // unix nanos of the last on-demand version read
-	reads      atomic.Int64
-	fallbacks  atomic.Int64
+	// checks is the health checks' own small pool: a replica whose
+	// readers hold every connection of pool is busy, not down.
+	checks    *pgxpool.Pool
+	version   atomic.Int64 // newest catalog version seen replayed
+	refreshAt atomic.Int64 // unix nanos of the last on-demand version read
+	reads     atomic.Int64
+	fallbacks atomic.Int64
 
 	mu        sync.Mutex
 	usable    bool
@@ -108,8 +111,10 @@ func openReplicas(ctx context.Context, cfg Config, primary *pgxpool.Pool, dl sql
 	for _, u := range cfg.ReplicaURLs {
 		r := &replica{name: replicaName(u), state: "unknown"}
 		var err error
-		if r.pool, err = replicaPool(cfg, u, backstop(dl.Statement), false); err == nil {
-			r.long, err = replicaPool(cfg, u, backstop(dl.Long), true)
+		if r.pool, err = replicaPool(cfg, u, backstop(dl.Statement), readerConns); err == nil {
+			if r.long, err = replicaPool(cfg, u, backstop(dl.Long), longConns); err == nil {
+				r.checks, err = replicaPool(cfg, u, backstop(dl.Statement), checkConns)
+			}
 		}
 		if err != nil {
 			set.close()
@@ -125,10 +130,16 @@ func openReplicas(ctx context.Context, cfg Config, primary *pgxpool.Pool, dl sql
 	return set, nil
 }
 
-// replicaPool opens a replica's pool: sized like the primary's (or the
-// small bulk one when long), with the same search_path, and without
-// connecting yet.
-func replicaPool(cfg Config, raw, statementTimeout string, long bool) (*pgxpool.Pool, error) {
+// Sizes of a replica's pools (see replicaPool).
+const (
+	readerConns = 0 // sized like the primary's
+	checkConns  = 2 // health checks and on-demand version reads
+)
+
+// replicaPool opens one of a replica's pools: with conns connections at
+// most (readerConns: as many as the primary's pool), the same
+// search_path, and without connecting yet.
+func replicaPool(cfg Config, raw, statementTimeout string, conns int32) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(raw)
 	if err != nil {
 		return nil, fmt.Errorf("bad DATABASE_REPLICA_URLS entry: %w", err)
@@ -137,8 +148,8 @@ func replicaPool(cfg Config, raw, statementTimeout string, long bool) (*pgxpool.
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
-	if long {
-		pc.MaxConns = longConns
+	if conns > 0 {
+		pc.MaxConns = conns
 	}
 	if cfg.Schema != "" {
 		pc.ConnConfig.RuntimeParams["search_path"] = cfg.Schema
@@ -169,9 +180,10 @@ func (s *replicaSet) close() {
 	}
 	for _, r := range s.replicas {
 		r.kill()
-		r.pool.Close()
-		if r.long != nil {
-			r.long.Close()
+		for _, p := range []*pgxpool.Pool{r.pool, r.long, r.checks} {
+			if p != nil {
+				p.Close()
+			}
 		}
 	}
 }
@@ -206,14 +218,20 @@ func (s *replicaSet) check(ctx context.Context) {
 	wg.Wait()
 }
 
-// lagOf returns how long ago the primary had written WAL beyond replay.
-func (s *replicaSet) lagOf(replay int64, now time.Time) time.Duration {
-	for _, smp := range s.samples {
+// lagOf returns how long ago the primary had written WAL beyond replay,
+// and false when this process cannot tell yet: the replica is behind even
+// the oldest sample, and that sample is younger than the bound (right
+// after start a replica hours behind would otherwise read as caught up).
+func (s *replicaSet) lagOf(replay int64, now time.Time) (time.Duration, bool) {
+	for i, smp := range s.samples {
 		if smp.lsn > replay {
-			return now.Sub(smp.at)
+			if i == 0 && now.Sub(smp.at) <= s.maxLag {
+				return 0, false
+			}
+			return now.Sub(smp.at), true
 		}
 	}
-	return 0
+	return 0, true
 }
 
 func (s *replicaSet) checkOne(ctx context.Context, r *replica) {
@@ -221,7 +239,7 @@ func (s *replicaSet) checkOne(ctx context.Context, r *replica) {
 	defer cancel()
 	var standby bool
 	var replay, version int64
-	err := r.pool.QueryRow(cctx, `SELECT pg_is_in_recovery(),
+	err := r.checks.QueryRow(cctx, `SELECT pg_is_in_recovery(),
 		COALESCE((pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint, 0),
 		(SELECT COALESCE(max(version), 0) FROM catalog_changes)`).Scan(&standby, &replay, &version)
 	if ctx.Err() != nil {
@@ -235,11 +253,13 @@ func (s *replicaSet) checkOne(ctx context.Context, r *replica) {
 		r.takeOut(s.log, "not a standby", "pg_is_in_recovery() is false: never read from a server that is not a standby")
 	default:
 		r.raiseVersion(version)
-		lag := s.lagOf(replay, now)
+		lag, known := s.lagOf(replay, now)
 		r.mu.Lock()
 		r.lag = lag
 		r.mu.Unlock()
-		if lag > s.maxLag {
+		if !known {
+			r.takeOut(s.log, "unknown", "behind the primary by an amount this process cannot tell yet")
+		} else if lag > s.maxLag {
 			r.takeOut(s.log, "lagging", fmt.Sprintf("replay %s behind the primary (bound %s)", lag.Round(time.Millisecond), s.maxLag))
 		} else {
 			r.putBack(s.log)
@@ -310,7 +330,7 @@ func (r *replica) has(ctx context.Context, v int64) bool {
 	ctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
 	defer cancel()
 	var got int64
-	if err := r.pool.QueryRow(ctx, `SELECT COALESCE(max(version), 0) FROM catalog_changes`).Scan(&got); err != nil {
+	if err := r.checks.QueryRow(ctx, `SELECT COALESCE(max(version), 0) FROM catalog_changes`).Scan(&got); err != nil {
 		return false
 	}
 	r.raiseVersion(got)
@@ -381,9 +401,9 @@ func (b *binding) failed(err error) error {
 	var pgErr *pgconn.PgError
 	conflict := errors.As(err, &pgErr) && pgErr.Code == "40001"
 	switch {
+	case b.alive.Err() != nil, conflict: // taken out already, or it stays in
 	case Unavailable(err):
 		b.r.takeOut(b.log, "unreachable", err.Error())
-	case b.alive.Err() != nil, conflict:
 	default:
 		return err
 	}
@@ -403,13 +423,15 @@ func (s *replicaSet) stats() []sqlstore.ReplicaStats {
 		r.mu.Unlock()
 		st.Version, st.Reads, st.Fallbacks = r.version.Load(), r.reads.Load(), r.fallbacks.Load()
 		st.Pool = poolStats(r.pool)
-		long := poolStats(r.long)
-		st.Pool.Acquired += long.Acquired
-		st.Pool.Idle += long.Idle
-		st.Pool.Total += long.Total
-		st.Pool.Max += long.Max
-		st.Pool.Waits += long.Waits
-		st.Pool.WaitTime += long.WaitTime
+		for _, p := range []*pgxpool.Pool{r.long, r.checks} {
+			ps := poolStats(p)
+			st.Pool.Acquired += ps.Acquired
+			st.Pool.Idle += ps.Idle
+			st.Pool.Total += ps.Total
+			st.Pool.Max += ps.Max
+			st.Pool.Waits += ps.Waits
+			st.Pool.WaitTime += ps.WaitTime
+		}
 		out = append(out, st)
 	}
 	return out

@@ -43,7 +43,17 @@ func newReplicaSetup(t *testing.T, maxLag time.Duration) *replicaSetup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &replicaSetup{primary: primary, standby: standby, store: s, user: u}
+	rs := &replicaSetup{primary: primary, standby: standby, store: s, user: u}
+	// Reads that may lag get what the replica has: let it replay the set-up.
+	v, err := s.CatalogVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the replica to replay the set-up", func() bool {
+		st := rs.replica(t)
+		return st.State == "ok" && st.Version >= v
+	})
+	return rs
 }
 
 // replica returns the store's one replica's state.
@@ -93,14 +103,6 @@ func TestReplicaReadYourWrites(t *testing.T) {
 	rs := newReplicaSetup(t, time.Minute)
 	ctx := context.Background()
 	s := rs.store
-	primaryVersion, err := s.CatalogVersion(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the replica to replay the import", func() bool {
-		r := rs.replica(t)
-		return r.State == "ok" && r.Version >= primaryVersion
-	})
 
 	// Lag-tolerant reads are the replica's.
 	before := rs.replica(t).Reads
@@ -160,6 +162,41 @@ func TestReplicaReadYourWrites(t *testing.T) {
 		page, err := s.MovieRatings(sqlstore.MayLag(ctx, ch.Version), 3, 0, 50)
 		return err == nil && ratedBy(page, "ann", 4.5) && rs.replica(t).Reads > before
 	})
+}
+
+// TestReplicaBehindAtStart: a process that starts beside a replica far
+// behind cannot measure its lag from its own WAL samples at once; it
+// keeps the replica out ("unknown", then "lagging") rather than letting
+// it answer as if caught up.
+func TestReplicaBehindAtStart(t *testing.T) {
+	rs := newReplicaSetup(t, 300*time.Millisecond)
+	ctx := context.Background()
+	standbySQL(t, rs.standby, `SELECT pg_wal_replay_pause()`)
+	for i := range 20 {
+		if _, _, err := rs.store.RateMovie(ctx, rs.user.ID, int64(1+i%12), float64(1+i%5), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A second process starts now: the replica is behind its first sample.
+	s, err := postgres.Open(ctx, postgres.Config{URL: rs.primary.URL(), ReplicaURLs: []string{rs.standby.URL()},
+		MaxReplicaLag: 300 * time.Millisecond, ReplicaCheck: 50 * time.Millisecond, MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st := s.ReplicaStats()[0]
+	if st.State != "unknown" {
+		t.Fatalf("a replica paused behind the primary is %q right after start, want unknown", st.State)
+	}
+	if _, err := s.CatalogSnapshot(sqlstore.MayLag(ctx, 0), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.ReplicaStats()[0].Reads; got != 0 {
+		t.Fatalf("a replica of unknown lag answered %d reads", got)
+	}
+	waitFor(t, "the paused replica to be lagging", func() bool { return s.ReplicaStats()[0].State == "lagging" })
+	standbySQL(t, rs.standby, `SELECT pg_wal_replay_resume()`)
+	waitFor(t, "the resumed replica to be used", func() bool { return s.ReplicaStats()[0].State == "ok" })
 }
 
 // TestReplicaLagBound: a replica that replays further behind than the

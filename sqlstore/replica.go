@@ -75,7 +75,9 @@ type ReplicaStats struct {
 	// State is "ok", "lagging" (replay behind the primary by more than
 	// the bound), "unreachable" or "not a standby" (pg_is_in_recovery()
 	// false: a promoted or misconfigured server, never read from), or
-	// "unknown" before the first check.
+	// "unknown": before the first check, or while its lag cannot be told
+	// (right after start it is behind every WAL position this process
+	// has sampled, all younger than the bound). Only "ok" takes reads.
 	State string
 	// Lag is how far the replica's replay is behind the primary; Version
 	// the newest catalog version it has replayed.

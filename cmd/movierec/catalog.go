@@ -32,6 +32,14 @@ func startCatalog(ctx context.Context, cfg config, store *sqlstore.Store, answer
 		opts.Lagging = sqlstore.MayLag
 	}
 	cat := catalog.New(store, opts)
+	if opts.Lagging != nil {
+		// Load from a replica only once it has what the primary has now.
+		v, err := store.CatalogVersion(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		cat.Told(v)
+	}
 	if err := cat.Load(ctx); err != nil {
 		return nil, nil, err
 	}
