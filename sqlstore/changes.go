@@ -82,12 +82,10 @@ func catalogVersion(ctx context.Context, db DB) (int64, error) {
 // When changes after after have been pruned already (see
 // PruneCatalogChanges), the first change returned is a ChangeAll whose
 // Version is the newest pruned one: the reader must reload everything.
-func (s *Store) CatalogChanges(ctx context.Context, after int64, limit int) (changes []movierec.CatalogChange, err error) {
-	err = retryOnPrimary(ctx, func(ctx context.Context) error {
-		changes, err = s.catalogChanges(ctx, after, limit)
-		return err
+func (s *Store) CatalogChanges(ctx context.Context, after int64, limit int) ([]movierec.CatalogChange, error) {
+	return retryOnPrimary(ctx, func(ctx context.Context) ([]movierec.CatalogChange, error) {
+		return s.catalogChanges(ctx, after, limit)
 	})
-	return changes, err
 }
 
 func (s *Store) catalogChanges(ctx context.Context, after int64, limit int) ([]movierec.CatalogChange, error) {

@@ -301,12 +301,10 @@ func scanRatingWithMovie(row Row, r *movierec.Rating, m *movierec.Movie) error {
 
 // MovieRatings returns a page of a movie's ratings, newest first, with
 // usernames. An unknown movie wraps ErrNotFound.
-func (s *Store) MovieRatings(ctx context.Context, movieID int64, offset, limit int) (page movierec.Page[movierec.Rating], err error) {
-	err = retryOnPrimary(ctx, func(ctx context.Context) error {
-		page, err = s.movieRatings(ctx, movieID, offset, limit)
-		return err
+func (s *Store) MovieRatings(ctx context.Context, movieID int64, offset, limit int) (movierec.Page[movierec.Rating], error) {
+	return retryOnPrimary(ctx, func(ctx context.Context) (movierec.Page[movierec.Rating], error) {
+		return s.movieRatings(ctx, movieID, offset, limit)
 	})
-	return page, err
 }
 
 func (s *Store) movieRatings(ctx context.Context, movieID int64, offset, limit int) (movierec.Page[movierec.Rating], error) {

@@ -58,14 +58,14 @@ var ErrReplicaFailed = errors.New("read replica failed")
 // retryOnPrimary runs read with ctx and, when a replica answering it
 // failed, once more on the primary: a replica that dies costs its
 // readers time, not errors. read must have no effect besides its result
-// until it succeeds (streaming callers retry only before their first
-// row: see ForEachRating).
-func retryOnPrimary(ctx context.Context, read func(ctx context.Context) error) error {
-	err := read(ctx)
+// (streaming callers retry only before their first row: see
+// ForEachRating).
+func retryOnPrimary[T any](ctx context.Context, read func(ctx context.Context) (T, error)) (T, error) {
+	v, err := read(ctx)
 	if err != nil && errors.Is(err, ErrReplicaFailed) && ctx.Err() == nil {
 		return read(primaryOnly(ctx))
 	}
-	return err
+	return v, err
 }
 
 // ReplicaStats describes one read replica.

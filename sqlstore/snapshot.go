@@ -25,9 +25,8 @@ const catalogChunk = 500
 // applied.
 func (s *Store) CatalogSnapshot(ctx context.Context, window time.Duration) (movierec.CatalogSnapshot, error) {
 	ctx = LongWork(ctx) // bulk: see Deadlines
-	var snap movierec.CatalogSnapshot
-	err := retryOnPrimary(ctx, func(ctx context.Context) error {
-		return s.inReadTx(ctx, func(tx DB) error {
+	snap, err := retryOnPrimary(ctx, func(ctx context.Context) (snap movierec.CatalogSnapshot, err error) {
+		err = s.inReadTx(ctx, func(tx DB) error {
 			snap = movierec.CatalogSnapshot{}
 			var err error
 			if snap.Version, err = catalogVersion(ctx, tx); err != nil {
@@ -51,6 +50,7 @@ func (s *Store) CatalogSnapshot(ctx context.Context, window time.Duration) (movi
 			snap.Movies, err = loadCatalogMovies(ctx, tx, nil, since)
 			return err
 		})
+		return snap, err
 	})
 	if err != nil {
 		return movierec.CatalogSnapshot{}, fmt.Errorf("CatalogSnapshot: %w", err)
@@ -74,9 +74,8 @@ func (s *Store) CatalogMovies(ctx context.Context, since time.Time, ids []int64)
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	var snap movierec.CatalogSnapshot
-	err := retryOnPrimary(ctx, func(ctx context.Context) error {
-		return s.inReadTx(ctx, func(tx DB) error {
+	snap, err := retryOnPrimary(ctx, func(ctx context.Context) (snap movierec.CatalogSnapshot, err error) {
+		err = s.inReadTx(ctx, func(tx DB) error {
 			snap = movierec.CatalogSnapshot{Since: since, Movies: []movierec.CatalogMovie{}}
 			var err error
 			if snap.Version, err = catalogVersion(ctx, tx); err != nil {
@@ -94,6 +93,7 @@ func (s *Store) CatalogMovies(ctx context.Context, since time.Time, ids []int64)
 			}
 			return nil
 		})
+		return snap, err
 	})
 	if err != nil {
 		return movierec.CatalogSnapshot{}, fmt.Errorf("CatalogMovies: %w", err)

@@ -32,12 +32,8 @@ func (s *Store) Genres(ctx context.Context, offset, limit int) (movierec.Page[mo
 }
 
 // Genre returns one genre, or an error wrapping movierec.ErrNotFound.
-func (s *Store) Genre(ctx context.Context, id int64) (v movierec.Genre, err error) {
-	err = retryOnPrimary(ctx, func(ctx context.Context) error {
-		v, err = s.genre(ctx, id)
-		return err
-	})
-	return v, err
+func (s *Store) Genre(ctx context.Context, id int64) (movierec.Genre, error) {
+	return retryOnPrimary(ctx, func(ctx context.Context) (movierec.Genre, error) { return s.genre(ctx, id) })
 }
 
 func (s *Store) genre(ctx context.Context, id int64) (movierec.Genre, error) {
@@ -84,12 +80,8 @@ func (s *Store) Tags(ctx context.Context, search string, offset, limit int) (mov
 }
 
 // Tag returns one tag, or an error wrapping movierec.ErrNotFound.
-func (s *Store) Tag(ctx context.Context, id int64) (v movierec.Tag, err error) {
-	err = retryOnPrimary(ctx, func(ctx context.Context) error {
-		v, err = s.tag(ctx, id)
-		return err
-	})
-	return v, err
+func (s *Store) Tag(ctx context.Context, id int64) (movierec.Tag, error) {
+	return retryOnPrimary(ctx, func(ctx context.Context) (movierec.Tag, error) { return s.tag(ctx, id) })
 }
 
 func (s *Store) tag(ctx context.Context, id int64) (movierec.Tag, error) {
