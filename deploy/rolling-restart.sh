@@ -59,6 +59,8 @@ set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$script_dir/.." && pwd)
+# shellcheck source=../scripts/loadtest/cpu.sh
+. "$repo_root/scripts/loadtest/cpu.sh"
 
 SHORT=${SHORT:-0}
 BIN=${BIN:-}
@@ -555,6 +557,15 @@ log "nginx: $ev_refused refused connections, $ev_disabled instance disablings, $
 # ---------------------------------------------------------------------------
 # 2. Proxy cost: the same load through nginx and directly to instance 1.
 
+# cpu_snapshot: CPU ticks so far of "movierec nginx postgres redis machine"
+# (both instances; nginx's master and workers; both clusters' postmasters
+# and backends). See scripts/loadtest/cpu.sh.
+cpu_snapshot() {
+	local pm=()
+	for d in primary standby; do pm+=("$(head -1 "$tmp/pg/$d/postmaster.pid" 2>/dev/null)"); done
+	echo "$(cpu_ticks "${inst_pid[1]}" "${inst_pid[2]}") $(cpu_ticks $(tree_pids "$nginx_pid")) $(cpu_ticks $(tree_pids "${pm[@]}")) $(cpu_ticks "$redis_pid") $(machine_ticks)"
+}
+
 cmp_rows=()
 ratio=
 cmp_failed=0
@@ -565,6 +576,7 @@ if [ "$SHORT" != 1 ]; then
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for target in proxy direct nginx-1 direct-2; do
 			sleep 2
+			cpu_before=$(cpu_snapshot)
 			case $target in
 			proxy) url=$proxy ;;
 			direct) url=http://127.0.0.1:$port1 ;;
@@ -585,9 +597,11 @@ if [ "$SHORT" != 1 ]; then
 			else
 				read -r rps requests failed _ _ p99 <<<"$(run_wrk "${target}$r" "$url" "$COMPARE_SHARE" "$DURATION")"
 			fi
+			read -r c_app c_nginx c_db c_redis c_rest <<<"$(cpu_per_request "$cpu_before" "$(cpu_snapshot)" "$requests")"
 			cmp_failed=$((cmp_failed + failed))
-			log "proxy cost, round $r, $target: $rps req/s, p99 $p99 ms, $failed failed"
-			cmp_rows+=("| $r | $target | $rps | $requests | $p99 | $failed |")
+			log "proxy cost, round $r, $target: $rps req/s, p99 $p99 ms, $failed failed; CPU µs/request: movierec $c_app, nginx $c_nginx, PostgreSQL $c_db, Redis $c_redis, rest $c_rest"
+			cmp_rows+=("| $r | $target | $rps | $requests | $p99 | $failed | $c_app / $c_nginx / $c_db / $c_redis / $c_rest |")
+			echo "$target $c_app $c_nginx $c_db $c_redis $c_rest" >>"$tmp/cpu.txt"
 			case $target in
 			proxy) p_sum=$(awk -v a="$p_sum" -v b="$rps" 'BEGIN { print a + b }') ;;
 			direct) d_sum=$(awk -v a="$d_sum" -v b="$rps" 'BEGIN { print a + b }') ;;
@@ -644,9 +658,12 @@ if [ "$SHORT" != 1 ]; then
 	echo
 	echo "### Proxy cost: the same load (write share $COMPARE_SHARE, $DURATION runs, no restarts), through nginx vs. directly to instance 1"
 	echo
-	echo "| round | target | req/s | requests | p99 ms | failed |"
-	echo "|---:|---|---:|---:|---:|---:|"
+	echo "| round | target | req/s | requests | p99 ms | failed | CPU µs/request: movierec / nginx / PostgreSQL / Redis / rest (wrk, kernel) |"
+	echo "|---:|---|---:|---:|---:|---:|---|"
 	printf '%s\n' "${cmp_rows[@]}"
+	echo
+	echo "Mean CPU per request (µs): $(awk '{ n[$1]++; for (i = 2; i <= 6; i++) c[$1, i] += $i }
+		END { for (t in n) { printf "%s%s %.0f / %.0f / %.0f / %.0f / %.0f (total %.0f)", sep, t, c[t, 2] / n[t], c[t, 3] / n[t], c[t, 4] / n[t], c[t, 5] / n[t], c[t, 6] / n[t], (c[t, 2] + c[t, 3] + c[t, 4] + c[t, 5] + c[t, 6]) / n[t]; sep = "; " } }' "$tmp/cpu.txt")."
 	echo
 	echo "Through nginx (2 instances) / direct to instance 1: **$ratio** (mean $p_mean vs. $d_mean req/s; target >= 0.80, reported, not asserted: nginx, wrk, both instances, PostgreSQL and Redis share the $(nproc) CPUs)."
 	echo

@@ -55,6 +55,8 @@ EOF
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$script_dir/../.." && pwd)
+# shellcheck source=cpu.sh
+. "$script_dir/cpu.sh"
 
 MODE=${MODE:-mixed}
 DURATION=${DURATION:-20s}
@@ -360,36 +362,12 @@ warm_up() {
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
-# cpu_ticks PID...: user + system CPU clock ticks of those processes that
-# still run, and of their children that ended (the postmaster's count the
-# backends that exited).
-cpu_ticks() {
-	local t=0 p v
-	for p in "$@"; do
-		v=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null) || continue
-		t=$((t + ${v:-0}))
-	done
-	echo $t
-}
-
 # cpu_snapshot: "servers database machine" CPU ticks so far (database: every
-# process named postgres; machine: busy ticks of all CPUs, from /proc/stat).
+# process named postgres). See cpu.sh.
 cpu_snapshot() {
 	local db=0
 	[ "$BACKEND" = postgres ] && db=$(cpu_ticks $(pgrep -x postgres 2>/dev/null || true))
-	echo "$(cpu_ticks "${server_pids[@]}") $db $(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat)"
-}
-
-# cpu_per_request BEFORE AFTER REQUESTS: "servers database rest" CPU
-# microseconds per request between two cpu_snapshot outputs (rest: the
-# rest of the machine's busy time, mostly wrk and the kernel's loopback).
-cpu_per_request() {
-	awk -v a="$1" -v b="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
-		split(a, x, " "); split(b, y, " ")
-		if (n <= 0) { print "0 0 0"; exit }
-		f = 1e6 / hz / n; s = (y[1] - x[1]) * f; d = (y[2] - x[2]) * f; m = (y[3] - x[3]) * f
-		printf "%.0f %.0f %.0f\n", s, d, (m - s - d > 0 ? m - s - d : 0)
-	}'
+	echo "$(cpu_ticks "${server_pids[@]}") $db $(machine_ticks)"
 }
 
 header() {
