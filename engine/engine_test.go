@@ -355,3 +355,59 @@ func TestUnreadableStoredModel(t *testing.T) {
 		t.Errorf("recommendations %+v, %v", res, err)
 	}
 }
+
+// featureCounter counts the store's MovieFeatures calls.
+type featureCounter struct {
+	engine.Store
+	calls *atomic.Int64
+}
+
+func (c featureCounter) MovieFeatures(ctx context.Context, ids ...int64) ([]movierec.MovieFeatures, error) {
+	c.calls.Add(1)
+	return c.Store.MovieFeatures(ctx, ids...)
+}
+
+// TestSimilarMoviesKnownAndNew: a movie the model was trained with is
+// answered from the model (no read of its features), and is not found
+// once deleted; a movie created after training is described from the
+// store and gets content neighbours.
+func TestSimilarMoviesKnownAndNew(t *testing.T) {
+	s := loaded(t)
+	ctx := context.Background()
+	var calls atomic.Int64
+	e := engine.New(featureCounter{s, &calls}, engine.DefaultConfig(), quiet)
+	if _, err := e.Train(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	calls.Store(0)
+	sims, _, err := e.SimilarMovies(ctx, 1, 5)
+	if err != nil || len(sims) == 0 {
+		t.Fatalf("similar to a known movie: %v, %v", sims, err)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("a movie the model knows read its features %d times", n)
+	}
+
+	if err := s.DeleteMovie(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.SimilarMovies(ctx, 1, 5); !errors.Is(err, movierec.ErrNotFound) {
+		t.Errorf("similar to a deleted movie: %v, want not found", err)
+	}
+
+	old, err := s.Movie(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.CreateMovie(ctx, movierec.Movie{Title: "A New One", Genres: old.Genres})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sims, _, err = e.SimilarMovies(ctx, m.ID, 5)
+	if err != nil || len(sims) == 0 {
+		t.Fatalf("similar to a movie created after training: %v, %v", sims, err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("a movie the model does not know read its features %d times, want 1", n)
+	}
+}

@@ -232,6 +232,13 @@ func (m *Model) SimilarMovies(movieID int64, item *Item, limit int) ([]Similar, 
 	return m.impl.similar(movieID, item, limit)
 }
 
+// Knows reports whether the model was trained with the movie: its content
+// is then the model's own, and SimilarMovies needs no Item for it.
+func (m *Model) Knows(movieID int64) bool {
+	_, ok := m.impl.index[movieID]
+	return ok
+}
+
 // EvalConfig describes an offline evaluation.
 type EvalConfig struct {
 	K            int     // list length, e.g. 10
