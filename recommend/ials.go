@@ -341,6 +341,13 @@ func (m *model) factorNeighbours(s *scratch, p int32) []int32 {
 		return nil
 	}
 	dots := s.fscore
+	if m.fIndex != nil {
+		for d, v := range q {
+			s.fq[d] = v / qn
+		}
+		m.fIndex.neighbours(s.fq, p, t, &s.parts, dots, s.lists)
+		return m.collectNeighbours(s)
+	}
 	vec.Sgemv(blas.NoTrans, len(m.fItems), k, 1, m.fVec, k, q, 1, 0, dots, 1)
 	for x, d := range dots {
 		if int32(x) == p || d <= 0 {
@@ -351,6 +358,13 @@ func (m *model) factorNeighbours(s *scratch, p int32) []int32 {
 			t.offer(cand{c, int32(x)})
 		}
 	}
+	return m.collectNeighbours(s)
+}
+
+// collectNeighbours turns the factor neighbours in s.nbrTop into items,
+// their cosines set in s.sims.
+func (m *model) collectNeighbours(s *scratch) []int32 {
+	t := &s.nbrTop
 	out := make([]int32, 0, len(t.c))
 	for _, c := range t.c {
 		i := m.fItems[c.item]

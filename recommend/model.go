@@ -67,6 +67,7 @@ type model struct {
 	fPos        []int32          // item index → factor position, or -1
 	fGram       []float32        // α0·HᵀH of the factor vectors, fK×fK
 	fNorm       []float32        // factor position → length of its vector
+	fIndex      *factorIndex     // nil: similar movies scan every factor vector (see ivf.go)
 	cfItems     []int32          // the items with a collaborative score: fItems, or head without factors
 	genreByName map[string]int32 // lower-cased genre name → genre index
 	featByName  map[string]int32 // featureKey(kind, name) → feature index
@@ -113,7 +114,7 @@ func (m *model) finish() {
 		m.fPos[i] = int32(p)
 	}
 	m.cfItems = m.head
-	m.fGram, m.fNorm = nil, nil
+	m.fGram, m.fNorm, m.fIndex = nil, nil, nil
 	if k := int(m.fK); len(m.fItems) > 0 {
 		m.cfItems = m.fItems
 		g, _ := gramian(context.Background(), 0, m.fVec, k, float64(m.fAlpha0))
@@ -125,6 +126,9 @@ func (m *model) finish() {
 		for p := range m.fItems {
 			v := m.fVec[p*k : p*k+k]
 			m.fNorm[p] = float32(math.Sqrt(float64(dot(v, v))))
+		}
+		if len(m.fItems) >= ivfMinVectors {
+			m.fIndex = buildFactorIndex(m.fVec, m.fNorm, k)
 		}
 	}
 	m.genreByName = make(map[string]int32, len(m.genreNames))
@@ -171,6 +175,9 @@ type scratch struct {
 	fw      []float64 // fK: the fold-in's right-hand side, then the user's vector
 	fw32    []float32 // fK: the user's vector
 	nbrTop  topK      // SimilarMovies' factor neighbours
+	fq      []float32 // fK: SimilarMovies' unit query vector (factorIndex)
+	parts   topK      // the factorIndex partitions a query reads
+	lists   []float32 // per factorIndex partition: its centroid's score
 	sims    []float32 // per item, SimilarMovies' collaborative part
 	profile []float32 // per feature
 	hist    []histEntry
@@ -183,7 +190,7 @@ type histEntry struct {
 }
 
 func newScratch(m *model) *scratch {
-	return &scratch{
+	s := &scratch{
 		mark:    make([]int32, len(m.ids)),
 		collab:  make([]float32, len(m.head)),
 		fscore:  make([]float32, len(m.fItems)),
@@ -193,11 +200,17 @@ func newScratch(m *model) *scratch {
 		fw:      make([]float64, m.fK),
 		fw32:    make([]float32, m.fK),
 		nbrTop:  topK{c: make([]cand, 0, maxNeighbours)},
+		fq:      make([]float32, m.fK),
 		sims:    make([]float32, len(m.ids)),
 		profile: make([]float32, len(m.featNames)),
 		hist:    make([]histEntry, 0, 256),
 		top:     topK{c: make([]cand, 0, maxLimit)},
 	}
+	if ix := m.fIndex; ix != nil {
+		s.parts = topK{c: make([]cand, 0, ix.probe)}
+		s.lists = make([]float32, ix.lists)
+	}
+	return s
 }
 
 func (m *model) getScratch() *scratch { return m.pool.Get().(*scratch) }
