@@ -119,7 +119,7 @@ func TestFactorIndexRecallOf(t *testing.T) {
 		ix = buildFactorIndex(m.fVec, m.fNorm, int(m.fK))
 	}
 	step := max(1, len(m.fItems)/300)
-	for _, probe := range []int{8, 12, 16, 24, 32} {
+	for _, probe := range []int{ix.probe, 8, 16, 24, 32, 48} {
 		ix.probe = min(probe, ix.lists)
 		t.Logf("%d factor movies, %d partitions, probe %d: recall@10 %.3f, recall@100 %.3f", len(m.fItems), ix.lists, ix.probe,
 			indexRecall(t, m, ix, 10, step), indexRecall(t, m, ix, maxNeighbours, step))
