@@ -663,7 +663,7 @@ if [ "$SHORT" != 1 ]; then
 	printf '%s\n' "${cmp_rows[@]}"
 	echo
 	echo "Mean CPU per request (µs): $(awk '{ n[$1]++; for (i = 2; i <= 6; i++) c[$1, i] += $i }
-		END { for (t in n) { printf "%s%s %.0f / %.0f / %.0f / %.0f / %.0f (total %.0f)", sep, t, c[t, 2] / n[t], c[t, 3] / n[t], c[t, 4] / n[t], c[t, 5] / n[t], c[t, 6] / n[t], (c[t, 2] + c[t, 3] + c[t, 4] + c[t, 5] + c[t, 6]) / n[t]; sep = "; " } }' "$tmp/cpu.txt")."
+		END { split("proxy direct nginx-1 direct-2", order, " "); for (o = 1; o <= 4; o++) { t = order[o]; if (!(t in n)) continue; printf "%s%s %.0f / %.0f / %.0f / %.0f / %.0f (total %.0f)", sep, t, c[t, 2] / n[t], c[t, 3] / n[t], c[t, 4] / n[t], c[t, 5] / n[t], c[t, 6] / n[t], (c[t, 2] + c[t, 3] + c[t, 4] + c[t, 5] + c[t, 6]) / n[t]; sep = "; " } }' "$tmp/cpu.txt")."
 	echo
 	echo "Through nginx (2 instances) / direct to instance 1: **$ratio** (mean $p_mean vs. $d_mean req/s; target >= 0.80, reported, not asserted: nginx, wrk, both instances, PostgreSQL and Redis share the $(nproc) CPUs)."
 	echo

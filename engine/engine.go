@@ -32,9 +32,9 @@ type Store interface {
 	LatestModelVersion(ctx context.Context) (string, error)
 	RatingsChangedSince(ctx context.Context, t time.Time) (int, error)
 	PopularMovies(ctx context.Context, limit int) ([]movierec.Movie, error)
-	// Movie says whether a movie exists (the in-memory catalog answers
-	// when serving).
-	Movie(ctx context.Context, id int64) (movierec.Movie, error)
+	// MoviesByIDs returns those of the movies that exist (the in-memory
+	// catalog answers when serving).
+	MoviesByIDs(ctx context.Context, ids []int64) ([]movierec.Movie, error)
 	// AcquireLease and ReleaseLease coordinate instances: the one that
 	// holds the training lease trains (see Run).
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
@@ -451,9 +451,15 @@ func (e *Engine) SimilarMovies(ctx context.Context, movieID int64, limit int) ([
 	if m.Knows(movieID) {
 		// The model has the movie's content: the store need only say it
 		// still exists (three SQL queries per request cost more than the
-		// answer at 62,000 movies).
-		if _, err := e.store.Movie(ctx, movieID); err != nil {
+		// answer at 62,000 movies). When serving, that is the in-memory
+		// catalog's say: a movie deleted on another instance is found
+		// until this one has caught up (under a second).
+		found, err := e.store.MoviesByIDs(ctx, []int64{movieID})
+		if err != nil {
 			return nil, "", err
+		}
+		if len(found) == 0 {
+			return nil, "", fmt.Errorf("SimilarMovies(%d): %w", movieID, movierec.ErrNotFound)
 		}
 	} else {
 		feats, err := e.store.MovieFeatures(ctx, movieID)

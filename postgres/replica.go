@@ -69,11 +69,12 @@ type replica struct {
 	pool, long *pgxpool.Pool
 	// checks is the health checks' own small pool: a replica whose
 	// readers hold every connection of pool is busy, not down.
-	checks    *pgxpool.Pool
-	version   atomic.Int64 // newest catalog version seen replayed
-	refreshAt atomic.Int64 // unix nanos of the last on-demand version read
-	reads     atomic.Int64
-	fallbacks atomic.Int64
+	checks     *pgxpool.Pool
+	version    atomic.Int64 // newest catalog version seen replayed
+	refreshAt  atomic.Int64 // unix nanos of the last on-demand version read
+	refreshing atomic.Bool  // an on-demand version read is running
+	reads      atomic.Int64
+	fallbacks  atomic.Int64
 
 	mu        sync.Mutex
 	usable    bool
@@ -223,6 +224,9 @@ func (s *replicaSet) check(ctx context.Context) {
 // the oldest sample, and that sample is younger than the bound (right
 // after start a replica hours behind would otherwise read as caught up).
 func (s *replicaSet) lagOf(replay int64, now time.Time) (time.Duration, bool) {
+	if len(s.samples) == 0 {
+		return 0, false // the primary has not answered a sample yet
+	}
 	for i, smp := range s.samples {
 		if smp.lsn > replay {
 			if i == 0 && now.Sub(smp.at) <= s.maxLag {
@@ -327,6 +331,12 @@ func (r *replica) has(ctx context.Context, v int64) bool {
 	if now-last < int64(versionRefreshGap) || !r.refreshAt.CompareAndSwap(last, now) {
 		return false
 	}
+	// One at a time: the other connection of the checks pool stays free
+	// for the health check.
+	if !r.refreshing.CompareAndSwap(false, true) {
+		return false
+	}
+	defer r.refreshing.Store(false)
 	ctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
 	defer cancel()
 	var got int64

@@ -23,8 +23,8 @@ type factorIndex struct {
 	k, lists, probe int
 	centroid        []float32 // lists×k, unit rows
 	start           []int32   // partition l holds rows start[l]:start[l+1]
-	pos             []int32   // row → factor position
-	vec             []float32 // rows×k: the unit vectors, grouped by partition
+	pos             []int32   // row → factor position (zero vectors are left out)
+	vec             []float32 // rows×k: the unit vectors, grouped by partition (a second copy: 16 MB at 62,000×64)
 }
 
 // ivfMinVectors is the number of factor movies from which similar movies
@@ -105,15 +105,22 @@ func buildFactorIndex(vec, norm []float32, k int) *factorIndex {
 	all := make([]int32, n)
 	nearest(unit, cent, k, lists, all, scores)
 	ix := &factorIndex{k: k, lists: lists, probe: min(lists, max(ivfProbe, lists/ivfProbeShare)), centroid: cent,
-		start: make([]int32, lists+1), pos: make([]int32, n), vec: make([]float32, n*k)}
-	for _, l := range all {
-		ix.start[l+1]++
+		start: make([]int32, lists+1)}
+	for p, l := range all {
+		if norm[p] > 0 { // a zero vector is nobody's neighbour: not indexed
+			ix.start[l+1]++
+		}
 	}
 	for l := range lists {
 		ix.start[l+1] += ix.start[l]
 	}
+	rows := int(ix.start[lists])
+	ix.pos, ix.vec = make([]int32, rows), make([]float32, rows*k)
 	next := append([]int32(nil), ix.start[:lists]...)
 	for p, l := range all {
+		if norm[p] == 0 {
+			continue
+		}
 		r := next[l]
 		next[l]++
 		ix.pos[r] = int32(p)

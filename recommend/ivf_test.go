@@ -2,6 +2,7 @@ package recommend
 
 import (
 	"math"
+	"math/rand/v2"
 	"os"
 	"testing"
 	"time"
@@ -178,5 +179,50 @@ func TestSimilarUsesFactorIndex(t *testing.T) {
 	t.Logf("%d tail movies: %.3f of the exact top 10 found through the index", n, overlap)
 	if overlap < 0.85 {
 		t.Errorf("the index finds %.3f of the exact similar movies, want at least 0.85", overlap)
+	}
+	if overlap == 1 {
+		t.Error("the answers are exactly the exact scan's: the index (12 of 71 partitions) is not used")
+	}
+}
+
+// TestFactorIndexEveryPartition: reading every partition, the index gives
+// the exact neighbours, for sizes around the partition count and with
+// zero vectors (which are nobody's neighbours).
+func TestFactorIndexEveryPartition(t *testing.T) {
+	const k = 8
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1, 2, 5, 15, 16, 17, 100, 700} {
+		m := &model{fK: k, fItems: make([]int32, n), fVec: make([]float32, n*k), fNorm: make([]float32, n)}
+		for p := range n {
+			if p%7 == 3 {
+				continue // a zero vector
+			}
+			v := m.fVec[p*k : p*k+k]
+			for d := range v {
+				v[d] = float32(rng.NormFloat64())
+			}
+			m.fNorm[p] = float32(math.Sqrt(float64(dot(v, v))))
+		}
+		ix := buildFactorIndex(m.fVec, m.fNorm, k)
+		ix.probe = ix.lists
+		indexed := 0
+		for l := range ix.lists {
+			indexed += int(ix.start[l+1] - ix.start[l])
+		}
+		zero := 0
+		for _, x := range m.fNorm {
+			if x == 0 {
+				zero++
+			}
+		}
+		if indexed != n-zero || len(ix.pos) != indexed {
+			t.Fatalf("n=%d: %d vectors indexed, want the %d nonzero ones", n, indexed, n-zero)
+		}
+		if n-zero < 2 {
+			continue
+		}
+		if r := indexRecall(t, m, ix, 10, 1); r != 1 && !math.IsNaN(r) { // NaN: no movie has a neighbour
+			t.Errorf("n=%d: recall %.3f reading every partition, want 1", n, r)
+		}
 	}
 }

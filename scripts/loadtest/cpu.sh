@@ -7,7 +7,9 @@
 cpu_ticks() {
 	local t=0 p v
 	for p in "$@"; do
-		v=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null) || continue
+		# Fields after the ")" that ends the process name (which may hold spaces):
+		# utime stime cutime cstime are the 12th to 15th.
+		v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }') || continue
 		t=$((t + ${v:-0}))
 	done
 	echo $t
@@ -23,8 +25,9 @@ tree_pids() {
 	done
 }
 
-# machine_ticks: busy clock ticks of all CPUs so far (/proc/stat).
-machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+# machine_ticks: busy clock ticks of all CPUs so far (/proc/stat: user, nice,
+# system, irq, softirq; not steal, the time the hypervisor gave to others).
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
 
 # cpu_per_request BEFORE AFTER REQUESTS: BEFORE and AFTER are snapshots
 # "group1 group2 ... machine" of clock ticks (cpu_ticks of each group, then
