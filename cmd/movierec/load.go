@@ -40,7 +40,7 @@ func importMovieLens(ctx context.Context, cfg config, dir string, stdout, stderr
 	if err != nil {
 		return exitMessage(err)
 	}
-	invalidateShared(ctx, cfg)
+	invalidateShared(ctx, cfg, store)
 	fmt.Fprintf(stdout, "imported %s into %s: %d movies, %d users, %d ratings, %d tag applications in %v\n",
 		dir, store.Dialect(), res.Movies, res.Users, res.Ratings, res.Tags, time.Since(start).Round(time.Millisecond))
 	return nil
@@ -110,7 +110,7 @@ func demoDataCommand(ctx context.Context, cfg config, o demoOptions, stdout, std
 	if err != nil {
 		return err
 	}
-	invalidateShared(ctx, cfg)
+	invalidateShared(ctx, cfg, store)
 	fmt.Fprintf(stdout, "loaded demo data into %s: %d movies, %d users, %d ratings, %d tag applications in %v\n",
 		store.Dialect(), res.Movies, res.Users, res.Ratings, res.Tags, res.Elapsed.Round(time.Millisecond))
 	return nil
@@ -223,11 +223,11 @@ var _ movierec.Progress = (&progress{}).report
 
 // invalidateShared tells running servers sharing REDIS_URL that the
 // catalog changed.
-func invalidateShared(ctx context.Context, cfg config) {
+func invalidateShared(ctx context.Context, cfg config, store *sqlstore.Store) {
 	if cfg.RedisURL == "" {
 		return
 	}
-	c, closeCache, err := newCache(cfg, observe.NewMetrics(), cfg.logger())
+	c, closeCache, err := newCache(ctx, cfg, store, observe.NewMetrics(), cfg.logger())
 	if err != nil || c == nil {
 		return
 	}

@@ -3,9 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/redis/go-redis/v9"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,6 +32,7 @@ import (
 	"github.com/movierec/movierec/sqlstore"
 	"github.com/movierec/movierec/throttle"
 	"github.com/movierec/movierec/web"
+	"github.com/redis/go-redis/v9"
 )
 
 // serve runs the HTTP API until ctx is cancelled, then shuts down
@@ -74,7 +76,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	store.Observe(obs)
 	metrics.RegisterPool(store.PoolStats)
 	metrics.RegisterReplicas(store.ReplicaStats)
-	answers, closeCache, err := newCache(cfg, metrics, log)
+	answers, closeCache, err := newCache(ctx, cfg, store, metrics, log)
 	if err != nil {
 		return err
 	}
@@ -282,8 +284,9 @@ func serveAdmin(addr string, metrics *observe.Metrics, log *slog.Logger) (*http.
 
 // newCache builds the answer cache: in process, in front of Redis when
 // REDIS_URL is set. A Redis that is down at start is not fatal: reads go
-// to the database until it answers.
-func newCache(cfg config, metrics *observe.Metrics, log *slog.Logger) (*cache.Cache, func(), error) {
+// to the database until it answers. Its Redis keys are namespaced by the
+// database (see redisNamespace).
+func newCache(ctx context.Context, cfg config, store *sqlstore.Store, metrics *observe.Metrics, log *slog.Logger) (*cache.Cache, func(), error) {
 	if !cfg.Cache {
 		return nil, func() {}, nil
 	}
@@ -302,6 +305,11 @@ func newCache(cfg config, metrics *observe.Metrics, log *slog.Logger) (*cache.Ca
 		}
 		// Fail fast: a slow Redis must not slow every request.
 		ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, ro.MaxRetries = 250*time.Millisecond, 250*time.Millisecond, 250*time.Millisecond, -1
+		ns, err := redisNamespace(ctx, store)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.Prefix = ns
 		client := redis.NewClient(ro)
 		opts.Redis = client
 		closeFn = func() { client.Close() }
@@ -311,6 +319,28 @@ func newCache(cfg config, metrics *observe.Metrics, log *slog.Logger) (*cache.Ca
 	}
 	c, err := cache.New(opts)
 	return c, closeFn, err
+}
+
+// redisNamespaceKey is the settings key of the database's Redis namespace.
+const redisNamespaceKey = "redis_namespace"
+
+// redisNamespace is the prefix of every Redis key of the instances of one
+// database: a random ID that the first instance stores in the database's
+// settings. Without it, a database created again (or another deployment)
+// behind the same Redis would find the old one's catalog version marker
+// (ahead of all its versions: every fresh read would catch up from the
+// database) and its cached answers under generation counters that went
+// on counting.
+func redisNamespace(ctx context.Context, store *sqlstore.Store) (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	id, err := store.Setting(ctx, redisNamespaceKey, hex.EncodeToString(b))
+	if err != nil {
+		return "", fmt.Errorf("the database's Redis namespace: %w", err)
+	}
+	return "db:" + id + ":", nil
 }
 
 // serveEngine is the engine configuration of serve: training runs in a
