@@ -572,7 +572,6 @@ cmp_failed=0
 if [ "$SHORT" != 1 ]; then
 	log "proxy cost: warm-up $WARMUP through nginx (the restarted instances start with empty local caches)"
 	run_wrk warmup2 "$proxy" 0 "$WARMUP" >/dev/null
-	p_sum=0 d_sum=0 o_sum=0 t_sum=0
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for target in proxy direct nginx-1 direct-2; do
 			sleep 2
@@ -601,22 +600,14 @@ if [ "$SHORT" != 1 ]; then
 			cmp_failed=$((cmp_failed + failed))
 			log "proxy cost, round $r, $target: $rps req/s, p99 $p99 ms, $failed failed; CPU µs/request: movierec $c_app, nginx $c_nginx, PostgreSQL $c_db, Redis $c_redis, rest $c_rest"
 			cmp_rows+=("| $r | $target | $rps | $requests | $p99 | $failed | $c_app / $c_nginx / $c_db / $c_redis / $c_rest |")
-			echo "$target $c_app $c_nginx $c_db $c_redis $c_rest" >>"$tmp/cpu.txt"
-			case $target in
-			proxy) p_sum=$(awk -v a="$p_sum" -v b="$rps" 'BEGIN { print a + b }') ;;
-			direct) d_sum=$(awk -v a="$d_sum" -v b="$rps" 'BEGIN { print a + b }') ;;
-			nginx-1) o_sum=$(awk -v a="$o_sum" -v b="$rps" 'BEGIN { print a + b }') ;;
-			direct-2) t_sum=$(awk -v a="$t_sum" -v b="$rps" 'BEGIN { print a + b }') ;;
-			esac
+			echo "$target $rps $c_app $c_nginx $c_db $c_redis $c_rest" >>"$tmp/cmp.txt"
 		done
 	done
-	ratio=$(awk -v p="$p_sum" -v d="$d_sum" 'BEGIN { printf "%.2f", (d > 0) ? p / d : 0 }')
-	p_mean=$(awk -v p="$p_sum" -v n="$ROUNDS" 'BEGIN { printf "%.1f", p / n }')
-	d_mean=$(awk -v d="$d_sum" -v n="$ROUNDS" 'BEGIN { printf "%.1f", d / n }')
-	o_mean=$(awk -v o="$o_sum" -v n="$ROUNDS" 'BEGIN { printf "%.1f", o / n }')
-	ratio1=$(awk -v o="$o_sum" -v d="$d_sum" 'BEGIN { printf "%.2f", (d > 0) ? o / d : 0 }')
-	t_mean=$(awk -v t="$t_sum" -v n="$ROUNDS" 'BEGIN { printf "%.1f", t / n }')
-	ratio2=$(awk -v p="$p_sum" -v t="$t_sum" 'BEGIN { printf "%.2f", (t > 0) ? p / t : 0 }')
+	# mean TARGET: its mean req/s; ratio A B: mean of A / mean of B.
+	mean() { awk -v t="$1" '$1 == t { s += $2; n++ } END { printf "%.1f", n ? s / n : 0 }' "$tmp/cmp.txt"; }
+	ratio() { awk -v a="$(mean "$1")" -v b="$(mean "$2")" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+	p_mean=$(mean proxy) d_mean=$(mean direct) o_mean=$(mean nginx-1) t_mean=$(mean direct-2)
+	ratio=$(ratio proxy direct) ratio1=$(ratio nginx-1 direct) ratio2=$(ratio proxy direct-2)
 	log "proxy cost: through nginx $p_mean req/s, direct $d_mean req/s, ratio $ratio; nginx in front of instance 1 only: $o_mean req/s, ratio $ratio1; both instances directly: $t_mean req/s, through nginx $ratio2 of that"
 fi
 
@@ -662,14 +653,14 @@ if [ "$SHORT" != 1 ]; then
 	echo "|---:|---|---:|---:|---:|---:|---|"
 	printf '%s\n' "${cmp_rows[@]}"
 	echo
-	echo "Mean CPU per request (µs): $(awk '{ n[$1]++; for (i = 2; i <= 6; i++) c[$1, i] += $i }
-		END { split("proxy direct nginx-1 direct-2", order, " "); for (o = 1; o <= 4; o++) { t = order[o]; if (!(t in n)) continue; printf "%s%s %.0f / %.0f / %.0f / %.0f / %.0f (total %.0f)", sep, t, c[t, 2] / n[t], c[t, 3] / n[t], c[t, 4] / n[t], c[t, 5] / n[t], c[t, 6] / n[t], (c[t, 2] + c[t, 3] + c[t, 4] + c[t, 5] + c[t, 6]) / n[t]; sep = "; " } }' "$tmp/cpu.txt")."
+	echo "Mean CPU per request (µs): $(awk '{ n[$1]++; for (i = 3; i <= 7; i++) c[$1, i] += $i }
+		END { split("proxy direct nginx-1 direct-2", order, " "); for (o = 1; o <= 4; o++) { t = order[o]; if (!(t in n)) continue; printf "%s%s %.0f / %.0f / %.0f / %.0f / %.0f (total %.0f)", sep, t, c[t, 3] / n[t], c[t, 4] / n[t], c[t, 5] / n[t], c[t, 6] / n[t], c[t, 7] / n[t], (c[t, 3] + c[t, 4] + c[t, 5] + c[t, 6] + c[t, 7]) / n[t]; sep = "; " } }' "$tmp/cmp.txt")."
 	echo
 	echo "Through nginx (2 instances) / direct to instance 1: **$ratio** (mean $p_mean vs. $d_mean req/s; target >= 0.80, reported, not asserted: nginx, wrk, both instances, PostgreSQL and Redis share the $(nproc) CPUs)."
 	echo
 	echo "nginx-1, the same config in front of instance 1 only (nginx's own cost, without a second instance's cache and catch-up work): $o_mean req/s, **$ratio1** of direct."
 	echo
-	echo "direct-2, both instances loaded directly with half the connections each (the two-instance layout without nginx): $t_mean req/s; through nginx is **$ratio2** of that, and direct-2 is $(awk -v t="$t_sum" -v d="$d_sum" 'BEGIN { printf "%.2f", (d > 0) ? t / d : 0 }') of one instance."
+	echo "direct-2, both instances loaded directly with half the connections each (the two-instance layout without nginx): $t_mean req/s; through nginx is **$ratio2** of that, and direct-2 is $(ratio direct-2 direct) of one instance."
 fi
 echo
 echo "Total time: ${total_s} s."

@@ -184,9 +184,10 @@ func TestReplicaBehindAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	st := s.ReplicaStats()[0]
-	if st.State != "unknown" {
-		t.Fatalf("a replica paused behind the primary is %q right after start, want unknown", st.State)
+	// "unknown" until the bound has passed, "lagging" after (a slow
+	// machine may get there first): never "ok".
+	if st := s.ReplicaStats()[0]; st.State != "unknown" && st.State != "lagging" {
+		t.Fatalf("a replica paused behind the primary is %q right after start, want unknown (or lagging)", st.State)
 	}
 	if _, err := s.CatalogSnapshot(sqlstore.MayLag(ctx, 0), time.Hour); err != nil {
 		t.Fatal(err)
