@@ -7,6 +7,7 @@
 //	movierec demo-data -ratings N -out DIR   write a MovieLens-shaped data set
 //	movierec user create --username NAME --email EMAIL [--staff]
 //	movierec user set-password --username NAME
+//	movierec bench [-short] [-out DIR]   load tests against the seed's targets
 //
 // Configuration comes from the environment (see config.go and README.md);
 // flags override it.
@@ -60,6 +61,10 @@ commands:
                          print a user's recommendations from the stored model
   eval [-data DIR] [-k 10] [-seed 42] [-test-fraction 0.25] [-algorithms LIST] [-json]
                          offline evaluation of every recommender on a MovieLens directory
+  bench [-short] [-out DIR] [-postgres URL] [-redis URL] [-instances N] [-url URLS] ...
+                         load-test movierec against the seed guide's targets and a bare
+                         net/http baseline; starts its own servers unless -url is given
+                         (movierec bench -h lists every flag)
 
 common flags:
   -db URL                database (DATABASE_URL): sqlite:///path/file.db or postgres://...
@@ -99,6 +104,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	var recOpts recommendOptions
 	var evalOpts evalOptions
 	var demoOpts demoOptions
+	var benchOpts *benchOptions
 	switch cmd {
 	case "serve":
 		fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address")
@@ -108,12 +114,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		evalOpts = evalFlags(fs)
 	case "demo-data":
 		demoOpts = demoFlags(fs)
+	case "bench":
+		benchOpts = benchFlags(fs)
+		fs.Usage = func() {
+			fmt.Fprint(stderr, "usage: movierec bench [flags]\n\nflags:\n")
+			fs.PrintDefaults()
+		}
 	}
 	switch cmd {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "serve", "migrate", "import", "demo-data", "user", "train", "recommend", "eval":
+	case "serve", "migrate", "import", "demo-data", "user", "train", "recommend", "eval", "bench":
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
@@ -156,6 +168,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return recommendCommand(ctx, cfg, log, recOpts, stdout)
 	case "eval":
 		return evalCommand(ctx, cfg, evalOpts, stdout, stderr)
+	case "bench":
+		return benchCommand(ctx, benchOpts, fs.Args(), args, stdout, stderr)
 	}
 	return nil
 }
