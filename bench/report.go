@@ -238,14 +238,14 @@ func (rep *Report) WriteMarkdown(w io.Writer, command string, charts []string) e
 		b.WriteString("\n")
 	}
 	if len(rep.Mixed) > 0 {
-		b.WriteString("## Mixed workload (people using the site)\n\n| write share | connections | req/s | × read-only | × bare | p50 | p95 | p99 | max | errors | server CPU per answer |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("## Mixed workload (people using the site)\n\n| write share | connections | req/s | × read-only | × bare | p50 | p95 | p99 | max | errors | server CPU per answer | × bare by CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, r := range rep.Mixed {
 			ro := "—"
 			if r.ReadOnlyRatio > 0 {
 				ro = fmt.Sprintf("%.2f", r.ReadOnlyRatio)
 			}
-			cpu, _ := cpuCell(r)
-			fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %.3f | %s | %s | %s | %s | %d | %s |\n", strings.TrimPrefix(r.Scenario.Name, "mixed-"), r.Conns, r.RPS, ro, r.Ratio, ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max), r.Errors, cpu)
+			cpu, cpuRatio := cpuCell(r)
+			fmt.Fprintf(&b, "| %s | %d | %.0f | %s | %.3f | %s | %s | %s | %s | %d | %s | %s |\n", strings.TrimPrefix(r.Scenario.Name, "mixed-"), r.Conns, r.RPS, ro, r.Ratio, ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max), r.Errors, cpu, cpuRatio)
 		}
 		b.WriteString("\nThe mix (share of reads): list pages 22%, filtered lists 8%, movie details 25%, search 10%, popular/trending/top-rated 8%, similar movies 8%, the user's recommendations 7%, a genre's movies 7%, a movie's rating stats 5%; a request is a rating write with the write share's probability. Reads ask for gzip.\n\n")
 	}
