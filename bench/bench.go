@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,9 @@ type Options struct {
 	MixedDuration time.Duration
 	MixedConns    int
 	WriteShares   []float64
+	// Scenarios, when set, keeps only the endpoint scenarios named (none
+	// of them for ["none"]); the mixed workload runs whatever it says.
+	Scenarios []string
 	// Users is how many accounts are registered for logins, rating writes
 	// and recommendations, each with RatingsPerUser ratings.
 	Users, RatingsPerUser int
@@ -178,6 +182,16 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	opts = opts.Defaults()
 	rep := &Report{Started: time.Now(), Machine: machine(), Short: opts.Short}
 	r := &runner{opts: opts, rep: rep}
+	scenarios := endpointScenarios()
+	if opts.Short {
+		scenarios = shortScenarios(scenarios)
+	}
+	if len(opts.Scenarios) > 0 {
+		var err error
+		if scenarios, err = pickScenarios(scenarios, opts.Scenarios); err != nil {
+			return nil, err
+		}
+	}
 	tmp := opts.TempDir
 	if tmp == "" {
 		var err error
@@ -208,10 +222,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep.Setup = append(rep.Setup, fmt.Sprintf("%d accounts registered for the run, %d ratings each; requests pick among the %d most-rated movies (Zipf), %d genres, %d title words",
 		len(r.fix.Users), opts.RatingsPerUser, len(r.fix.Movies), len(r.fix.Genres), len(r.fix.Words)))
 
-	scenarios := endpointScenarios()
-	if opts.Short {
-		scenarios = shortScenarios(scenarios)
-	}
 	r.total = 1 + len(opts.Conns)*(len(scenarios)+2*(1+(len(scenarios)+groupSize-1)/groupSize)) + 2 + 3*len(opts.WriteShares)
 	if !opts.Short {
 		r.total++ // ab
@@ -381,6 +391,26 @@ func shortScenarios(all []Scenario) []Scenario {
 		}
 	}
 	return out
+}
+
+// pickScenarios keeps the scenarios named ("none": no scenario).
+func pickScenarios(all []Scenario, names []string) ([]Scenario, error) {
+	if len(names) == 1 && names[0] == "none" {
+		return nil, nil
+	}
+	var out []Scenario
+	for _, n := range names {
+		i := slices.IndexFunc(all, func(s Scenario) bool { return s.Name == n })
+		if i < 0 {
+			known := make([]string, len(all))
+			for j, s := range all {
+				known[j] = s.Name
+			}
+			return nil, fmt.Errorf("bench: no scenario %q (there are %s, or none)", n, strings.Join(known, ", "))
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
 }
 
 // servers are the servers a run measures and what it started for them.

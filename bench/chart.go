@@ -37,7 +37,7 @@ func (rep *Report) writeCharts(dir string) ([]string, error) {
 		}
 	}
 	if p := rep.mixedChart(); p != nil {
-		if err := save(p, "mixed.svg", 7*vg.Inch); err != nil {
+		if err := save(p, "mixed.svg", 8*vg.Inch); err != nil {
 			return nil, err
 		}
 	}
@@ -116,7 +116,9 @@ func (rep *Report) latencyChart() *plot.Plot {
 		p.Add(line, points)
 		p.Legend.Add(q.name, line, points)
 	}
-	p.Legend.Top = true
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.XOffs = vg.Points(8)
+	p.X.Min, p.X.Max = -0.5, float64(len(names))-0.5
 	return p
 }
 
@@ -165,9 +167,11 @@ func (rep *Report) throughputChart() *plot.Plot {
 		p.Add(line, points)
 		p.Legend.Add(name, line, points)
 	}
-	p.Legend.Left = true
+	// The legend goes right of the data: the X axis runs on to five times
+	// the largest count, with ticks only where there are runs.
+	p.X.Min, p.X.Max = float64(cs[0])*0.8, float64(cs[len(cs)-1])*5
 	p.Legend.Top = true
-	p.Legend.XOffs = vg.Points(8)
+	p.Legend.TextStyle.Font.Size = vg.Points(9)
 	return p
 }
 
@@ -185,7 +189,7 @@ func (rep *Report) mixedChart() *plot.Plot {
 		return nil
 	}
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("Mixed workload at %d connections: throughput against write share", rep.Mixed[0].Conns)
+	p.Title.Text = fmt.Sprintf("Mixed workload, %d connections", rep.Mixed[0].Conns)
 	p.Y.Label.Text = "requests per second"
 	var vals plotter.Values
 	var labels []string
@@ -205,5 +209,6 @@ func (rep *Report) mixedChart() *plot.Plot {
 	p.Add(plotter.NewGrid(), bars)
 	p.NominalX(labels...)
 	p.Y.Min = 0
+	p.X.Min, p.X.Max = -0.6, float64(len(vals))-0.4
 	return p
 }

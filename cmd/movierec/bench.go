@@ -25,6 +25,7 @@ const defaultBenchData = "../shared/data/movielens/ml-latest-small"
 type benchOptions struct {
 	opts               bench.Options
 	conns, writes      string
+	scenarios          string
 	urls, urlsNoCache  string
 	out                string
 	bareAddr, bareFrom string
@@ -44,6 +45,7 @@ func benchFlags(fs *flag.FlagSet) *benchOptions {
 	fs.DurationVar(&b.opts.MixedDuration, "mixed-duration", 0, "length of one mixed-workload run (default 60s; short 3s)")
 	fs.IntVar(&b.opts.MixedConns, "mixed-conns", 0, "connections of the mixed workload (default 200; short 50)")
 	fs.StringVar(&b.writes, "writes", "", "write shares of the mixed workload in percent (default 0,1,5; short 0,5)")
+	fs.StringVar(&b.scenarios, "scenarios", "", "run only these endpoint scenarios (comma-separated names, or none; default all)")
 	fs.IntVar(&b.opts.Users, "users", 0, "accounts registered for logins, writes and recommendations (default 100; short 20)")
 	fs.BoolVar(&b.opts.Short, "short", false, "regression guard: a subset in about a minute; exits 1 on a gross regression (ratios to the bare baseline)")
 	fs.StringVar(&b.out, "out", "", "write report.md, results.json and SVG charts into this directory")
@@ -88,6 +90,7 @@ func benchCommand(ctx context.Context, b *benchOptions, args, flagArgs []string,
 		return fmt.Errorf("%w: -instances: want 1 or 2", errUsage)
 	}
 	o.URLs, o.UncachedURLs = splitList(b.urls), splitList(b.urlsNoCache)
+	o.Scenarios = splitList(b.scenarios)
 	if len(o.URLs) == 0 {
 		if o.Data == "" && o.Ratings == 0 {
 			if _, err := os.Stat(defaultBenchData); err == nil {
