@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
@@ -163,18 +162,15 @@ func loadFixture(ctx context.Context, base string, opts fixtureOptions, say func
 		f.Users = make([]Account, opts.users)
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(4)
-		var mu sync.Mutex
 		rng := rand.New(rand.NewPCG(7, 11))
 		for i := range f.Users {
 			u := &f.Users[i]
 			u.Username = fmt.Sprintf("%s%d", opts.prefix, i)
 			u.Password = "bench-" + opts.prefix + "-password"
-			mu.Lock()
 			picks := make([]int64, opts.ratingsPerUser)
 			for j := range picks {
 				picks[j] = f.Movies[pickIndex(rng, f.movieCDF)]
 			}
-			mu.Unlock()
 			g.Go(func() error {
 				var out struct {
 					Access string `json:"access"`
@@ -257,5 +253,15 @@ func (f *Fixture) user(r *rand.Rand) Account { return f.Users[r.IntN(len(f.Users
 // often (weight 1/p), as people rarely page deep.
 func listPage(r *rand.Rand, pages int) int {
 	pages = max(1, min(pages, 20))
-	return 1 + pickIndex(r, harmonicCDF(pages))
+	sum := 0.0
+	for p := 1; p <= pages; p++ {
+		sum += 1 / float64(p)
+	}
+	x := r.Float64() * sum
+	for p := 1; p < pages; p++ {
+		if x -= 1 / float64(p); x < 0 {
+			return p
+		}
+	}
+	return pages
 }

@@ -11,10 +11,11 @@ package bench
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -191,13 +192,8 @@ func attack(ctx context.Context, name string, gen Generator, spec loadSpec, seed
 
 // codeList renders status counts as "200×1234 500×2", lowest status first.
 func codeList(codes map[int]uint64) string {
-	keys := make([]int, 0, len(codes))
-	for k := range codes {
-		keys = append(keys, k)
-	}
-	sort.Ints(keys)
 	var b []byte
-	for i, k := range keys {
+	for i, k := range slices.Sorted(maps.Keys(codes)) {
 		if i > 0 {
 			b = append(b, ' ')
 		}

@@ -62,16 +62,16 @@ func (p *proc) stop(grace time.Duration) {
 	}
 }
 
-// exited reports the process's end, if it has ended.
-func (p *proc) exited() (error, bool) {
+// exited reports whether the process has ended, and how.
+func (p *proc) exited() (bool, error) {
 	select {
 	case err, ok := <-p.done:
 		if !ok {
-			return errors.New("exited"), true
+			return true, errors.New("exited")
 		}
-		return fmt.Errorf("exited: %v", err), true
+		return true, fmt.Errorf("exited: %v", err)
 	default:
-		return nil, false
+		return false, nil
 	}
 }
 
@@ -119,7 +119,7 @@ func waitReady(ctx context.Context, p *proc, base, path string, timeout time.Dur
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(timeout)
 	for {
-		if err, ended := p.exited(); ended {
+		if ended, err := p.exited(); ended {
 			return fmt.Errorf("%s %v before it was ready\n%s", p.name, err, logTail(p.log, 15))
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
@@ -186,7 +186,10 @@ func childEnv(base []string, set map[string]string) []string {
 	var env []string
 	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
-		if _, ok := set[k]; ok || k == "DATABASE_URL" || k == "REDIS_URL" || k == "DATABASE_REPLICA_URLS" || k == "MOVIEREC_ADDR" || k == "MOVIEREC_CACHE" {
+		// Also what would make the servers collide or change what is
+		// measured: one admin address or socket for all, another database.
+		if _, ok := set[k]; ok || k == "DATABASE_URL" || k == "REDIS_URL" || k == "DATABASE_REPLICA_URLS" || k == "MOVIEREC_ADDR" ||
+			k == "MOVIEREC_CACHE" || k == "MOVIEREC_ADMIN_ADDR" || k == "MOVIEREC_SOCKET" {
 			continue
 		}
 		env = append(env, kv)
