@@ -120,8 +120,11 @@ func TestAttackCountsAnswersAndErrors(t *testing.T) {
 	if s.gzipAsked.Load() != s.hits.Load() {
 		t.Errorf("gzip asked on %d of %d requests", s.gzipAsked.Load(), s.hits.Load())
 	}
-	if s.conns.Load() > 4 {
-		t.Errorf("%d connections for 4 workers: connections are not kept alive", s.conns.Load())
+	// net/http may dial a spare connection when a request finds none idle for
+	// an instant (it keeps the spare), so the bound is loose; without
+	// keep-alive there is one connection per request (hundreds here).
+	if c := s.conns.Load(); c > 8 || c*10 > s.hits.Load() {
+		t.Errorf("%d connections for 4 workers and %d requests: connections are not kept alive", c, s.hits.Load())
 	}
 	if !told.Load() {
 		t.Error("progress was never told")
