@@ -61,6 +61,11 @@ type Options struct {
 	// Users is how many accounts are registered for logins, rating writes
 	// and recommendations, each with RatingsPerUser ratings.
 	Users, RatingsPerUser int
+	// Staff is "NAME:PASSWORD" of a staff account of the servers at URLs,
+	// for the scenario that asks for the data set's users' recommendations
+	// (recommendations-data); without it that scenario is left out there.
+	// Servers the bench starts get a staff account of their own.
+	Staff string
 	// Short is the regression guard: a subset at one connection count,
 	// about a minute in all, checked against floors (see guardFloors).
 	Short bool
@@ -215,12 +220,18 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 
 	r.say("reading the catalog through the API")
 	prefix := "bench" + strconv.FormatInt(time.Now().UnixNano()%1_000_000_000, 36) + "_"
-	r.fix, err = loadFixture(ctx, srv.cached[0], fixtureOptions{users: opts.Users, ratingsPerUser: opts.RatingsPerUser, prefix: prefix}, r.say)
+	r.fix, err = loadFixture(ctx, srv.cached[0], fixtureOptions{users: opts.Users, ratingsPerUser: opts.RatingsPerUser, prefix: prefix, staff: srv.staff}, r.say)
 	if err != nil {
 		return nil, err
 	}
-	rep.Setup = append(rep.Setup, fmt.Sprintf("%d accounts registered for the run, %d ratings each; requests pick among the %d most-rated movies (Zipf), %d genres, %d title words",
-		len(r.fix.Users), opts.RatingsPerUser, len(r.fix.Movies), len(r.fix.Genres), len(r.fix.Words)))
+	rep.Setup = append(rep.Setup, fmt.Sprintf("%d accounts registered for the run, %d ratings each; requests pick among the %d most-rated movies (Zipf), %d genres, %d title words; similar-any among %d movies drawn evenly from the catalog",
+		len(r.fix.Users), opts.RatingsPerUser, len(r.fix.Movies), len(r.fix.Genres), len(r.fix.Words), len(r.fix.Sample)))
+	if r.fix.DataUsers > 0 {
+		rep.Setup = append(rep.Setup, fmt.Sprintf("recommendations-data asks for users 1..%d of the data set (the last ID with an answer)", r.fix.DataUsers))
+	} else if i := slices.IndexFunc(scenarios, func(s Scenario) bool { return s.staff }); i >= 0 {
+		scenarios = slices.Delete(scenarios, i, i+1)
+		rep.Setup = append(rep.Setup, "recommendations-data left out: no staff account (-staff NAME:PASSWORD)")
+	}
 
 	r.total = 1 + len(opts.Conns)*(len(scenarios)+2*(1+(len(scenarios)+groupSize-1)/groupSize)) + 2 + 3*len(opts.WriteShares)
 	if !opts.Short {
@@ -416,7 +427,9 @@ func pickScenarios(all []Scenario, names []string) ([]Scenario, error) {
 // servers are the servers a run measures and what it started for them.
 type servers struct {
 	cached, uncached []string
-	bare             string
+	// staff is "NAME:PASSWORD" of a staff account ("" if none).
+	staff string
+	bare  string
 	// pids are the processes behind each base URL (the bench's own).
 	pids     map[string][]int
 	postgres bool
@@ -442,6 +455,7 @@ func (r *runner) startServers(ctx context.Context, tmp string) (*servers, error)
 	if len(o.URLs) > 0 {
 		s.cached = o.URLs
 		s.uncached = o.UncachedURLs
+		s.staff = o.Staff
 		s.setup = append(s.setup, "servers: running at "+strings.Join(o.URLs, ", ")+" (as configured there)")
 		if len(s.uncached) == 0 {
 			s.uncached = o.URLs
@@ -493,6 +507,13 @@ func (r *runner) startServers(ctx context.Context, tmp string) (*servers, error)
 		return s, err
 	}
 	trainTook := time.Since(t0)
+	staffPass := fmt.Sprintf("bench-staff-%d-password", os.Getpid())
+	mk := o.Command("user", "create", "--username", "benchstaff", "--email", "benchstaff@bench.invalid", "--staff")
+	mk.Stdin = strings.NewReader(staffPass + "\n")
+	if err := runTool(ctx, "user", mk, toolEnv, logPath(tmp, "user")); err != nil {
+		return s, err
+	}
+	s.staff = "benchstaff:" + staffPass
 	set := map[string]string{
 		"DATABASE_URL":                 dbURL,
 		"MOVIEREC_DEMO_DATA":           "never",

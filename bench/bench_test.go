@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -456,5 +457,42 @@ func TestChildEnv(t *testing.T) {
 	}
 	if pt := passedThrough([]string{"MOVIEREC_LOG_LEVEL=warn", "HOME=/root"}, nil); len(pt) != 1 || pt[0] != "MOVIEREC_LOG_LEVEL=warn" {
 		t.Errorf("passed through: %v", pt)
+	}
+}
+
+// findDataUsers finds the last of a data set's contiguous user IDs through
+// the staff route, signed in as the staff account.
+func TestFindDataUsers(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 37, 64, 610, 162000} {
+		var asked atomic.Int64
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/auth/login/" {
+				io.WriteString(w, `{"access": "staff-token"}`)
+				return
+			}
+			asked.Add(1)
+			var id int
+			if _, err := fmt.Sscanf(r.URL.Path, "/api/recommendations/users/%d/", &id); err != nil || r.Header.Get("Authorization") != "Bearer staff-token" {
+				http.Error(w, "bad request", http.StatusBadRequest)
+				return
+			}
+			if id < 1 || id > n {
+				http.Error(w, `{"error": "not found"}`, http.StatusNotFound)
+				return
+			}
+			io.WriteString(w, `{"results": []}`)
+		}))
+		f := &Fixture{}
+		err := f.findDataUsers(context.Background(), api{base: srv.URL, client: srv.Client()}, "staff:secret")
+		srv.Close()
+		if err != nil || f.DataUsers != n || f.StaffToken != "staff-token" {
+			t.Errorf("%d users: found %d (token %q), %v", n, f.DataUsers, f.StaffToken, err)
+		}
+		if asked.Load() > 40 {
+			t.Errorf("%d users: %d probes", n, asked.Load())
+		}
+	}
+	if err := (&Fixture{}).findDataUsers(context.Background(), api{base: "http://127.0.0.1:1", client: http.DefaultClient}, "no-colon"); err == nil {
+		t.Error("a staff account without a password was taken")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -32,6 +33,14 @@ type Fixture struct {
 	ListCount int
 	// Users are the accounts registered for the run.
 	Users []Account
+	// Sample are up to 2,000 movie IDs drawn evenly from the whole catalog
+	// (tail movies included), for similar-any.
+	Sample []int64
+	// StaffToken is a staff account's access token ("" without one), and
+	// DataUsers the largest user ID 1..DataUsers of the data set has (found
+	// by probing the staff route), for recommendations-data.
+	StaffToken string
+	DataUsers  int
 
 	movieCDF []float64
 }
@@ -55,6 +64,8 @@ type fixtureOptions struct {
 	// prefix makes the run's usernames unique (several runs may share one
 	// database when a running server is targeted).
 	prefix string
+	// staff is "NAME:PASSWORD" of a staff account, or "".
+	staff string
 }
 
 // api is a small JSON client for setting up a run.
@@ -156,6 +167,14 @@ func loadFixture(ctx context.Context, base string, opts fixtureOptions, say func
 		return nil, fmt.Errorf("the catalog at %s has no genres with movies", base)
 	}
 	f.movieCDF = harmonicCDF(len(f.Movies))
+	if err := f.sampleCatalog(ctx, a); err != nil {
+		return nil, err
+	}
+	if opts.staff != "" {
+		if err := f.findDataUsers(ctx, a, opts.staff); err != nil {
+			return nil, err
+		}
+	}
 
 	if opts.users > 0 {
 		say(fmt.Sprintf("registering %d users and giving each %d ratings", opts.users, opts.ratingsPerUser))
@@ -194,6 +213,82 @@ func loadFixture(ctx context.Context, base string, opts fixtureOptions, say func
 		}
 	}
 	return f, nil
+}
+
+// sampleCatalog fills f.Sample with the movies of up to 20 list pages of
+// 100 (ordered by title) spread evenly over the catalog.
+func (f *Fixture) sampleCatalog(ctx context.Context, a api) error {
+	var pg page[struct {
+		ID int64 `json:"id"`
+	}]
+	pages := (f.ListCount + 99) / 100
+	step := max(1, pages/20)
+	for p := 1; p <= pages && len(f.Sample) < 2000; p += step {
+		if err := a.do(ctx, http.MethodGet, fmt.Sprintf("/api/movies/?ordering=title&page_size=100&page=%d", p), "", nil, &pg); err != nil {
+			return err
+		}
+		for _, m := range pg.Results {
+			f.Sample = append(f.Sample, m.ID)
+		}
+	}
+	if len(f.Sample) == 0 {
+		f.Sample = f.Movies
+	}
+	return nil
+}
+
+// findDataUsers signs in as the staff account and finds the largest n such
+// that the data set's user n has recommendations (users 1..n exist): it
+// doubles n while user n answers, then bisects. A data set whose user 1
+// does not answer has no DataUsers.
+func (f *Fixture) findDataUsers(ctx context.Context, a api, staff string) error {
+	name, pass, ok := strings.Cut(staff, ":")
+	if !ok {
+		return fmt.Errorf("bench: staff account %q: want NAME:PASSWORD", staff)
+	}
+	var out struct {
+		Access string `json:"access"`
+	}
+	if err := a.do(ctx, http.MethodPost, "/api/auth/login/", "", map[string]string{"username": name, "password": pass}, &out); err != nil {
+		return fmt.Errorf("bench: signing in as the staff account: %w", err)
+	}
+	f.StaffToken = out.Access
+	has := func(id int) (bool, error) {
+		err := a.do(ctx, http.MethodGet, fmt.Sprintf("/api/recommendations/users/%d/?limit=1", id), f.StaffToken, nil, nil)
+		if err != nil && strings.Contains(err.Error(), ": 404 ") {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	lo := 0 // user lo answers (0: none known)
+	hi := 1 // the first ID not known to answer
+	for {
+		ok, err := has(hi)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		lo, hi = hi, hi*2
+		if hi > 1<<30 {
+			return errors.New("bench: the data set's users do not end")
+		}
+	}
+	for hi-lo > 1 { // lo answers, hi does not
+		mid := lo + (hi-lo)/2
+		ok, err := has(mid)
+		if err != nil {
+			return err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	f.DataUsers = lo
+	return nil
 }
 
 // titleWords returns a title's words of four letters or more, lower-cased.

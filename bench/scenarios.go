@@ -37,6 +37,8 @@ type Scenario struct {
 	Gzip   bool
 	Target Target
 	gen    func(f *Fixture, base func(*rand.Rand) string) Generator
+	// staff says the scenario needs a staff account (Fixture.StaffToken).
+	staff bool
 }
 
 // get makes a GET generator for paths drawn by path.
@@ -106,6 +108,16 @@ func bearer(token string) http.Header {
 	return http.Header{"Authorization": {"Bearer " + token}}
 }
 
+func similarAnyPath(f *Fixture, r *rand.Rand) string {
+	return fmt.Sprintf("/api/recommendations/movies/%d/similar/?limit=10", f.Sample[r.IntN(len(f.Sample))])
+}
+
+// dataRecsRequest asks for a data-set user's recommendations (any of
+// 1..DataUsers, evenly) through the staff route.
+func dataRecsRequest(f *Fixture, base string, r *rand.Rand) Request {
+	return Request{URL: fmt.Sprintf("%s/api/recommendations/users/%d/?limit=20", base, 1+r.IntN(max(1, f.DataUsers))), Header: bearer(f.StaffToken)}
+}
+
 func recsRequest(f *Fixture, base string, r *rand.Rand) Request {
 	return Request{URL: base + "/api/recommendations/for-me/?limit=20", Header: bearer(f.user(r).Token)}
 }
@@ -154,7 +166,9 @@ func endpointScenarios() []Scenario {
 		{Name: "trending", About: "/api/movies/trending/ (week, month, day), cache off", Gzip: true, Target: targetList, gen: get(trendingPath)},
 		{Name: "top-rated", About: "/api/movies/top-rated/ (default, min_ratings=50), cache off", Gzip: true, Target: targetList, gen: get(topRatedPath)},
 		{Name: "similar", About: "/api/recommendations/movies/{id}/similar/, Zipf over movies, cache off", Gzip: true, Target: targetRecs, gen: get(similarPath)},
+		{Name: "similar-any", About: "similar movies of any movie (drawn evenly from the catalog, tail included), cache off", Gzip: true, Target: targetRecs, gen: get(similarAnyPath)},
 		{Name: "recommendations", About: "/api/recommendations/for-me/ as one of the run's users (each has ratings), cache off", Gzip: true, Target: targetRecs, gen: withBase(recsRequest)},
+		{Name: "recommendations-data", About: "/api/recommendations/users/{id}/ (staff) for the data set's users, evenly, with their whole histories, cache off", Gzip: true, Target: targetRecs, gen: withBase(dataRecsRequest), staff: true},
 		{Name: "recommendations-warm", About: "the same, answer cache on and warm", Cached: true, Gzip: true, Target: targetRecs, gen: withBase(recsRequest)},
 		{Name: "login", About: "POST /api/auth/login/ (argon2id), the run's users", Cached: true, Target: targetLogin, gen: withBase(loginRequest)},
 		{Name: "rate", About: "POST /api/ratings/movies/{id}/rate/, a random user and score (writes)", Cached: true, Target: targetAPI, gen: withBase(rateRequest)},

@@ -46,6 +46,7 @@ func benchFlags(fs *flag.FlagSet) *benchOptions {
 	fs.IntVar(&b.opts.MixedConns, "mixed-conns", 0, "connections of the mixed workload (default 200; short 50)")
 	fs.StringVar(&b.writes, "writes", "", "write shares of the mixed workload in percent (default 0,1,5; short 0,5)")
 	fs.StringVar(&b.scenarios, "scenarios", "", "run only these endpoint scenarios (comma-separated names, or none; default all)")
+	fs.StringVar(&b.opts.Staff, "staff", "", "with -url: NAME:PASSWORD of a staff account, for recommendations-data (the data set's users)")
 	fs.IntVar(&b.opts.Users, "users", 0, "accounts registered for logins, writes and recommendations (default 100; short 20)")
 	fs.BoolVar(&b.opts.Short, "short", false, "regression guard: a subset in about a minute; exits 1 on a gross regression (ratios to the bare baseline)")
 	fs.StringVar(&b.out, "out", "", "write report.md, results.json and SVG charts into this directory")

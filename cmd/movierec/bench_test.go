@@ -53,7 +53,8 @@ func TestBenchShort(t *testing.T) {
 	}
 	report := stdout.String()
 	for _, want := range []string{"# movierec bench (short: regression guard)", "| errors, every run | 0 | 0 errors in ",
-		"| list-warm |", "| recommendations |", "| login |", "| rate |", "| 5% | 50 |", "movierec bench -short -ratings 3000"} {
+		"| list-warm |", "| recommendations |", "| login |", "| rate |", "| 5% | 50 |", "movierec bench -short -ratings 3000",
+		"recommendations-data asks for users 1.."} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q:\n%s", want, report)
 		}
@@ -65,9 +66,10 @@ func TestBenchShort(t *testing.T) {
 	if err != nil || !bytes.Contains(md, []byte("## Targets")) {
 		t.Errorf("report.md: %v", err)
 	}
-	// demo-data, import, train, two servers, the bare baseline.
-	if len(started) != 6 {
-		t.Errorf("%d processes started, want 6", len(started))
+	// demo-data, import, train, the staff account, two servers, the bare
+	// baseline.
+	if len(started) != 7 {
+		t.Errorf("%d processes started, want 7", len(started))
 	}
 	for _, cmd := range started {
 		if cmd.ProcessState == nil {
