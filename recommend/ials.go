@@ -274,9 +274,10 @@ var vec gonumblas.Implementation
 // dot is x·y (len(y) ≥ len(x)).
 func dot(x, y []float32) float32 { return vec.Sdot(len(x), x, 1, y, 1) }
 
-// foldIn solves the request's user vector from the history (in s.hist) and
-// sets s.fscore to its predicted preference for every factor movie. It
-// returns how many history movies have factors (0: s.fscore is untouched).
+// foldIn solves the request's user vector from the history (in s.hist)
+// into s.fw32 (a movie's predicted preference is its dot product with it:
+// query.factor). It returns how many history movies have factors (0:
+// s.fw32 is not set).
 func (m *model) foldIn(s *scratch) int {
 	k := int(m.fK)
 	b := s.fw
@@ -324,7 +325,6 @@ func (m *model) foldIn(s *scratch) int {
 	for x, v := range b {
 		w[x] = float32(v)
 	}
-	vec.Sgemv(blas.NoTrans, len(m.fItems), k, 1, m.fVec, k, w, 1, 0, s.fscore, 1)
 	return n
 }
 

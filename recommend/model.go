@@ -1,8 +1,10 @@
 package recommend
 
 import (
+	"cmp"
 	"context"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -73,7 +75,18 @@ type model struct {
 	featByName  map[string]int32 // featureKey(kind, name) → feature index
 	prior       []float32        // item index → (0.1 + popScore)^contentPopExp
 	maxPrior    float32          // the largest prior
-	pool        sync.Pool        // *scratch
+	// scanOrder is every item index by decreasing factor vector length
+	// (0 without factors), then decreasing popularity; along it scanNorm
+	// is that length, scanPop and scanPrior the largest popScore and prior
+	// from that position on. Recommend's bounded scans walk it.
+	scanOrder                    []int32
+	scanNorm, scanPop, scanPrior []float32
+	// headVec holds the factor vectors of the head movies that have them,
+	// contiguous (one matrix product scores them all), in the order of
+	// headVecPos (their factor positions).
+	headVec    []float32
+	headVecPos []int32
+	pool       sync.Pool // *scratch
 }
 
 // Feature kinds of the content model.
@@ -144,7 +157,45 @@ func (m *model) finish() {
 		m.prior[i] = float32(math.Pow(0.1+float64(p), contentPopExp))
 		m.maxPrior = max(m.maxPrior, m.prior[i])
 	}
+	m.buildScanOrder()
+	m.headVec, m.headVecPos = nil, nil
+	if k := int(m.fK); len(m.fItems) > 0 {
+		for _, i := range m.head {
+			if p := m.fPos[i]; p >= 0 {
+				m.headVecPos = append(m.headVecPos, p)
+				m.headVec = append(m.headVec, m.fVec[int(p)*k:int(p)*k+k]...)
+			}
+		}
+	}
 	m.pool.New = func() any { return newScratch(m) }
+}
+
+// buildScanOrder derives scanOrder and its bounds (see model).
+func (m *model) buildScanOrder() {
+	n := len(m.ids)
+	norm := func(i int32) float32 {
+		if p := m.fPos[i]; p >= 0 {
+			return m.fNorm[p]
+		}
+		return 0
+	}
+	order := make([]int32, n)
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		return cmp.Or(cmp.Compare(norm(b), norm(a)), cmp.Compare(m.popScore[b], m.popScore[a]), cmp.Compare(a, b))
+	})
+	m.scanOrder = order
+	m.scanNorm = make([]float32, n)
+	m.scanPop = make([]float32, n)
+	m.scanPrior = make([]float32, n)
+	var pop, prior float32
+	for k := n - 1; k >= 0; k-- {
+		i := order[k]
+		pop, prior = max(pop, m.popScore[i]), max(prior, m.prior[i])
+		m.scanNorm[k], m.scanPop[k], m.scanPrior[k] = norm(i), pop, prior
+	}
 }
 
 func (m *model) version() string                 { return m.ver }
@@ -167,8 +218,10 @@ type scratch struct {
 	mark    []int32   // item index → 1 + position in hist, 0 when not in the history
 	collab  []float32 // per head position
 	fscore  []float32 // per factor position
-	cf      []float32 // per item: the blended collaborative score
-	maxCF   float32   // the largest entry of cf
+	fstamp  []uint32  // per factor position: the stamp fscore was computed under
+	headF   []float32 // per head movie with factors: its factor score
+	stamp   uint32    // this request's stamp (see query.factor)
+	maxCF   float32   // the largest collaborative score (query.cf)
 	fa      []float64 // fK×fK: the fold-in's normal equations
 	fa32    []float32 // fK×fK: the same, summed in float32
 	fy      []float32 // the fold-in's scaled history vectors, a row each
@@ -194,7 +247,8 @@ func newScratch(m *model) *scratch {
 		mark:    make([]int32, len(m.ids)),
 		collab:  make([]float32, len(m.head)),
 		fscore:  make([]float32, len(m.fItems)),
-		cf:      make([]float32, len(m.ids)),
+		fstamp:  make([]uint32, len(m.fItems)),
+		headF:   make([]float32, len(m.headVecPos)),
 		fa:      make([]float64, int(m.fK)*int(m.fK)),
 		fa32:    make([]float32, int(m.fK)*int(m.fK)),
 		fw:      make([]float64, m.fK),

@@ -2,8 +2,8 @@ package recommend
 
 import (
 	"fmt"
+	"gonum.org/v1/gonum/blas"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -61,7 +61,20 @@ type query struct {
 	genre   int32 // -1: any
 	genreNm string
 	incl    bool // IncludeRated
+
+	// Set by collabScores (see there).
+	nf         int     // history movies with factors (0: no user vector)
+	ke, kf, kt float32 // weights of EASE, of the factor score in the head, and outside it
+	un         float32 // the user vector's length
 }
+
+// recsScanAll turns the bounded scans of collabScores and hybrid off
+// (every movie is scored); only a test sets it, to compare.
+var recsScanAll = false
+
+// boundSlack widens the scans' bounds against float32 rounding: a computed
+// dot product may exceed the product of the computed lengths by a few ulps.
+const boundSlack = 1 + 1e-4
 
 func (q *query) eligible(i int32) bool {
 	return (q.incl || q.s.mark[i] == 0) && (q.genre < 0 || q.m.hasGenre(i, q.genre))
@@ -163,16 +176,22 @@ func (q *query) popularReason(i int32) string {
 	}
 }
 
-// collabScores sets s.cf[i], for every item i of m.cfItems not in the
-// history, to its collaborative score
+// collabScores prepares the collaborative score of every movie i,
 //
-//	ease_i/maxEase + factorBlend·factor_i/maxFactor
+//	cf_i = ease_i/maxEase + factorBlend·factor_i/maxFactor   (head movies)
+//	cf_i = (factorBlend + tailImpute)·factor_i/maxFactor     (other movies with factors)
 //
-// where ease is the EASE score (head movies only, 0 elsewhere), factor the
-// fold-in's predicted preference, and each max is taken over the movies not
-// in the history (a model without factors has only the first term). Other
-// entries of s.cf are 0. It returns how many history movies have a
-// collaborative signal (are in the head or have factors).
+// (negative terms count as 0; cf is 0 for history movies, for movies
+// without factors in a model that has them, and for movies outside the
+// head in one without), where ease is the EASE score, factor the fold-in's
+// predicted preference, and each max is taken over the movies not in the
+// history. It computes EASE over the head and the user's factor vector;
+// factor scores are computed on demand (q.factor), and the scans that need
+// them visit movies by decreasing vector length, stopping where
+// Cauchy–Schwarz (factor ≤ |user|·|movie|) shows no later movie can
+// matter: at 62,000 movies a list scores about 1–2% of them. It returns
+// how many history movies have a collaborative signal (are in the head or
+// have factors), and sets s.maxCF to the largest cf_i.
 func (q *query) collabScores() int {
 	m, s := q.m, q.s
 	n := len(m.head)
@@ -191,61 +210,124 @@ func (q *query) collabScores() int {
 	if len(m.fItems) > 0 {
 		nf = m.foldIn(s)
 	}
+	q.nf, q.ke, q.kf, q.kt, q.un = nf, 0, 0, 0, 0
+	s.stamp++
+	if s.stamp == 0 { // wrapped: forget every stamp
+		clear(s.fstamp)
+		s.stamp = 1
+	}
 	s.maxCF = 0
 	if nh == 0 && nf == 0 {
-		clear(s.cf)
 		return 0
 	}
-	// Every entry of m.cfItems is written below; the rest of s.cf stays 0.
-	var maxE, maxF float32
+	if nf > 0 {
+		q.un = float32(math.Sqrt(float64(dot(s.fw32, s.fw32))))
+		// The head's factor scores at once, from contiguous vectors (the
+		// same dot products query.factor would compute one by one).
+		if n := len(m.headVecPos); n > 0 {
+			hs := s.headF[:n]
+			vec.Sgemv(blas.NoTrans, n, int(m.fK), 1, m.headVec, int(m.fK), s.fw32, 1, 0, hs, 1)
+			for x, p := range m.headVecPos {
+				s.fscore[p], s.fstamp[p] = hs[x], s.stamp
+			}
+		}
+	}
+	var maxE float32
 	for h, i := range m.head {
 		if s.mark[i] == 0 {
 			maxE = max(maxE, sc[h])
 		}
 	}
+	// maxF: the best factor score outside the history, by a bounded scan.
+	var maxF float32
 	if nf > 0 {
-		for p, i := range m.fItems {
-			if s.mark[i] == 0 {
-				maxF = max(maxF, s.fscore[p])
+		for k, i := range m.scanOrder {
+			if !recsScanAll && q.un*m.scanNorm[k]*boundSlack < maxF {
+				break
+			}
+			if p := m.fPos[i]; p >= 0 && s.mark[i] == 0 {
+				maxF = max(maxF, q.factor(p))
 			}
 		}
 	}
-	var ke, kf, kt float32
 	if maxE > 0 {
-		ke = 1 / maxE
+		q.ke = 1 / maxE
 	}
 	if maxF > 0 {
-		kf = factorBlend / maxF
-		kt = kf + tailImpute/maxF // outside the head the factor score stands in for EASE's
+		q.kf = factorBlend / maxF
+		q.kt = q.kf + tailImpute/maxF // outside the head the factor score stands in for EASE's
 	}
-	top := float32(0)
-	if len(m.fItems) == 0 {
-		for h, i := range m.head {
-			v := float32(0)
-			if s.mark[i] == 0 && sc[h] > 0 {
-				v = ke * sc[h]
-			}
-			s.cf[i] = v
-			top = max(top, v)
-		}
-	} else {
-		fs := s.fscore[:len(m.fItems)]
-		for p, i := range m.fItems {
-			v := float32(0)
-			if s.mark[i] == 0 {
-				f := max(0, fs[p]) // stale when nf is 0, but then kf and kt are 0
-				if h := m.headPos[i]; h >= 0 {
-					v = ke*max(0, sc[h]) + kf*f
-				} else {
-					v = kt * f
-				}
-			}
-			s.cf[i] = v
-			top = max(top, v)
-		}
-	}
-	s.maxCF = top
+	s.maxCF = q.maxCollab(nil)
 	return max(nh, nf)
+}
+
+// cf is movie i's collaborative score (see collabScores).
+func (q *query) cf(i int32) float32 {
+	m, s := q.m, q.s
+	if s.mark[i] != 0 {
+		return 0
+	}
+	h := m.headPos[i]
+	if len(m.fItems) == 0 {
+		if h >= 0 && s.collab[h] > 0 {
+			return q.ke * s.collab[h]
+		}
+		return 0
+	}
+	p := m.fPos[i]
+	if p < 0 {
+		return 0
+	}
+	var f float32
+	if q.nf > 0 {
+		f = max(0, q.factor(p))
+	}
+	if h >= 0 {
+		return q.ke*max(0, s.collab[h]) + q.kf*f
+	}
+	return q.kt * f
+}
+
+// factor is the fold-in's predicted preference for the movie at factor
+// position p, computed once per request.
+func (q *query) factor(p int32) float32 {
+	m, s := q.m, q.s
+	if s.fstamp[p] != s.stamp {
+		k := int(m.fK)
+		s.fscore[p] = dot(s.fw32, m.fVec[int(p)*k:int(p)*k+k])
+		s.fstamp[p] = s.stamp
+	}
+	return s.fscore[p]
+}
+
+// tailBound bounds cf of every movie outside the head at or after
+// position k of m.scanOrder.
+func (q *query) tailBound(k int) float32 {
+	return q.kt * q.un * q.m.scanNorm[k] * boundSlack
+}
+
+// maxCollab is the largest cf_i over the movies i that keep reports true
+// for (every movie when keep is nil).
+func (q *query) maxCollab(keep func(int32) bool) float32 {
+	m := q.m
+	var top float32
+	for _, i := range m.head {
+		if keep == nil || keep(i) {
+			top = max(top, q.cf(i))
+		}
+	}
+	if q.kt == 0 {
+		return top
+	}
+	for k, i := range m.scanOrder {
+		if !recsScanAll && q.tailBound(k) < top {
+			break
+		}
+		if m.headPos[i] < 0 && (keep == nil || keep(i)) {
+			top = max(top, q.cf(i))
+		}
+	}
+	return top
 }
 
 // axpy adds a·x to y (len(y) ≥ len(x)).
@@ -256,9 +338,22 @@ func (q *query) collaborative(out []Recommendation) []Recommendation {
 	if q.collabScores() > 0 {
 		t := &s.top
 		t.reset(q.limit)
-		for _, i := range m.cfItems {
-			if sc := s.cf[i]; sc > 0 && (!t.full() || sc >= t.min().score) && q.eligible(i) {
+		offer := func(i int32) {
+			if sc := q.cf(i); sc > 0 && (!t.full() || sc >= t.min().score) && q.eligible(i) {
 				t.offer(cand{sc, i})
+			}
+		}
+		for _, i := range m.head {
+			offer(i)
+		}
+		if q.kt > 0 {
+			for k, i := range m.scanOrder {
+				if !recsScanAll && t.full() && q.tailBound(k) < t.min().score {
+					break
+				}
+				if m.headPos[i] < 0 {
+					offer(i)
+				}
 			}
 		}
 		for _, c := range t.sorted() {
@@ -461,11 +556,7 @@ func (q *query) hybrid(out []Recommendation) []Recommendation {
 	if q.genre < 0 {
 		maxC = s.maxCF
 	} else {
-		for _, i := range m.cfItems {
-			if q.eligible(i) {
-				maxC = max(maxC, s.cf[i])
-			}
-		}
+		maxC = q.maxCollab(q.eligible)
 	}
 	var kc, kt, kp float32
 	if maxC > 0 {
@@ -493,7 +584,6 @@ func (q *query) hybrid(out []Recommendation) []Recommendation {
 	if kc == 0 && kt == 0 && kp == 0 {
 		kp = 1
 	}
-	base := func(i int32) float32 { return kp*m.popScore[i] + kc*s.cf[i] }
 	content := func(i int32) float32 {
 		if kt == 0 {
 			return 0
@@ -501,40 +591,41 @@ func (q *query) hybrid(out []Recommendation) []Recommendation {
 		return kt * m.contentScore(s.profile, i) * m.prior[i]
 	}
 
-	// Pass 2: the blend. The limit best movies without content seed the
-	// list; another movie is scored on content only when its bound
-	// base + kt·prior·contentBound reaches the list's lowest score.
-	seed := &s.nbrTop
-	seed.reset(q.limit)
-	for i := range int32(len(m.ids)) {
-		if b := base(i); (!seed.full() || b >= seed.min().score) && q.eligible(i) {
-			seed.offer(cand{b, i})
-		}
-	}
+	// Pass 2: the blend, head movies first, then the others by decreasing
+	// bound. A movie's content term is at most kt·prior·contentBound, so it
+	// is scored on content only when its other two terms plus that reach
+	// the list's lowest score; and along m.scanOrder the collaborative,
+	// popularity and prior bounds all fall, so the walk stops at the first
+	// position whose bound is below it.
 	t := &s.top
 	t.reset(q.limit)
-	for _, c := range seed.c {
-		t.offer(cand{c.score + content(c.item), c.item})
-	}
 	floor := float32(math.Inf(-1))
-	if t.full() {
-		floor = t.min().score
-	}
-	for i := range int32(len(m.ids)) {
-		b := base(i)
-		if b+kt*m.prior[i]*contentBound < floor || !q.eligible(i) ||
-			slices.ContainsFunc(seed.c, func(c cand) bool { return c.item == i }) {
-			continue
+	offer := func(i int32) {
+		b := kp*m.popScore[i] + kc*q.cf(i)
+		if b+kt*m.prior[i]*contentBound < floor || !q.eligible(i) {
+			return
 		}
 		t.offer(cand{b + content(i), i})
 		if t.full() {
 			floor = t.min().score
 		}
 	}
+	for _, i := range m.head {
+		offer(i)
+	}
+	for k, i := range m.scanOrder {
+		if !recsScanAll && t.full() &&
+			kc*q.tailBound(k)+kp*m.scanPop[k]+kt*contentBound*m.scanPrior[k] < floor {
+			break
+		}
+		if m.headPos[i] < 0 {
+			offer(i)
+		}
+	}
 	for _, c := range t.sorted() {
 		i := c.item
 		r := Recommendation{MovieID: m.ids[i], Score: float64(c.score)}
-		tc, tt, tp := kc*s.cf[i], content(i), kp*m.popScore[i]
+		tc, tt, tp := kc*q.cf(i), content(i), kp*m.popScore[i]
 		switch {
 		case tc > 0 && tc >= tt && tc >= tp:
 			r.Algorithm, r.Reason = Collaborative, m.collabReason(s, i)
