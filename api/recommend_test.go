@@ -107,6 +107,16 @@ func TestRecommendationRoutes(t *testing.T) {
 			!slices.Equal(other.ids(), warm.ids()) {
 			t.Errorf("staff view of the user differs from for-me: %d %v", res.StatusCode, other.ids())
 		}
+		// A user with ratings exists (ratings go with their user); one
+		// without is looked up: 200 with the popular list, or 404.
+		fresh := e.register("norating")
+		var none recsBody
+		if res := call(t, e.url, "GET", "/api/recommendations/users/"+itoa(fresh.User.ID)+"/?limit=5", staff, nil, &none); res.StatusCode != 200 || len(none.Recommendations) != 5 {
+			t.Errorf("staff view of a user without ratings: %d %+v", res.StatusCode, none)
+		}
+		if res := call(t, e.url, "GET", "/api/recommendations/users/"+itoa(fresh.User.ID+1000)+"/", staff, nil, &eb); res.StatusCode != 404 || eb.Error.Code != "NOT_FOUND" {
+			t.Errorf("staff view of no user: %d %+v", res.StatusCode, eb)
+		}
 		var sim struct {
 			MovieID int64 `json:"movie_id"`
 			Total   int   `json:"total"`

@@ -44,7 +44,7 @@ type recommendationsJSON struct {
 }
 
 func (s *Server) forMe(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	return s.serveRecommendations(w, r, p.UserID)
+	return s.serveRecommendations(w, r, p.UserID, false)
 }
 
 func (s *Server) forUser(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
@@ -53,13 +53,13 @@ func (s *Server) forUser(w http.ResponseWriter, r *http.Request, _ auth.Principa
 	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != raw {
 		return movierec.ErrNotFound
 	}
-	if _, err := s.store.User(r.Context(), id); err != nil {
-		return err
-	}
-	return s.serveRecommendations(w, r, id)
+	return s.serveRecommendations(w, r, id, true)
 }
 
-func (s *Server) serveRecommendations(w http.ResponseWriter, r *http.Request, userID int64) error {
+// serveRecommendations answers for userID. With checkUser a user without
+// ratings is looked up (404 if there is none); a user with ratings exists,
+// since deleting a user deletes their ratings in the same transaction.
+func (s *Server) serveRecommendations(w http.ResponseWriter, r *http.Request, userID int64, checkUser bool) error {
 	q := newQuery(r)
 	req := engine.Request{
 		UserID:    userID,
@@ -77,6 +77,11 @@ func (s *Server) serveRecommendations(w http.ResponseWriter, r *http.Request, us
 	res, err := s.recommender.Recommend(r.Context(), req)
 	if err != nil {
 		return err
+	}
+	if checkUser && res.Rated == 0 {
+		if _, err := s.store.User(r.Context(), userID); err != nil {
+			return err
+		}
 	}
 	ids := make([]int64, len(res.Recommendations))
 	for i, rec := range res.Recommendations {

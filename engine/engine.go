@@ -368,6 +368,9 @@ type Result struct {
 	Algorithm       string
 	ModelVersion    string // "" when no model was trained yet
 	Recommendations []recommend.Recommendation
+	// Rated is how many ratings the user has (0 also for a user that does
+	// not exist: the caller tells them apart if it must).
+	Rated int
 }
 
 // Recommend answers req from the user's current ratings. Before the first
@@ -383,6 +386,7 @@ func (e *Engine) Recommend(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	res.Rated = len(hist)
 	m := e.Model()
 	if m == nil {
 		return e.fallback(ctx, req, hist)
@@ -404,7 +408,7 @@ func (e *Engine) Recommend(ctx context.Context, req Request) (Result, error) {
 
 // fallback serves the popular list while no model exists.
 func (e *Engine) fallback(ctx context.Context, req Request, hist []movierec.DatasetRating) (Result, error) {
-	res := Result{Algorithm: req.Algorithm}
+	res := Result{Algorithm: req.Algorithm, Rated: len(hist)}
 	if res.Algorithm == "" {
 		res.Algorithm = recommend.Hybrid
 	}
