@@ -220,6 +220,7 @@ type scratch struct {
 	fscore  []float32 // per factor position
 	fstamp  []uint32  // per factor position: the stamp fscore was computed under
 	headF   []float32 // per head movie with factors: its factor score
+	cf      []float32 // per item: its collaborative score, when every one is computed (query.dense)
 	stamp   uint32    // this request's stamp (see query.factor)
 	maxCF   float32   // the largest collaborative score (query.cf)
 	fa      []float64 // fK×fK: the fold-in's normal equations
@@ -249,6 +250,7 @@ func newScratch(m *model) *scratch {
 		fscore:  make([]float32, len(m.fItems)),
 		fstamp:  make([]uint32, len(m.fItems)),
 		headF:   make([]float32, len(m.headVecPos)),
+		cf:      make([]float32, len(m.ids)),
 		fa:      make([]float64, int(m.fK)*int(m.fK)),
 		fa32:    make([]float32, int(m.fK)*int(m.fK)),
 		fw:      make([]float64, m.fK),
@@ -265,6 +267,17 @@ func newScratch(m *model) *scratch {
 		s.lists = make([]float32, ix.lists)
 	}
 	return s
+}
+
+// nextStamp starts a new stamp for fstamp (clearing it when the counter
+// wraps) and returns it.
+func (s *scratch) nextStamp() uint32 {
+	s.stamp++
+	if s.stamp == 0 {
+		clear(s.fstamp)
+		s.stamp = 1
+	}
+	return s.stamp
 }
 
 func (m *model) getScratch() *scratch { return m.pool.Get().(*scratch) }

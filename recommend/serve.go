@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"gonum.org/v1/gonum/blas"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -66,10 +67,11 @@ type query struct {
 	nf         int     // history movies with factors (0: no user vector)
 	ke, kf, kt float32 // weights of EASE, of the factor score in the head, and outside it
 	un         float32 // the user vector's length
+	dense      bool    // every collaborative score is in s.cf (see collabScores)
 }
 
-// recsScanAll turns the bounded scans of collabScores and hybrid off
-// (every movie is scored); only a test sets it, to compare.
+// recsScanAll makes every request dense (see collabScores: every movie is
+// scored); only a test sets it, to compare.
 var recsScanAll = false
 
 // boundSlack widens the scans' bounds against float32 rounding: a computed
@@ -185,13 +187,18 @@ func (q *query) popularReason(i int32) string {
 // without factors in a model that has them, and for movies outside the
 // head in one without), where ease is the EASE score, factor the fold-in's
 // predicted preference, and each max is taken over the movies not in the
-// history. It computes EASE over the head and the user's factor vector;
-// factor scores are computed on demand (q.factor), and the scans that need
-// them visit movies by decreasing vector length, stopping where
-// Cauchy–Schwarz (factor ≤ |user|·|movie|) shows no later movie can
-// matter: at 62,000 movies a list scores about 1–2% of them. It returns
-// how many history movies have a collaborative signal (are in the head or
-// have factors), and sets s.maxCF to the largest cf_i.
+// history. It returns how many history movies have a collaborative signal
+// (are in the head or have factors), and sets s.maxCF to the largest cf_i.
+//
+// Two ways lead there. Dense: every factor score in one matrix product
+// and cf in s.cf, read by scans over every movie. Bounded, for catalogues
+// of at least boundedMin factor movies: factor scores on demand
+// (q.factor), and scans that visit movies by decreasing vector length and
+// stop where Cauchy–Schwarz (factor ≤ |user|·|movie|) shows no later movie
+// can matter; iALS gives popular movies long vectors and the long tail
+// short ones, so at 62,000 movies a list scores about 1–2% of them. When
+// the search for maxFactor is not cut short within a sixteenth of the
+// catalogue (vectors of alike lengths), the request turns dense.
 func (q *query) collabScores() int {
 	m, s := q.m, q.s
 	n := len(m.head)
@@ -210,27 +217,12 @@ func (q *query) collabScores() int {
 	if len(m.fItems) > 0 {
 		nf = m.foldIn(s)
 	}
-	q.nf, q.ke, q.kf, q.kt, q.un = nf, 0, 0, 0, 0
-	s.stamp++
-	if s.stamp == 0 { // wrapped: forget every stamp
-		clear(s.fstamp)
-		s.stamp = 1
-	}
+	q.nf, q.ke, q.kf, q.kt, q.un, q.dense = nf, 0, 0, 0, 0, true
+	s.nextStamp()
 	s.maxCF = 0
 	if nh == 0 && nf == 0 {
+		clear(s.cf)
 		return 0
-	}
-	if nf > 0 {
-		q.un = float32(math.Sqrt(float64(dot(s.fw32, s.fw32))))
-		// The head's factor scores at once, from contiguous vectors (the
-		// same dot products query.factor would compute one by one).
-		if n := len(m.headVecPos); n > 0 {
-			hs := s.headF[:n]
-			vec.Sgemv(blas.NoTrans, n, int(m.fK), 1, m.headVec, int(m.fK), s.fw32, 1, 0, hs, 1)
-			for x, p := range m.headVecPos {
-				s.fscore[p], s.fstamp[p] = hs[x], s.stamp
-			}
-		}
 	}
 	var maxE float32
 	for h, i := range m.head {
@@ -238,16 +230,12 @@ func (q *query) collabScores() int {
 			maxE = max(maxE, sc[h])
 		}
 	}
-	// maxF: the best factor score outside the history, by a bounded scan.
 	var maxF float32
 	if nf > 0 {
-		for k, i := range m.scanOrder {
-			if !recsScanAll && q.un*m.scanNorm[k]*boundSlack < maxF {
-				break
-			}
-			if p := m.fPos[i]; p >= 0 && s.mark[i] == 0 {
-				maxF = max(maxF, q.factor(p))
-			}
+		q.un = float32(math.Sqrt(float64(dot(s.fw32, s.fw32))))
+		var ok bool
+		if maxF, ok = q.boundedMaxFactor(); !ok {
+			maxF = q.scoreAll()
 		}
 	}
 	if maxE > 0 {
@@ -257,13 +245,108 @@ func (q *query) collabScores() int {
 		q.kf = factorBlend / maxF
 		q.kt = q.kf + tailImpute/maxF // outside the head the factor score stands in for EASE's
 	}
-	s.maxCF = q.maxCollab(nil)
+	if !q.dense {
+		s.maxCF = q.maxCollab(nil)
+		return max(nh, nf)
+	}
+	// Dense: every entry of m.cfItems is written; the rest of s.cf stays 0.
+	top := float32(0)
+	if len(m.fItems) == 0 {
+		for h, i := range m.head {
+			v := float32(0)
+			if s.mark[i] == 0 && sc[h] > 0 {
+				v = q.ke * sc[h]
+			}
+			s.cf[i] = v
+			top = max(top, v)
+		}
+	} else {
+		fs := s.fscore[:len(m.fItems)]
+		for p, i := range m.fItems {
+			v := float32(0)
+			if s.mark[i] == 0 {
+				f := float32(0)
+				if nf > 0 {
+					f = max(0, fs[p])
+				}
+				if h := m.headPos[i]; h >= 0 {
+					v = q.ke*max(0, sc[h]) + q.kf*f
+				} else {
+					v = q.kt * f
+				}
+			}
+			s.cf[i] = v
+			top = max(top, v)
+		}
+	}
+	s.maxCF = top
 	return max(nh, nf)
+}
+
+// boundedMin is the fewest factor movies for which Recommend tries the
+// bounded scans (see collabScores); a variable only so that a test can
+// try them on small models.
+var boundedMin = 20000
+
+// boundedGiveUp: a request turns dense when the search for maxFactor has
+// read 1/boundedGiveUp of the catalogue without being cut (a variable only
+// so that a test can keep the bounded scans on).
+var boundedGiveUp = 16
+
+// boundedMaxFactor looks for the largest factor score outside the history
+// by the bounded scan, scoring the head at once from contiguous vectors
+// first. It reports false, having left the request dense, when the model
+// is too small or the scan is not cut within a sixteenth of the catalogue.
+func (q *query) boundedMaxFactor() (float32, bool) {
+	m, s := q.m, q.s
+	if len(m.fItems) < boundedMin || recsScanAll {
+		return 0, false
+	}
+	if n := len(m.headVecPos); n > 0 {
+		hs := s.headF[:n]
+		vec.Sgemv(blas.NoTrans, n, int(m.fK), 1, m.headVec, int(m.fK), s.fw32, 1, 0, hs, 1)
+		for x, p := range m.headVecPos {
+			s.fscore[p], s.fstamp[p] = hs[x], s.stamp
+		}
+	}
+	var maxF float32
+	give := len(m.scanOrder) / boundedGiveUp
+	for k, i := range m.scanOrder {
+		if q.un*m.scanNorm[k]*boundSlack < maxF {
+			q.dense = false
+			return maxF, true
+		}
+		if k == give {
+			return 0, false
+		}
+		if p := m.fPos[i]; p >= 0 && s.mark[i] == 0 {
+			maxF = max(maxF, q.factor(p))
+		}
+	}
+	q.dense = false
+	return maxF, true
+}
+
+// scoreAll computes every factor score in one matrix product (the dense
+// way) and returns the largest outside the history.
+func (q *query) scoreAll() float32 {
+	m, s := q.m, q.s
+	vec.Sgemv(blas.NoTrans, len(m.fItems), int(m.fK), 1, m.fVec, int(m.fK), s.fw32, 1, 0, s.fscore, 1)
+	var maxF float32
+	for p, i := range m.fItems {
+		if s.mark[i] == 0 {
+			maxF = max(maxF, s.fscore[p])
+		}
+	}
+	return maxF
 }
 
 // cf is movie i's collaborative score (see collabScores).
 func (q *query) cf(i int32) float32 {
 	m, s := q.m, q.s
+	if q.dense {
+		return s.cf[i]
+	}
 	if s.mark[i] != 0 {
 		return 0
 	}
@@ -319,8 +402,16 @@ func (q *query) maxCollab(keep func(int32) bool) float32 {
 	if q.kt == 0 {
 		return top
 	}
+	if q.dense {
+		for _, i := range m.fItems {
+			if m.headPos[i] < 0 && (keep == nil || keep(i)) {
+				top = max(top, q.cf(i))
+			}
+		}
+		return top
+	}
 	for k, i := range m.scanOrder {
-		if !recsScanAll && q.tailBound(k) < top {
+		if q.tailBound(k) < top {
 			break
 		}
 		if m.headPos[i] < 0 && (keep == nil || keep(i)) {
@@ -346,9 +437,15 @@ func (q *query) collaborative(out []Recommendation) []Recommendation {
 		for _, i := range m.head {
 			offer(i)
 		}
-		if q.kt > 0 {
+		if q.dense {
+			for _, i := range m.fItems {
+				if m.headPos[i] < 0 {
+					offer(i)
+				}
+			}
+		} else if q.kt > 0 {
 			for k, i := range m.scanOrder {
-				if !recsScanAll && t.full() && q.tailBound(k) < t.min().score {
+				if t.full() && q.tailBound(k) < t.min().score {
 					break
 				}
 				if m.headPos[i] < 0 {
@@ -591,35 +688,38 @@ func (q *query) hybrid(out []Recommendation) []Recommendation {
 		return kt * m.contentScore(s.profile, i) * m.prior[i]
 	}
 
-	// Pass 2: the blend, head movies first, then the others by decreasing
-	// bound. A movie's content term is at most kt·prior·contentBound, so it
-	// is scored on content only when its other two terms plus that reach
-	// the list's lowest score; and along m.scanOrder the collaborative,
-	// popularity and prior bounds all fall, so the walk stops at the first
-	// position whose bound is below it.
+	// Pass 2: the blend. Bounded: head movies first, then the others by
+	// decreasing bound. A movie's content term is at most
+	// kt·prior·contentBound, so it is scored on content only when its other
+	// two terms plus that reach the list's lowest score; and along
+	// m.scanOrder the collaborative, popularity and prior bounds all fall,
+	// so the walk stops at the first position whose bound is below it.
 	t := &s.top
-	t.reset(q.limit)
-	floor := float32(math.Inf(-1))
-	offer := func(i int32) {
-		b := kp*m.popScore[i] + kc*q.cf(i)
-		if b+kt*m.prior[i]*contentBound < floor || !q.eligible(i) {
-			return
+	if q.dense {
+		q.blendDense(kc, kt, kp, content)
+	} else {
+		t.reset(q.limit)
+		floor := float32(math.Inf(-1))
+		offer := func(i int32) {
+			b := kp*m.popScore[i] + kc*q.cf(i)
+			if b+kt*m.prior[i]*contentBound < floor || !q.eligible(i) {
+				return
+			}
+			t.offer(cand{b + content(i), i})
+			if t.full() {
+				floor = t.min().score
+			}
 		}
-		t.offer(cand{b + content(i), i})
-		if t.full() {
-			floor = t.min().score
-		}
-	}
-	for _, i := range m.head {
-		offer(i)
-	}
-	for k, i := range m.scanOrder {
-		if !recsScanAll && t.full() &&
-			kc*q.tailBound(k)+kp*m.scanPop[k]+kt*contentBound*m.scanPrior[k] < floor {
-			break
-		}
-		if m.headPos[i] < 0 {
+		for _, i := range m.head {
 			offer(i)
+		}
+		for k, i := range m.scanOrder {
+			if t.full() && kc*q.tailBound(k)+kp*m.scanPop[k]+kt*contentBound*m.scanPrior[k] < floor {
+				break
+			}
+			if m.headPos[i] < 0 {
+				offer(i)
+			}
 		}
 	}
 	for _, c := range t.sorted() {
@@ -637,4 +737,40 @@ func (q *query) hybrid(out []Recommendation) []Recommendation {
 		out = append(out, r)
 	}
 	return out
+}
+
+// blendDense is hybrid's pass 2 when every collaborative score is in s.cf:
+// the limit best movies without content seed the list; another movie is
+// scored on content only when its bound base + kt·prior·contentBound
+// reaches the list's lowest score. It leaves the list in s.top.
+func (q *query) blendDense(kc, kt, kp float32, content func(int32) float32) {
+	m, s := q.m, q.s
+	base := func(i int32) float32 { return kp*m.popScore[i] + kc*s.cf[i] }
+	seed := &s.nbrTop
+	seed.reset(q.limit)
+	for i := range int32(len(m.ids)) {
+		if b := base(i); (!seed.full() || b >= seed.min().score) && q.eligible(i) {
+			seed.offer(cand{b, i})
+		}
+	}
+	t := &s.top
+	t.reset(q.limit)
+	for _, c := range seed.c {
+		t.offer(cand{c.score + content(c.item), c.item})
+	}
+	floor := float32(math.Inf(-1))
+	if t.full() {
+		floor = t.min().score
+	}
+	for i := range int32(len(m.ids)) {
+		b := base(i)
+		if b+kt*m.prior[i]*contentBound < floor || !q.eligible(i) ||
+			slices.ContainsFunc(seed.c, func(c cand) bool { return c.item == i }) {
+			continue
+		}
+		t.offer(cand{b + content(i), i})
+		if t.full() {
+			floor = t.min().score
+		}
+	}
 }
