@@ -37,13 +37,13 @@ func DefaultPolicies() Policies {
 }
 
 // Handler is the server with gzip (above 1 KiB, with Vary:
-// Accept-Encoding) in front, and CORS in front of that when
+// Accept-Encoding; at precompressLevel, as cached answers) in front, and CORS in front of that when
 // Options.CORSOrigins allows other origins (preflights are answered
 // there; other requests get the Access-Control headers). Cached answers arrive already compressed
 // (with Content-Encoding set), and gzhttp passes those through as they
 // are.
 func (s *Server) Handler() http.Handler {
-	wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(1024))
+	wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(1024), gzhttp.CompressionLevel(precompressLevel))
 	if err != nil {
 		panic(err) // only for invalid options
 	}
