@@ -55,6 +55,8 @@ type Options struct {
 	MixedDuration time.Duration
 	MixedConns    int
 	WriteShares   []float64
+	// NoMixed leaves the mixed workload out (for runs about endpoints).
+	NoMixed bool
 	// Scenarios, when set, keeps only the endpoint scenarios named (none
 	// of them for ["none"]); the mixed workload runs whatever it says.
 	Scenarios []string
@@ -234,6 +236,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 
 	r.total = 1 + len(opts.Conns)*(len(scenarios)+2*(1+(len(scenarios)+groupSize-1)/groupSize)) + 2 + 3*len(opts.WriteShares)
+	if opts.NoMixed {
+		r.total -= 2 + 3*len(opts.WriteShares)
+	}
 	if !opts.Short {
 		r.total++ // ab
 	}
@@ -265,20 +270,22 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		rep.Endpoints = append(rep.Endpoints, res...)
 	}
-	mixed := make([]Scenario, len(opts.WriteShares))
-	for i, w := range opts.WriteShares {
-		mixed[i] = mixedScenario(w)
-	}
-	res, err := r.block(ctx, mixed, opts.MixedConns, opts.MixedDuration, 1)
-	if err != nil {
-		return nil, err
-	}
-	for i := range res {
-		if len(res) > 0 && res[0].Scenario.Name == "mixed-0%" && res[0].RPS > 0 {
-			res[i].ReadOnlyRatio = res[i].RPS / res[0].RPS
+	if !opts.NoMixed {
+		mixed := make([]Scenario, len(opts.WriteShares))
+		for i, w := range opts.WriteShares {
+			mixed[i] = mixedScenario(w)
 		}
+		res, err := r.block(ctx, mixed, opts.MixedConns, opts.MixedDuration, 1)
+		if err != nil {
+			return nil, err
+		}
+		for i := range res {
+			if len(res) > 0 && res[0].Scenario.Name == "mixed-0%" && res[0].RPS > 0 {
+				res[i].ReadOnlyRatio = res[i].RPS / res[0].RPS
+			}
+		}
+		rep.Mixed = res
 	}
-	rep.Mixed = res
 	r.clearLine()
 	rep.Took = time.Since(rep.Started)
 	rep.Checks = checks(rep, opts)

@@ -133,6 +133,10 @@ func checks(rep *Report, o Options) []Check {
 	p99("list, cache off, p99 at 50 connections", "list", 50, 50*time.Millisecond, note)
 	p99("recommendations, cache off, p99 at 50 connections", "recommendations", 50, 20*time.Millisecond, "")
 	p99("login p99 at 10 connections", "login", 10, 200*time.Millisecond, "")
+	// Issue 10's serving targets, set for a MovieLens-25M-size catalog.
+	p99("similar movies, cache off, p99 at 10 connections", "similar", 10, 10*time.Millisecond, " (set at 25M ratings)")
+	p99("similar movies of any movie, cache off, p99 at 10 connections", "similar-any", 10, 10*time.Millisecond, " (set at 25M ratings)")
+	p99("a data-set user's recommendations, cache off, p99 at 10 connections", "recommendations-data", 10, 20*time.Millisecond, " (set at 25M ratings)")
 	for _, r := range rep.Mixed {
 		out = append(out, Check{What: fmt.Sprintf("%s at %d connections, p99", r.Scenario.Name, r.Conns), Want: "< 100 ms",
 			Got: fmt.Sprintf("%s (%.0f req/s)", ms(r.P99), r.RPS), Pass: r.P99 < 100*time.Millisecond && r.Errors == 0})

@@ -44,7 +44,7 @@ func benchFlags(fs *flag.FlagSet) *benchOptions {
 	fs.DurationVar(&b.opts.Duration, "duration", 0, "length of one endpoint run (default 5s; short 1.5s)")
 	fs.DurationVar(&b.opts.MixedDuration, "mixed-duration", 0, "length of one mixed-workload run (default 60s; short 3s)")
 	fs.IntVar(&b.opts.MixedConns, "mixed-conns", 0, "connections of the mixed workload (default 200; short 50)")
-	fs.StringVar(&b.writes, "writes", "", "write shares of the mixed workload in percent (default 0,1,5; short 0,5)")
+	fs.StringVar(&b.writes, "writes", "", "write shares of the mixed workload in percent (default 0,1,5; short 0,5), or none to leave it out")
 	fs.StringVar(&b.scenarios, "scenarios", "", "run only these endpoint scenarios (comma-separated names, or none; default all)")
 	fs.StringVar(&b.opts.Staff, "staff", "", "with -url: NAME:PASSWORD of a staff account, for recommendations-data (the data set's users)")
 	fs.IntVar(&b.opts.Users, "users", 0, "accounts registered for logins, writes and recommendations (default 100; short 20)")
@@ -71,6 +71,9 @@ func benchCommand(ctx context.Context, b *benchOptions, args, flagArgs []string,
 	var err error
 	if o.Conns, err = intList(b.conns); err != nil {
 		return fmt.Errorf("%w: -conns: %v", errUsage, err)
+	}
+	if b.writes == "none" {
+		o.NoMixed, b.writes = true, ""
 	}
 	shares, err := intList(b.writes)
 	if err != nil {
