@@ -377,7 +377,7 @@ func (q *query) factor(p int32) float32 {
 	m, s := q.m, q.s
 	if s.fstamp[p] != s.stamp {
 		k := int(m.fK)
-		s.fscore[p] = dot(s.fw32, m.fVec[int(p)*k:int(p)*k+k])
+		s.fscore[p] = dot(m.fVec[int(p)*k:int(p)*k+k], s.fw32) // as Sgemv multiplies (its sums depend on the order)
 		s.fstamp[p] = s.stamp
 	}
 	return s.fscore[p]
