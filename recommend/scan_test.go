@@ -49,15 +49,23 @@ func TestBoundedScansAreExact(t *testing.T) {
 		models["ml-latest-small"] = small.impl
 	}
 	// With the usual give-up, and never giving up (so ml-latest-small's
-	// real iALS vectors run the bounded scans to their end).
+	// real iALS vectors run the bounded scans to their end; with the usual
+	// one they always go dense, and dense against dense proves nothing).
 	for _, giveUp := range []int{boundedGiveUp, 1} {
 		boundedGiveUp = giveUp
 		for name, m := range models {
+			if name == "ml-latest-small" && giveUp != 1 {
+				continue
+			}
 			name += fmt.Sprintf(" (give up at 1/%d)", giveUp)
 			rng := rand.New(rand.NewPCG(5, 5))
-			genres := []string{"", "", m.genreNames[0], m.genreNames[len(m.genreNames)-1]}
+			genres := []string{"", m.genreNames[0], m.genreNames[len(m.genreNames)-1]}
 			pruned, asked := 0, 0
-			for u := range 120 {
+			users := 30
+			if strings.HasPrefix(name, "ml-latest-small") {
+				users = 120 // real vectors: the bounds come closest to the scores
+			}
+			for u := range users {
 				var hist []Interaction
 				size := []int{1, 2, 5, 40, 300}[u%5]
 				for range size {
