@@ -45,6 +45,7 @@ type tagInfo struct {
 // the read lock while they look at it, appliers the write lock.
 type state struct {
 	movies []*entry // by slot; nil where a movie was deleted
+	vals   []values // by slot: the value filters' fields of movies[slot] (see values)
 	slot   map[int64]int32
 	live   int // movies not deleted
 
@@ -116,6 +117,7 @@ func newState(snap movierec.CatalogSnapshot, window time.Duration) *state {
 		newest:      snap.Newest,
 		window:      window,
 		movies:      make([]*entry, 0, len(snap.Movies)),
+		vals:        make([]values, 0, len(snap.Movies)),
 		building:    true,
 	}
 	for _, g := range snap.Genres {
@@ -165,6 +167,7 @@ func (st *state) putMovie(e *entry) {
 	if !ok {
 		slot = int32(len(st.movies))
 		st.movies = append(st.movies, nil)
+		st.vals = append(st.vals, values{})
 		st.slot[e.movie.ID] = slot
 		st.live++
 	}
@@ -178,6 +181,7 @@ func (st *state) putMovie(e *entry) {
 		st.orders.update(st.movies, slot, old, e)
 	}
 	st.movies[slot] = e
+	st.vals[slot] = valuesOf(&e.movie)
 	for _, g := range e.genreIDs {
 		if gi := st.genres[g]; gi != nil {
 			gi.bits.set(slot)
@@ -230,6 +234,7 @@ func (st *state) deleteMovie(id int64) {
 		st.orders.update(st.movies, slot, old, nil)
 	}
 	st.movies[slot] = nil
+	st.vals[slot] = values{}
 	delete(st.slot, id)
 	st.live--
 }
