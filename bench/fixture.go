@@ -68,6 +68,14 @@ type fixtureOptions struct {
 	staff string
 }
 
+// statusError is an answer outside 2xx.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
 // api is a small JSON client for setting up a run.
 type api struct {
 	base   string
@@ -103,7 +111,7 @@ func (a api) do(ctx context.Context, method, path, token string, body, out any) 
 		return err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(data[:min(len(data), 300)]))
+		return &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(data[:min(len(data), 300)]))}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -255,7 +263,7 @@ func (f *Fixture) findDataUsers(ctx context.Context, a api, staff string) error 
 	f.StaffToken = out.Access
 	has := func(id int) (bool, error) {
 		err := a.do(ctx, http.MethodGet, fmt.Sprintf("/api/recommendations/users/%d/?limit=1", id), f.StaffToken, nil, nil)
-		if err != nil && strings.Contains(err.Error(), ": 404 ") {
+		if se := (*statusError)(nil); errors.As(err, &se) && se.code == http.StatusNotFound {
 			return false, nil
 		}
 		return err == nil, err

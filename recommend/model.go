@@ -270,14 +270,13 @@ func newScratch(m *model) *scratch {
 }
 
 // nextStamp starts a new stamp for fstamp (clearing it when the counter
-// wraps) and returns it.
-func (s *scratch) nextStamp() uint32 {
+// wraps).
+func (s *scratch) nextStamp() {
 	s.stamp++
 	if s.stamp == 0 {
 		clear(s.fstamp)
 		s.stamp = 1
 	}
-	return s.stamp
 }
 
 func (m *model) getScratch() *scratch { return m.pool.Get().(*scratch) }

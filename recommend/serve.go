@@ -2,11 +2,12 @@ package recommend
 
 import (
 	"fmt"
-	"gonum.org/v1/gonum/blas"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+
+	"gonum.org/v1/gonum/blas"
 )
 
 // maxLimit is the largest Limit a request may ask for; Limit is clamped to
@@ -434,16 +435,14 @@ func (q *query) collaborative(out []Recommendation) []Recommendation {
 				t.offer(cand{sc, i})
 			}
 		}
-		for _, i := range m.head {
-			offer(i)
-		}
 		if q.dense {
-			for _, i := range m.fItems {
-				if m.headPos[i] < 0 {
-					offer(i)
-				}
+			for _, i := range m.cfItems {
+				offer(i)
 			}
-		} else if q.kt > 0 {
+		} else {
+			for _, i := range m.head {
+				offer(i)
+			}
 			for k, i := range m.scanOrder {
 				if t.full() && q.tailBound(k) < t.min().score {
 					break
