@@ -330,15 +330,32 @@ func (m *model) foldIn(s *scratch) int {
 
 // factorNeighbours sets s.sims, for the movies whose factor vectors are
 // nearest the factor movie at position p (cosine, at most maxNeighbours,
-// positive only), and returns their item indices.
+// positive only), and returns their item indices (read-only: they may be
+// the neighbour table's).
 func (m *model) factorNeighbours(s *scratch, p int32) []int32 {
+	if tb := m.fNbrs.Load(); tb != nil {
+		lo := int(p) * maxNeighbours
+		out := tb.idx[lo : lo+int(tb.cnt[p])]
+		for k, i := range out {
+			s.sims[i] = tb.sim[lo+k]
+		}
+		return out
+	}
+	m.indexNeighbours(s, p)
+	return m.collectNeighbours(s)
+}
+
+// indexNeighbours leaves in s.nbrTop the factor neighbours of the factor
+// movie at position p (their factor positions and cosines), from the
+// factor index when the model has one, else from every vector.
+func (m *model) indexNeighbours(s *scratch, p int32) {
 	k := int(m.fK)
 	q := m.fVec[int(p)*k : int(p)*k+k]
 	qn := m.fNorm[p]
 	t := &s.nbrTop
 	t.reset(maxNeighbours)
 	if qn == 0 {
-		return nil
+		return
 	}
 	dots := s.fscore
 	if m.fIndex != nil {
@@ -346,7 +363,7 @@ func (m *model) factorNeighbours(s *scratch, p int32) []int32 {
 			s.fq[d] = v / qn
 		}
 		m.fIndex.neighbours(s.fq, p, t, &s.parts, dots, s.lists)
-		return m.collectNeighbours(s)
+		return
 	}
 	vec.Sgemv(blas.NoTrans, len(m.fItems), k, 1, m.fVec, k, q, 1, 0, dots, 1)
 	for x, d := range dots {
@@ -358,7 +375,6 @@ func (m *model) factorNeighbours(s *scratch, p int32) []int32 {
 			t.offer(cand{c, int32(x)})
 		}
 	}
-	return m.collectNeighbours(s)
 }
 
 // collectNeighbours turns the factor neighbours in s.nbrTop into items,

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -64,17 +65,18 @@ type model struct {
 	fVec    []float32 // len(fItems)×fK row-major: the movies' vectors
 
 	// Derived by finish, never saved.
-	index       map[int64]int32  // movie ID → item index
-	headPos     []int32          // item index → head position, or -1
-	fPos        []int32          // item index → factor position, or -1
-	fGram       []float32        // α0·HᵀH of the factor vectors, fK×fK
-	fNorm       []float32        // factor position → length of its vector
-	fIndex      *factorIndex     // nil: similar movies scan every factor vector (see ivf.go)
-	cfItems     []int32          // the items with a collaborative score: fItems, or head without factors
-	genreByName map[string]int32 // lower-cased genre name → genre index
-	featByName  map[string]int32 // featureKey(kind, name) → feature index
-	prior       []float32        // item index → (0.1 + popScore)^contentPopExp
-	maxPrior    float32          // the largest prior
+	index       map[int64]int32          // movie ID → item index
+	headPos     []int32                  // item index → head position, or -1
+	fPos        []int32                  // item index → factor position, or -1
+	fGram       []float32                // α0·HᵀH of the factor vectors, fK×fK
+	fNorm       []float32                // factor position → length of its vector
+	fIndex      *factorIndex             // nil: similar movies scan every factor vector (see ivf.go)
+	fNbrs       atomic.Pointer[nbrTable] // nil until BuildNeighbours (neighbours.go) has run
+	cfItems     []int32                  // the items with a collaborative score: fItems, or head without factors
+	genreByName map[string]int32         // lower-cased genre name → genre index
+	featByName  map[string]int32         // featureKey(kind, name) → feature index
+	prior       []float32                // item index → (0.1 + popScore)^contentPopExp
+	maxPrior    float32                  // the largest prior
 	// scanOrder is every item index by decreasing factor vector length
 	// (0 without factors), then decreasing popularity; along it scanNorm
 	// is that length, scanPop and scanPrior the largest popScore and prior
