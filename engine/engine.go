@@ -95,27 +95,6 @@ type Engine struct {
 type loaded struct {
 	model   *recommend.Model
 	ratings int
-	stop    context.CancelFunc // ends the model's background preparation
-}
-
-// serve makes m the served model and precomputes its similar-movies
-// neighbours in the background (recommend.Model.BuildNeighbours: one
-// core for seconds at 62,000 movies; answers come from the factor index
-// meanwhile, the same ones). A model replaced before that is done stops
-// its preparation.
-func (e *Engine) serve(m *recommend.Model, ratings int) {
-	ctx, cancel := context.WithCancel(context.Background())
-	if old := e.current.Swap(&loaded{model: m, ratings: ratings, stop: cancel}); old != nil {
-		old.stop()
-	}
-	go func() {
-		start := time.Now()
-		n, err := m.BuildNeighbours(ctx)
-		if err == nil && n > 0 {
-			e.log.Info("similar-movie neighbours precomputed", slog.String("version", m.Version()),
-				slog.Int("movies", n), slog.Duration("took", time.Since(start).Round(time.Millisecond)))
-		}
-	}()
 }
 
 // New returns an engine with no model; call Load or Train, or Run.
@@ -172,7 +151,7 @@ func (e *Engine) Load(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("load model %s: %w", sm.Version, err)
 	}
-	e.serve(m, sm.Ratings)
+	e.current.Store(&loaded{model: m, ratings: sm.Ratings})
 	e.log.Info("serving recommendation model", slog.String("version", m.Version()), slog.Time("trained_at", sm.TrainedAt))
 	return true, nil
 }
@@ -241,7 +220,7 @@ func (e *Engine) Train(ctx context.Context, progress recommend.Progress) (*recom
 		TrainingDuration: m.TrainingDuration(), Ratings: len(ds.Interactions), Data: data}); err != nil {
 		return nil, fmt.Errorf("train: save: %w", err)
 	}
-	e.serve(m, len(ds.Interactions))
+	e.current.Store(&loaded{model: m, ratings: len(ds.Interactions)})
 	e.log.Info("recommendation model trained", slog.String("version", m.Version()),
 		slog.Duration("took", m.TrainingDuration().Round(time.Millisecond)), slog.Int("bytes", len(data)))
 	return m, nil

@@ -23,12 +23,13 @@ import (
 // Load recomputes it, so a damaged body is refused.
 const (
 	magic        = "MOVIEREC"
-	formatNumber = 2
+	formatNumber = 3
 )
 
-// Format 1 is format 2 without the factor model (fK … fVec): Load still
-// reads it, so a stored model of an older build keeps serving (EASE only)
-// until the next training.
+// Format 1 is format 2 without the factor model (fK … fVec), and format 2
+// is format 3 without the factor neighbours (fNbrStart … fNbrSim): Load
+// still reads them, so a stored model of an older build keeps serving (EASE
+// only, or with the factor index per request) until the next training.
 
 // ErrCorruptModel is returned by Load for bytes that are not a model
 // written by MarshalBinary (or were damaged since).
@@ -40,7 +41,7 @@ func versionOf(trained time.Time, body []byte) string {
 }
 
 func (m *model) marshal() ([]byte, error) {
-	body, err := m.encodeBody()
+	body, err := m.encodeBody(formatNumber)
 	if err != nil {
 		return nil, err
 	}
@@ -54,8 +55,9 @@ func (m *model) marshal() ([]byte, error) {
 	return e.b, nil
 }
 
-func (m *model) encodeBody() ([]byte, error) {
-	size := 8*len(m.ids) + 4*len(m.weights) + 4*len(m.fVec) + 8*len(m.nbrIdx) + 8*len(m.featIdx) + 1<<16
+// encodeBody encodes the body of the given format (2 or 3; tests write 2).
+func (m *model) encodeBody(format int) ([]byte, error) {
+	size := 8*len(m.ids) + 4*len(m.weights) + 4*len(m.fVec) + 8*len(m.nbrIdx) + 8*len(m.fNbrIdx) + 8*len(m.featIdx) + 1<<16
 	e := &encoder{b: make([]byte, 0, size)}
 	e.i64s(m.ids)
 	e.strs(m.titles)
@@ -82,6 +84,11 @@ func (m *model) encodeBody() ([]byte, error) {
 	e.f32(m.fAlpha0)
 	e.i32s(m.fItems)
 	e.f32s(m.fVec)
+	if format >= 3 {
+		e.i32s(m.fNbrStart)
+		e.i32s(m.fNbrIdx)
+		e.f32s(m.fNbrSim)
+	}
 	return e.b, nil
 }
 
@@ -91,7 +98,7 @@ func load(data []byte) (*Model, error) {
 	}
 	d := &decoder{b: data[len(magic):]}
 	format := d.u32()
-	if d.err == nil && format != formatNumber && format != 1 {
+	if d.err == nil && (format < 1 || format > formatNumber) {
 		return nil, fmt.Errorf("%w: format %d, want %d", ErrCorruptModel, format, formatNumber)
 	}
 	m := &model{}
@@ -128,6 +135,11 @@ func load(data []byte) (*Model, error) {
 		m.fAlpha0 = d.f32()
 		m.fItems = d.i32s()
 		m.fVec = d.f32s()
+	}
+	if format >= 3 {
+		m.fNbrStart = d.i32s()
+		m.fNbrIdx = d.i32s()
+		m.fNbrSim = d.f32s()
 	}
 	if d.err != nil {
 		return nil, d.err
@@ -205,6 +217,14 @@ func (m *model) check() error {
 	for _, h := range m.head {
 		if _, ok := slices.BinarySearch(m.fItems, h); len(m.fItems) > 0 && !ok {
 			return errors.New("a head movie has no factors")
+		}
+	}
+	if len(m.fNbrStart) > 0 || len(m.fNbrIdx) > 0 || len(m.fNbrSim) > 0 {
+		if len(m.fNbrSim) != len(m.fNbrIdx) {
+			return errors.New("factor neighbour lengths differ")
+		}
+		if err := checkCSR(m.fNbrStart, m.fNbrIdx, len(m.fItems), n); err != nil {
+			return fmt.Errorf("factor neighbours: %v", err)
 		}
 	}
 	return nil

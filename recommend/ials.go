@@ -331,13 +331,13 @@ func (m *model) foldIn(s *scratch) int {
 // factorNeighbours sets s.sims, for the movies whose factor vectors are
 // nearest the factor movie at position p (cosine, at most maxNeighbours,
 // positive only), and returns their item indices (read-only: they may be
-// the neighbour table's).
+// the model's fNbrIdx).
 func (m *model) factorNeighbours(s *scratch, p int32) []int32 {
-	if tb := m.fNbrs.Load(); tb != nil {
-		lo := int(p) * maxNeighbours
-		out := tb.idx[lo : lo+int(tb.cnt[p])]
+	if len(m.fNbrStart) > 0 {
+		lo, hi := m.fNbrStart[p], m.fNbrStart[p+1]
+		out := m.fNbrIdx[lo:hi]
 		for k, i := range out {
-			s.sims[i] = tb.sim[lo+k]
+			s.sims[i] = m.fNbrSim[int(lo)+k]
 		}
 		return out
 	}

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -63,20 +62,32 @@ type model struct {
 	fAlpha0 float32   // α0, the weight of unrated pairs
 	fItems  []int32   // factor position → item index, ascending
 	fVec    []float32 // len(fItems)×fK row-major: the movies' vectors
+	// The factor neighbours of the factor movies outside the head, found
+	// by training through the factor index (neighbours.go): position p's
+	// are fNbrIdx/fNbrSim[fNbrStart[p]:fNbrStart[p+1]], item indices and
+	// cosines. Empty for catalogues without the index (and models stored
+	// before format 3), which ask the index or every vector per request.
+	fNbrStart []int32
+	fNbrIdx   []int32
+	fNbrSim   []float32
 
 	// Derived by finish, never saved.
-	index       map[int64]int32          // movie ID → item index
-	headPos     []int32                  // item index → head position, or -1
-	fPos        []int32                  // item index → factor position, or -1
-	fGram       []float32                // α0·HᵀH of the factor vectors, fK×fK
-	fNorm       []float32                // factor position → length of its vector
-	fIndex      *factorIndex             // nil: similar movies scan every factor vector (see ivf.go)
-	fNbrs       atomic.Pointer[nbrTable] // nil until BuildNeighbours (neighbours.go) has run
-	cfItems     []int32                  // the items with a collaborative score: fItems, or head without factors
-	genreByName map[string]int32         // lower-cased genre name → genre index
-	featByName  map[string]int32         // featureKey(kind, name) → feature index
-	prior       []float32                // item index → (0.1 + popScore)^contentPopExp
-	maxPrior    float32                  // the largest prior
+	// featPostStart/featPostItems invert featStart/featIdx: the movies with
+	// feature f are featPostItems[featPostStart[f]:featPostStart[f+1]],
+	// ascending (similar.go's bounded content scan).
+	featPostStart []int32
+	featPostItems []int32
+	index         map[int64]int32  // movie ID → item index
+	headPos       []int32          // item index → head position, or -1
+	fPos          []int32          // item index → factor position, or -1
+	fGram         []float32        // α0·HᵀH of the factor vectors, fK×fK
+	fNorm         []float32        // factor position → length of its vector
+	fIndex        *factorIndex     // nil: similar movies scan every factor vector (see ivf.go)
+	cfItems       []int32          // the items with a collaborative score: fItems, or head without factors
+	genreByName   map[string]int32 // lower-cased genre name → genre index
+	featByName    map[string]int32 // featureKey(kind, name) → feature index
+	prior         []float32        // item index → (0.1 + popScore)^contentPopExp
+	maxPrior      float32          // the largest prior
 	// scanOrder is every item index by decreasing factor vector length
 	// (0 without factors), then decreasing popularity; along it scanNorm
 	// is that length, scanPop and scanPrior the largest popScore and prior
@@ -142,7 +153,7 @@ func (m *model) finish() {
 			v := m.fVec[p*k : p*k+k]
 			m.fNorm[p] = float32(math.Sqrt(float64(dot(v, v))))
 		}
-		if len(m.fItems) >= ivfMinVectors {
+		if len(m.fItems) >= ivfMinVectors && len(m.fNbrStart) == 0 {
 			m.fIndex = buildFactorIndex(m.fVec, m.fNorm, k)
 		}
 	}
@@ -154,6 +165,7 @@ func (m *model) finish() {
 	for f, name := range m.featNames {
 		m.featByName[featureKey(m.featKind[f], name)] = int32(f)
 	}
+	m.featPostStart, m.featPostItems = invertCSR(m.featStart, m.featIdx, len(m.featNames))
 	m.prior = make([]float32, n)
 	for i, p := range m.popScore {
 		m.prior[i] = float32(math.Pow(0.1+float64(p), contentPopExp))
@@ -214,6 +226,27 @@ func (m *model) hasGenre(i int32, g int32) bool {
 	return false
 }
 
+// invertCSR returns the transpose of the rows×cols CSR pattern start/idx:
+// for each column, the rows that hold it, ascending.
+func invertCSR(start, idx []int32, cols int) (tStart, tIdx []int32) {
+	tStart = make([]int32, cols+1)
+	for _, c := range idx {
+		tStart[c+1]++
+	}
+	for c := range cols {
+		tStart[c+1] += tStart[c]
+	}
+	tIdx = make([]int32, len(idx))
+	next := slices.Clone(tStart[:cols])
+	for r := range len(start) - 1 {
+		for _, c := range idx[start[r]:start[r+1]] {
+			tIdx[next[c]] = int32(r)
+			next[c]++
+		}
+	}
+	return tStart, tIdx
+}
+
 // scratch holds one request's buffers. Every slice is returned to its
 // resting state (zeros / -1 marks) before the scratch goes back to the pool.
 type scratch struct {
@@ -235,7 +268,10 @@ type scratch struct {
 	parts   topK      // the factorIndex partitions a query reads
 	lists   []float32 // per factorIndex partition: its centroid's score
 	sims    []float32 // per item, SimilarMovies' collaborative part
-	profile []float32 // per feature
+	seen    []uint32  // per item: the seenStamp of the last SimilarMovies that offered it
+	seenAt  uint32
+	qfs     []featWeight // SimilarMovies' query features by weight
+	profile []float32    // per feature
 	hist    []histEntry
 	top     topK
 }
@@ -260,6 +296,7 @@ func newScratch(m *model) *scratch {
 		nbrTop:  topK{c: make([]cand, 0, maxNeighbours)},
 		fq:      make([]float32, m.fK),
 		sims:    make([]float32, len(m.ids)),
+		seen:    make([]uint32, len(m.ids)),
 		profile: make([]float32, len(m.featNames)),
 		hist:    make([]histEntry, 0, 256),
 		top:     topK{c: make([]cand, 0, maxLimit)},

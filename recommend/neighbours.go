@@ -2,66 +2,69 @@ package recommend
 
 import "context"
 
-// nbrTable holds the factor neighbours of every factor movie outside the
-// EASE head, as the factor index finds them (a k-nearest-neighbour graph
-// of the catalogue, derived from the model like the head's nbrIdx): the
-// neighbours of the movie at factor position p are idx/sim[p·maxNeighbours:
-// p·maxNeighbours+cnt[p]], item indices and their cosines (at most 1).
-//
-// Looking one up instead of asking the index spares a similar-movies
-// answer the index's scan (at 62,000 movies about half of its CPU: 31
-// partitions, ~7,700 vectors and 2 MB read per query); the answers are
-// the same, since the table holds exactly what the index returns.
-type nbrTable struct {
-	cnt []uint8
-	idx []int32
-	sim []float32
-}
+// Similar movies of a movie outside the EASE head come from its factor
+// neighbours. At catalogue sizes that use the factor index (ivf.go) the
+// index's scan costs a similar-movies answer most of its CPU (at 62,000
+// movies 31 partitions, ~7,700 vectors and 2 MB read per query: half of
+// the server's CPU under load), so training asks the index once for
+// every such movie and stores what it found with the model, as EASE's
+// neighbours are for the head: a k-nearest-neighbour graph of the
+// catalogue, read at request time. The answers are those the index would
+// give; the graph costs training 9.6 s of one core and the model 8 bytes
+// a neighbour (48 MB at 62,000 movies), and spares every serving
+// instance the index (16 MB of vectors, 0.4 s to build at each load).
 
-// neighbourTableWanted reports whether a table is worth building: only
-// catalogues large enough for the factor index (smaller ones scan every
-// vector, which is cheap at their size).
-func (m *model) neighbourTableWanted() bool { return m.fIndex != nil }
+// neighbourWorkChunk is how many movies one parallel chunk asks the index
+// about.
+const neighbourWorkChunk = 256
 
-// buildNeighbours fills the neighbour table and publishes it, one movie
-// at a time on the calling goroutine (one core: the other serves
-// requests meanwhile), and returns the number of movies in it. It returns
-// ctx's error if ctx ends first, leaving no table.
-func (m *model) buildNeighbours(ctx context.Context) (int, error) {
-	if !m.neighbourTableWanted() || m.fNbrs.Load() != nil {
-		return 0, nil
+// buildNeighbours fills fNbrStart/fNbrIdx/fNbrSim from the factor index
+// with up to workers goroutines, reporting progress as stage "neighbours",
+// then drops the index (the loaded model will not build one). Without an
+// index it does nothing.
+func (m *model) buildNeighbours(ctx context.Context, workers int, report Progress) error {
+	if m.fIndex == nil {
+		return nil
 	}
 	n := len(m.fItems)
-	tb := &nbrTable{cnt: make([]uint8, n), idx: make([]int32, n*maxNeighbours), sim: make([]float32, n*maxNeighbours)}
-	s := m.getScratch()
-	defer m.putScratch(s)
-	built := 0
-	for p := range int32(n) {
-		if p%256 == 0 && ctx.Err() != nil {
-			return 0, ctx.Err()
+	// Fixed-stride scratch first (chunks write only their own rows), then
+	// compacted.
+	cnt := make([]uint8, n)
+	idx := make([]int32, n*maxNeighbours)
+	sim := make([]float32, n*maxNeighbours)
+	report("neighbours", 0, n)
+	err := parallelFor(ctx, workers, n, neighbourWorkChunk, func(lo, hi int) {
+		s := m.getScratch()
+		defer m.putScratch(s)
+		for p := lo; p < hi; p++ {
+			if m.headPos[m.fItems[p]] >= 0 {
+				continue // the head's neighbours are EASE's
+			}
+			m.indexNeighbours(s, int32(p))
+			row := p * maxNeighbours
+			for k, c := range s.nbrTop.c {
+				idx[row+k] = m.fItems[c.item]
+				sim[row+k] = min(c.score, 1)
+			}
+			cnt[p] = uint8(len(s.nbrTop.c))
 		}
-		if m.headPos[m.fItems[p]] >= 0 {
-			continue // the head's neighbours are EASE's
-		}
-		m.indexNeighbours(s, p)
-		lo := int(p) * maxNeighbours
-		for k, c := range s.nbrTop.c {
-			tb.idx[lo+k] = m.fItems[c.item]
-			tb.sim[lo+k] = min(c.score, 1)
-		}
-		tb.cnt[p] = uint8(len(s.nbrTop.c))
-		built++
+	}, func(done int) { report("neighbours", done, n) })
+	if err != nil {
+		return err
 	}
-	m.fNbrs.Store(tb)
-	return built, nil
+	total := 0
+	for _, c := range cnt {
+		total += int(c)
+	}
+	m.fNbrStart = make([]int32, n+1)
+	m.fNbrIdx = make([]int32, 0, total)
+	m.fNbrSim = make([]float32, 0, total)
+	for p, c := range cnt {
+		row := p * maxNeighbours
+		m.fNbrIdx = append(m.fNbrIdx, idx[row:row+int(c)]...)
+		m.fNbrSim = append(m.fNbrSim, sim[row:row+int(c)]...)
+		m.fNbrStart[p+1] = int32(len(m.fNbrIdx))
+	}
+	m.fIndex = nil
+	return nil
 }
-
-// BuildNeighbours precomputes the similar-movies neighbours of every
-// movie the factor index serves (catalogues of at least 20,000 factor
-// movies; otherwise it returns 0 at once), so that a similar-movies answer
-// reads them instead of scanning the index, and returns how many movies
-// it covered. Answers do not change; until it returns they come from the
-// index. It takes one core for a few seconds (about 10 at 62,000 movies)
-// and 8 bytes per neighbour (50 MB at 62,000 movies); it stops early,
-// building nothing, when ctx ends.
-func (m *Model) BuildNeighbours(ctx context.Context) (int, error) { return m.impl.buildNeighbours(ctx) }

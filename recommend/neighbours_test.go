@@ -4,101 +4,183 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 )
 
-// indexedSmall loads ml-latest-small's model with the factor index on
-// (its 3,000-odd factor movies are under the size that turns it on).
-func indexedSmall(t *testing.T) *Model {
+func mustMarshal(t *testing.T, m *Model) []byte {
 	t.Helper()
-	_, trained := trainedSmall(t)
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// withIndexFrom lowers the size from which a model uses the factor index
+// (ml-latest-small's 3,000-odd factor movies are under it) until the test
+// ends.
+func withIndexFrom(t *testing.T, n int) {
+	old := ivfMinVectors
+	ivfMinVectors = n
+	t.Cleanup(func() { ivfMinVectors = old })
+}
+
+// format2 encodes m as a model stored before format 3 would be: the same
+// body without the factor neighbours.
+func format2(t *testing.T, m *model) []byte {
+	t.Helper()
+	body, err := m.encodeBody(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &encoder{}
+	e.b = append(e.b, magic...)
+	e.u32(2)
+	e.i64(m.trained.UnixNano())
+	e.i64(int64(m.duration))
+	e.str(versionOf(m.trained, body))
+	e.b = append(e.b, body...)
+	return e.b
+}
+
+// TestTrainedNeighboursAnswerAsTheIndex: a model large enough for the
+// factor index stores its tail movies' factor neighbours, and answers
+// similar movies from them (after a save and a load too) exactly as the
+// factor index answers per request: every factor movie, at the largest
+// limit, scores and reasons included. A model stored without them
+// (format 2) still loads and asks the index.
+func TestTrainedNeighboursAnswerAsTheIndex(t *testing.T) {
+	ds := loadSmall(t)
+	withIndexFrom(t, 1000)
+	var stages []string
+	trained, err := Train(context.Background(), ds, DefaultConfig(), func(stage string, done, total int) {
+		if len(stages) == 0 || stages[len(stages)-1] != stage {
+			stages = append(stages, stage)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stages[len(stages)-1] != "neighbours" {
+		t.Errorf("training stages %v: no neighbours stage last", stages)
+	}
+	m := trained.impl
+	if m.fIndex != nil || len(m.fNbrStart) != len(m.fItems)+1 {
+		t.Fatalf("trained: index %v, %d neighbour offsets for %d factor movies", m.fIndex != nil, len(m.fNbrStart), len(m.fItems))
+	}
+	tail, withNbrs := 0, 0
+	for p, i := range m.fItems {
+		n := m.fNbrStart[p+1] - m.fNbrStart[p]
+		switch {
+		case m.headPos[i] >= 0 && n != 0:
+			t.Fatalf("head movie %d has %d factor neighbours stored (its are EASE's)", m.ids[i], n)
+		case m.headPos[i] < 0:
+			tail++
+			if n > 0 {
+				withNbrs++
+			}
+		}
+		if n > maxNeighbours {
+			t.Fatalf("movie %d has %d neighbours", m.ids[i], n)
+		}
+	}
+	if tail == 0 || withNbrs < tail*9/10 {
+		t.Fatalf("%d of %d tail movies have stored neighbours", withNbrs, tail)
+	}
+
 	data, err := trained.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func(n int) { ivfMinVectors = n }(ivfMinVectors)
-	ivfMinVectors = 1000
-	m, err := Load(data)
+	loaded, err := Load(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.impl.fIndex == nil {
-		t.Fatalf("%d factor movies, over the threshold, and no index", len(m.impl.fItems))
+	if !reflect.DeepEqual(loaded.impl.fNbrStart, m.fNbrStart) || !reflect.DeepEqual(loaded.impl.fNbrIdx, m.fNbrIdx) ||
+		!reflect.DeepEqual(loaded.impl.fNbrSim, m.fNbrSim) || loaded.impl.fIndex != nil {
+		t.Fatal("the neighbours differ after a save and a load, or the loaded model built the index")
 	}
-	return m
-}
-
-// TestNeighbourTableAnswersAsTheIndex: once BuildNeighbours has run, every
-// factor movie's similar movies (scores and reasons included, at the
-// largest limit) are what the factor index gave before, and they come
-// from the table.
-func TestNeighbourTableAnswersAsTheIndex(t *testing.T) {
-	m := indexedSmall(t)
-	im := m.impl
-	before := make(map[int64][]Similar)
-	for _, i := range im.fItems {
-		id := im.ids[i]
-		got, err := m.SimilarMovies(id, nil, maxLimit)
-		if err != nil {
-			t.Fatal(err)
-		}
-		before[id] = got
-	}
-	n, err := m.BuildNeighbours(context.Background())
+	old, err := Load(format2(t, m))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("format 2: %v", err)
 	}
-	tail := 0
-	for _, i := range im.fItems {
-		if im.headPos[i] < 0 {
-			tail++
-		}
+	if old.impl.fIndex == nil || len(old.impl.fNbrStart) != 0 {
+		t.Fatal("the format-2 model does not ask the index per request")
 	}
-	if n != tail || tail == 0 {
-		t.Fatalf("BuildNeighbours covered %d movies, want the %d factor movies outside the head", n, tail)
-	}
-	tb := im.fNbrs.Load()
-	if tb == nil {
-		t.Fatal("no table after BuildNeighbours")
-	}
-	withNbrs := 0
-	for p, i := range im.fItems {
-		if im.headPos[i] < 0 && tb.cnt[p] > 0 {
-			withNbrs++
-		}
-	}
-	if withNbrs < tail*9/10 {
-		t.Fatalf("%d of %d tail movies have neighbours in the table", withNbrs, tail)
-	}
-	for _, i := range im.fItems {
-		id := im.ids[i]
-		got, err := m.SimilarMovies(id, nil, maxLimit)
+	for _, i := range m.fItems {
+		id := m.ids[i]
+		want, err := old.SimilarMovies(id, nil, maxLimit)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(got, before[id]) {
-			t.Fatalf("movie %d: from the table\n%v\nfrom the index\n%v", id, got, before[id])
+		for _, mdl := range []*Model{trained, loaded} {
+			got, err := mdl.SimilarMovies(id, nil, maxLimit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("movie %d: from the stored neighbours\n%v\nfrom the index\n%v", id, got, want)
+			}
 		}
-	}
-	if again, err := m.BuildNeighbours(context.Background()); err != nil || again != 0 {
-		t.Errorf("a second BuildNeighbours: %d, %v; want 0, nil (the table is kept)", again, err)
 	}
 }
 
-// TestNeighbourTableStopsWithItsContext: a cancelled build leaves no table
-// (answers keep coming from the index), and a small model builds none.
-func TestNeighbourTableStopsWithItsContext(t *testing.T) {
-	m := indexedSmall(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if n, err := m.BuildNeighbours(ctx); !errors.Is(err, context.Canceled) || n != 0 {
-		t.Fatalf("BuildNeighbours with a cancelled context: %d, %v", n, err)
-	}
-	if m.impl.fNbrs.Load() != nil {
-		t.Fatal("a cancelled build left a table")
-	}
+// TestNeighboursSmallAndCancelled: a catalogue under the index's size
+// stores no neighbours (it scans every vector, cheaply), a damaged
+// neighbour section is refused, and training cancelled while it finds
+// neighbours returns the cancellation.
+func TestNeighboursSmallAndCancelled(t *testing.T) {
 	_, small := trainedSmall(t)
-	if n, err := small.BuildNeighbours(context.Background()); err != nil || n != 0 || small.impl.fNbrs.Load() != nil {
-		t.Fatalf("a model without the factor index: BuildNeighbours %d, %v", n, err)
+	if n := len(small.impl.fNbrStart); n != 0 {
+		t.Errorf("a model without the factor index stores %d neighbour offsets", n)
+	}
+	ds := syntheticDataset(300, 400, 5)
+	withIndexFrom(t, 50)
+	defer func(n int) { maxHead = n }(maxHead)
+	maxHead = 100 // a tail to find neighbours of
+	mdl, err := Train(context.Background(), ds, DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mdl.impl
+	if len(m.fNbrIdx) == 0 {
+		t.Fatalf("%d factor movies over the index's size, and no neighbours stored", len(m.fItems))
+	}
+	for name, spoil := range map[string]func(m *model){
+		"a neighbour out of range": func(m *model) { m.fNbrIdx[0] = int32(len(m.ids)) },
+		"offsets cut short":        func(m *model) { m.fNbrStart = m.fNbrStart[:len(m.fNbrStart)-1] },
+		"a similarity missing":     func(m *model) { m.fNbrSim = m.fNbrSim[1:] },
+	} {
+		start, idx, sim, ver := m.fNbrStart, slices.Clone(m.fNbrIdx), m.fNbrSim, m.ver
+		spoil(m)
+		body, err := m.encodeBody(formatNumber)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.ver = versionOf(m.trained, body) // a checksum that matches
+		b, err := m.marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(b); !errors.Is(err, ErrCorruptModel) || strings.Contains(err.Error(), "checksum") {
+			t.Errorf("%s: Load = %v, want ErrCorruptModel from the model's checks", name, err)
+		}
+		m.fNbrStart, m.fNbrIdx, m.fNbrSim, m.ver = start, idx, sim, ver
+	}
+	if _, err := Load(mustMarshal(t, mdl)); err != nil {
+		t.Fatalf("the model, mended: %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err = Train(ctx, ds, DefaultConfig(), func(stage string, done, total int) {
+		if stage == "neighbours" {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("training cancelled while finding neighbours: %v", err)
 	}
 }

@@ -80,7 +80,7 @@ func TestLoadFormat1(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := mdl.impl
-	body, err := m.encodeBody()
+	body, err := m.encodeBody(2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestLoadRefusesBadFactors(t *testing.T) {
 		}
 		m := mdl.impl
 		spoil(m)
-		body, err := m.encodeBody()
+		body, err := m.encodeBody(formatNumber)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package recommend
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"strings"
@@ -64,10 +65,40 @@ func (m *model) similar(movieID int64, item *Item, limit int) ([]Similar, error)
 		offer(i)
 	}
 	if !t.full() || t.min().score <= (1-wc)*contentBound || similarScanAll {
+		floor := float32(0) // no answer scores under it
+		if t.full() {
+			floor = t.min().score
+		}
 		t.reset(limit)
-		for i := range int32(len(m.ids)) {
-			if !known || i != idx {
+		self := int32(-1)
+		if known {
+			self = idx
+		}
+		if ess, ok := m.essentialFeatures(s, qf, q, floor/(1-wc)); ok && !similarScanAll {
+			// Only the neighbours and the movies with an essential
+			// feature can score floor or more (see essentialFeatures).
+			s.seenAt++
+			if s.seenAt == 0 { // wrapped: old marks could collide
+				clear(s.seen)
+				s.seenAt = 1
+			}
+			for _, i := range nbrs {
+				s.seen[i] = s.seenAt
 				offer(i)
+			}
+			for _, f := range ess {
+				for _, i := range m.featPostItems[m.featPostStart[f]:m.featPostStart[f+1]] {
+					if s.seen[i] != s.seenAt && i != self {
+						s.seen[i] = s.seenAt
+						offer(i)
+					}
+				}
+			}
+		} else {
+			for i := range int32(len(m.ids)) {
+				if i != self {
+					offer(i)
+				}
 			}
 		}
 	}
@@ -80,6 +111,46 @@ func (m *model) similar(movieID int64, item *Item, limit int) ([]Similar, error)
 		})
 	}
 	return out, nil
+}
+
+// featWeight is a query feature and its squared weight.
+type featWeight struct {
+	f  int32
+	w2 float32
+}
+
+// essentialFeatures returns the features of the query q (its features
+// qf) that a movie must have to reach a content cosine of minContent,
+// and whether reading their movies is worth it (they hold under half the
+// catalogue's entries; else scan every movie). A movie that shares only
+// the set S of q's features has a cosine with q of at most
+// √(Σ_{f∈S} q_f²) (Cauchy–Schwarz; its vector has length 1), so the
+// lightest features whose squares sum, with room for float32 rounding,
+// under minContent² cannot reach it alone (the MaxScore split of Turtle
+// and Flood, "Query evaluation: strategies and optimizations",
+// Information Processing & Management 31(6), 1995, with this bound).
+func (m *model) essentialFeatures(s *scratch, qf []int32, q []float32, minContent float32) ([]int32, bool) {
+	fs := s.qfs[:0]
+	for _, f := range qf {
+		fs = append(fs, featWeight{f, q[f] * q[f]})
+	}
+	slices.SortFunc(fs, func(a, b featWeight) int { return cmp.Compare(a.w2, b.w2) })
+	s.qfs = fs
+	limit := float64(minContent) * float64(minContent) * (1 - 1e-3)
+	sum := 0.0
+	k := 0
+	for ; k < len(fs); k++ {
+		if sum += float64(fs[k].w2); sum >= limit {
+			break
+		}
+	}
+	entries := 0
+	ess := make([]int32, 0, len(fs)-k)
+	for _, x := range fs[k:] {
+		entries += int(m.featPostStart[x.f+1] - m.featPostStart[x.f])
+		ess = append(ess, x.f)
+	}
+	return ess, entries < len(m.ids)/2
 }
 
 // contentBound is above every content cosine (1 for unit vectors, plus

@@ -102,9 +102,12 @@ func train(ctx context.Context, ds *Dataset, cfg Config, progress Progress) (*Mo
 	m.stages.collaborative = clock().Sub(t)
 
 	m.finish()
+	if err := m.buildNeighbours(ctx, cfg.Workers, report); err != nil {
+		return nil, err
+	}
 	m.trained = clock().UTC()
 	m.duration = m.trained.Sub(start)
-	body, err := m.encodeBody()
+	body, err := m.encodeBody(formatNumber)
 	if err != nil {
 		return nil, err
 	}
