@@ -226,6 +226,22 @@ func (m *model) check() error {
 		if err := checkCSR(m.fNbrStart, m.fNbrIdx, len(m.fItems), n); err != nil {
 			return fmt.Errorf("factor neighbours: %v", err)
 		}
+		// What training writes: at most maxNeighbours distinct other
+		// movies per row with similarities in (0, 1], none for the head.
+		mark := make([]int32, n)
+		for p, i := range m.fItems {
+			lo, hi := m.fNbrStart[p], m.fNbrStart[p+1]
+			if _, inHead := slices.BinarySearch(m.head, i); hi-lo > maxNeighbours || (inHead && hi > lo) {
+				return errors.New("factor neighbours: a row too long, or one for a head movie")
+			}
+			for k := lo; k < hi; k++ {
+				j, sim := m.fNbrIdx[k], m.fNbrSim[k]
+				if j == i || mark[j] == int32(p)+1 || !(sim > 0 && sim <= 1) {
+					return errors.New("factor neighbours: a movie itself, twice, or a similarity outside (0, 1]")
+				}
+				mark[j] = int32(p) + 1
+			}
+		}
 	}
 	return nil
 }

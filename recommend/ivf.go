@@ -12,13 +12,16 @@ import (
 // k-means, a query scans only the partitions whose centroids are nearest
 // it; Jégou, Douze and Schmid, "Product Quantization for Nearest Neighbor
 // Search", IEEE TPAMI 33(1), 2011, section IV, here without the
-// quantization). The exact scan reads all n×k floats per request (16 MB
+// quantization). The exact scan reads all n×k floats per query (16 MB
 // at 62,000 movies and 64 factors: milliseconds, memory-bound); the
 // index reads the centroids and about probe/lists of the vectors.
+// Training asks it once per movie and stores the answers with the model
+// (neighbours.go); a model stored before format 3 builds it at load and
+// asks it per request.
 //
 // It is approximate: a true neighbour whose partition is not probed is
 // missed. TestFactorIndexRecall measures how often; catalogues under
-// ivfMinVectors factor movies keep the exact scan.
+// ivfMinVectors factor movies keep the exact scan, per request.
 type factorIndex struct {
 	k, lists, probe int
 	centroid        []float32 // lists×k, unit rows
@@ -27,8 +30,9 @@ type factorIndex struct {
 	vec             []float32 // rows×k: the unit vectors, grouped by partition (a second copy: 16 MB at 62,000×64)
 }
 
-// ivfMinVectors is the number of factor movies from which similar movies
-// use the index (a var so that tests can build it on a small model).
+// ivfMinVectors is the number of factor movies from which similar movies'
+// factor neighbours come from the index (a var so that tests can build it
+// on a small model).
 var ivfMinVectors = 20000
 
 // IVF tuning: partitions ≈ √n, k-means on a sample of ivfSamplePer rows

@@ -82,7 +82,7 @@ type model struct {
 	fPos          []int32          // item index → factor position, or -1
 	fGram         []float32        // α0·HᵀH of the factor vectors, fK×fK
 	fNorm         []float32        // factor position → length of its vector
-	fIndex        *factorIndex     // nil: similar movies scan every factor vector (see ivf.go)
+	fIndex        *factorIndex     // nil: the stored neighbours (fNbrStart) or, without them, a scan of every factor vector (see ivf.go)
 	cfItems       []int32          // the items with a collaborative score: fItems, or head without factors
 	genreByName   map[string]int32 // lower-cased genre name → genre index
 	featByName    map[string]int32 // featureKey(kind, name) → feature index
@@ -248,7 +248,8 @@ func invertCSR(start, idx []int32, cols int) (tStart, tIdx []int32) {
 }
 
 // scratch holds one request's buffers. Every slice is returned to its
-// resting state (zeros / -1 marks) before the scratch goes back to the pool.
+// resting state (zeros / -1 marks) before the scratch goes back to the pool,
+// but for the stamps (fstamp, seen), which later requests outdate.
 type scratch struct {
 	mark    []int32   // item index → 1 + position in hist, 0 when not in the history
 	collab  []float32 // per head position
@@ -268,9 +269,10 @@ type scratch struct {
 	parts   topK      // the factorIndex partitions a query reads
 	lists   []float32 // per factorIndex partition: its centroid's score
 	sims    []float32 // per item, SimilarMovies' collaborative part
-	seen    []uint32  // per item: the seenStamp of the last SimilarMovies that offered it
+	seen    []uint32  // per item: the seenAt of the last SimilarMovies that offered it
 	seenAt  uint32
 	qfs     []featWeight // SimilarMovies' query features by weight
+	ess     []int32      // SimilarMovies' essential features
 	profile []float32    // per feature
 	hist    []histEntry
 	top     topK

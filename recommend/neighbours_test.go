@@ -3,6 +3,7 @@ package recommend
 import (
 	"context"
 	"errors"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -152,8 +153,25 @@ func TestNeighboursSmallAndCancelled(t *testing.T) {
 		"a neighbour out of range": func(m *model) { m.fNbrIdx[0] = int32(len(m.ids)) },
 		"offsets cut short":        func(m *model) { m.fNbrStart = m.fNbrStart[:len(m.fNbrStart)-1] },
 		"a similarity missing":     func(m *model) { m.fNbrSim = m.fNbrSim[1:] },
+		"a movie its own neighbour": func(m *model) {
+			for p := range m.fItems {
+				if m.fNbrStart[p+1] > m.fNbrStart[p] {
+					m.fNbrIdx[m.fNbrStart[p]] = m.fItems[p]
+					return
+				}
+			}
+		},
+		"a neighbour twice": func(m *model) {
+			for p := range m.fItems {
+				if lo := m.fNbrStart[p]; m.fNbrStart[p+1] > lo+1 {
+					m.fNbrIdx[lo+1] = m.fNbrIdx[lo]
+					return
+				}
+			}
+		},
+		"a similarity not a number": func(m *model) { m.fNbrSim[0] = float32(math.NaN()) },
 	} {
-		start, idx, sim, ver := m.fNbrStart, slices.Clone(m.fNbrIdx), m.fNbrSim, m.ver
+		start, idx, sim, ver := m.fNbrStart, slices.Clone(m.fNbrIdx), slices.Clone(m.fNbrSim), m.ver
 		spoil(m)
 		body, err := m.encodeBody(formatNumber)
 		if err != nil {

@@ -225,9 +225,10 @@ type Similar struct {
 // of the two movies' rating columns (kept for its 100 nearest) + 0.3 × the
 // cosine of their content vectors; for another movie with factors (at
 // least 3 training ratings) the first term is the cosine of the two
-// movies' factor vectors (its 100 nearest, found at request time: by an
-// exact scan, or from 20,000 factor movies on through an inverted-file
-// index that finds about nine in ten of them, see ivf.go); for the
+// movies' factor vectors (its 100 nearest: found at request time by an
+// exact scan, or from 20,000 factor movies on found at training through
+// an inverted-file index that finds about nine in ten of them, see ivf.go,
+// and stored with the model, see neighbours.go); for the
 // rest, and for unknown movies described by item, the content cosine alone. limit is clamped to 1..100;
 // an unknown movie without item gives an empty answer, not an error.
 func (m *Model) SimilarMovies(movieID int64, item *Item, limit int) ([]Similar, error) {

@@ -121,8 +121,8 @@ type featWeight struct {
 
 // essentialFeatures returns the features of the query q (its features
 // qf) that a movie must have to reach a content cosine of minContent,
-// and whether reading their movies is worth it (they hold under half the
-// catalogue's entries; else scan every movie). A movie that shares only
+// and whether reading their movies is worth it (their postings number
+// fewer than half the catalogue's movies; else scan every movie). A movie that shares only
 // the set S of q's features has a cosine with q of at most
 // √(Σ_{f∈S} q_f²) (Cauchy–Schwarz; its vector has length 1), so the
 // lightest features whose squares sum, with room for float32 rounding,
@@ -145,11 +145,12 @@ func (m *model) essentialFeatures(s *scratch, qf []int32, q []float32, minConten
 		}
 	}
 	entries := 0
-	ess := make([]int32, 0, len(fs)-k)
+	ess := s.ess[:0]
 	for _, x := range fs[k:] {
 		entries += int(m.featPostStart[x.f+1] - m.featPostStart[x.f])
 		ess = append(ess, x.f)
 	}
+	s.ess = ess
 	return ess, entries < len(m.ids)/2
 }
 

@@ -99,12 +99,13 @@ func train(ctx context.Context, ds *Dataset, cfg Config, progress Progress) (*Mo
 	if err := trainFactors(ctx, m, r, cfg, report); err != nil {
 		return nil, err
 	}
-	m.stages.collaborative = clock().Sub(t)
-
 	m.finish()
+	// The factor neighbours stored for similar movies (neighbours.go) are
+	// part of the collaborative stage's time.
 	if err := m.buildNeighbours(ctx, cfg.Workers, report); err != nil {
 		return nil, err
 	}
+	m.stages.collaborative = clock().Sub(t)
 	m.trained = clock().UTC()
 	m.duration = m.trained.Sub(start)
 	body, err := m.encodeBody(formatNumber)
