@@ -103,8 +103,9 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(max(4, 2*runtime.NumCPU()))
-	db.SetMaxIdleConns(max(4, 2*runtime.NumCPU()))
+	readers := max(4, 2*runtime.NumCPU())
+	db.SetMaxOpenConns(readers)
+	db.SetMaxIdleConns(readers)
 	// Writes go through one connection of their own. SQLite runs one
 	// writer at a time anyway; with one connection the writers queue in
 	// the pool instead of on busy_timeout, and its page cache stays warm
@@ -116,7 +117,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	}
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
-	c := &conn{db: db, wdb: wdb, stmts: &stmtCache{db: db}, wstmts: &stmtCache{db: wdb}}
+	c := &conn{db: db, wdb: wdb, readers: readers, stmts: &stmtCache{db: db}, wstmts: &stmtCache{db: wdb}}
 	if err := c.Ping(ctx); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -223,7 +224,48 @@ type queryer interface {
 type conn struct {
 	db            *sql.DB // reads
 	wdb           *sql.DB // writes: one connection
+	readers       int     // db's idle connections kept
 	stmts, wstmts *stmtCache
+}
+
+// BulkJournal moves the database from WAL to a rollback journal
+// (journal_mode TRUNCATE, synchronous FULL) for one large transaction on
+// the writer connection, and restore moves it back (sqlstore's
+// ImportStream with Exclusive). A transaction in WAL mode writes every
+// page it changes to the log, and the checkpoint copies it into the
+// database again; a rollback journal keeps only the pages' old contents,
+// which for a load into empty tables is next to nothing. It stays atomic:
+// a killed process leaves a hot journal that the next connection rolls
+// back.
+//
+// Leaving WAL needs the only connection to the database: this process's
+// idle readers are closed first, and when anything else has it open (a
+// reader in use, another process) the switch fails at once and ok is
+// false. Until restore, other connections cannot open the database (their
+// own journal_mode(WAL) waits for the lock).
+func (c *conn) BulkJournal(ctx context.Context) (restore func(context.Context), ok bool) {
+	c.db.SetMaxIdleConns(0) // closes the idle readers
+	var mode string
+	_, err := c.wdb.ExecContext(ctx, `PRAGMA busy_timeout = 0`)
+	if err == nil {
+		err = c.wdb.QueryRowContext(ctx, `PRAGMA journal_mode = TRUNCATE`).Scan(&mode)
+	}
+	_, berr := c.wdb.ExecContext(context.WithoutCancel(ctx), `PRAGMA busy_timeout = 10000`)
+	if err == nil && berr == nil && mode == "truncate" {
+		_, err = c.wdb.ExecContext(ctx, `PRAGMA synchronous = FULL`)
+	}
+	back := func(ctx context.Context) {
+		// Errors are left to the next connection: every connection sets
+		// WAL and synchronous NORMAL when it opens (Open's DSN).
+		c.wdb.ExecContext(ctx, `PRAGMA synchronous = NORMAL`)
+		c.wdb.ExecContext(ctx, `PRAGMA journal_mode = WAL`)
+		c.db.SetMaxIdleConns(c.readers)
+	}
+	if err != nil || berr != nil || mode != "truncate" {
+		back(context.WithoutCancel(ctx))
+		return nil, false
+	}
+	return back, true
 }
 
 func (c *conn) q() stmtQueryer { return stmtQueryer{cache: c.stmts} }

@@ -118,6 +118,14 @@ type ImportResult struct {
 	Elapsed                      time.Duration
 }
 
+// ImportOption tunes ImportStream.
+type ImportOption int
+
+// Exclusive tells ImportStream that nothing else is expected to use the
+// database during the import (the import command), so that a first import
+// may use a cheaper journal (see ImportStream).
+const Exclusive ImportOption = 1
+
 // Import loads ds like ImportStream.
 func (s *Store) Import(ctx context.Context, ds *movierec.Dataset, progress movierec.Progress) (ImportResult, error) {
 	return s.ImportStream(ctx, ds.Stream(), progress)
@@ -138,11 +146,32 @@ func (s *Store) Import(ctx context.Context, ds *movierec.Dataset, progress movie
 // popularity_score) are recomputed from scratch, and a ChangeAll is
 // recorded. progress gets the stages as they go, with rows done and the
 // expected total where known.
-func (s *Store) ImportStream(ctx context.Context, ds *movierec.DatasetStream, progress movierec.Progress) (ImportResult, error) {
+//
+// With Exclusive, a first import (into an empty ratings table) on SQLite
+// journals its transaction in a rollback journal instead of the
+// write-ahead log when no other connection has the database open: on
+// 5M ratings 30 s instead of 50 (the log would hold every page of the
+// load and of its indexes, and be copied into the database again at the
+// checkpoint). A killed import still leaves the database as it was (the
+// journal is rolled back at the next open). Meanwhile other processes
+// cannot open the database: they wait for it (busy_timeout, 10 s), then
+// fail. Where another process has it open, the import runs in WAL mode.
+func (s *Store) ImportStream(ctx context.Context, ds *movierec.DatasetStream, progress movierec.Progress, opts ...ImportOption) (ImportResult, error) {
 	ctx = LongWork(ctx) // bulk: see Deadlines
 	start := time.Now()
 	if progress == nil {
 		progress = func(string, int, int) {}
+	}
+	if bj, ok := s.raw.(BulkJournalConn); ok && slices.Contains(opts, Exclusive) {
+		var rated bool
+		if err := s.conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ratings)`).Scan(&rated); err != nil {
+			return ImportResult{}, fmt.Errorf("import: %w", err)
+		}
+		if !rated {
+			if restore, ok := bj.BulkJournal(ctx); ok {
+				defer restore(context.WithoutCancel(ctx))
+			}
+		}
 	}
 	var res ImportResult
 	var err error

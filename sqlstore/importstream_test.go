@@ -225,8 +225,15 @@ func TestImportStreamRepeats(t *testing.T) {
 // stream's failure comes back as it is.
 func TestImportStreamFailure(t *testing.T) {
 	bad := movierec.Errorf(movierec.EINVALID, "ratings.csv line 7: rating 9 is not between 0.5 and 5.0")
-	for _, fresh := range []bool{true, false} {
+	for _, c := range []struct {
+		fresh bool
+		opts  []sqlstore.ImportOption
+	}{{true, nil}, {false, nil}, {true, []sqlstore.ImportOption{sqlstore.Exclusive}}} {
+		fresh := c.fresh
 		name := map[bool]string{true: "EmptyTables", false: "Merge"}[fresh]
+		if c.opts != nil {
+			name += "Exclusive" // on SQLite in a rollback journal
+		}
 		t.Run(name, func(t *testing.T) {
 			storetest.ForEach(t, func(t *testing.T, s *sqlstore.Store) {
 				ctx := context.Background()
@@ -250,7 +257,7 @@ func TestImportStreamFailure(t *testing.T) {
 					}
 					return nil
 				}
-				_, err := s.ImportStream(ctx, st, nil)
+				_, err := s.ImportStream(ctx, st, nil, c.opts...)
 				if !errors.Is(err, bad) || movierec.ErrorMessage(err) != movierec.ErrorMessage(bad) {
 					t.Fatalf("import error %v, want the stream's %v", err, bad)
 				}
@@ -259,7 +266,7 @@ func TestImportStreamFailure(t *testing.T) {
 				refused := *ds
 				refused.Ratings = slices.Clone(ds.Ratings)
 				refused.Ratings[len(refused.Ratings)/2].Score = 9
-				if _, err := s.ImportStream(ctx, streamOf(&refused), nil); err == nil {
+				if _, err := s.ImportStream(ctx, streamOf(&refused), nil, c.opts...); err == nil {
 					t.Fatal("a rating of 9 was imported")
 				}
 				if after := schemaOf(t, s); after != schema {
@@ -270,7 +277,7 @@ func TestImportStreamFailure(t *testing.T) {
 				}
 				// The store works on: an import that succeeds, then a
 				// rating.
-				if _, err := s.ImportStream(ctx, streamOf(ds), nil); err != nil {
+				if _, err := s.ImportStream(ctx, streamOf(ds), nil, c.opts...); err != nil {
 					t.Fatal(err)
 				}
 				if _, _, err := s.RateMovie(ctx, 1, 2, 3, ""); err != nil {

@@ -166,6 +166,15 @@ type ReadTxConn interface {
 	InReadTx(ctx context.Context, fn func(tx DB) error) error
 }
 
+// BulkJournalConn is a connection that can journal one large transaction
+// more cheaply while it has the database to itself (SQLite: a rollback
+// journal instead of the write-ahead log; see ImportStream's Exclusive).
+type BulkJournalConn interface {
+	// BulkJournal switches, or reports false and changes nothing when
+	// another connection has the database open; restore switches back.
+	BulkJournal(ctx context.Context) (restore func(context.Context), ok bool)
+}
+
 // Store is movierec's storage on a SQL database.
 type Store struct {
 	conn    Conn // guard, or guard wrapped by Observe

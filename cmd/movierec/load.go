@@ -35,7 +35,9 @@ func importMovieLens(ctx context.Context, cfg config, dir string, stdout, stderr
 	if err != nil {
 		return exitMessage(err)
 	}
-	res, err := store.ImportStream(ctx, ds, progress.report)
+	// Exclusive: a first import on SQLite may journal without the WAL
+	// (sqlstore.ImportStream).
+	res, err := store.ImportStream(ctx, ds, progress.report, sqlstore.Exclusive)
 	progress.done()
 	if err != nil {
 		return exitMessage(err)
@@ -106,7 +108,7 @@ func demoDataCommand(ctx context.Context, cfg config, o demoOptions, stdout, std
 		return err
 	}
 	defer store.Close()
-	res, err := importDemo(ctx, store, opts, newProgress(stderr))
+	res, err := importDemo(ctx, store, opts, newProgress(stderr), sqlstore.Exclusive)
 	if err != nil {
 		return err
 	}
@@ -143,8 +145,8 @@ func writeDemoData(ctx context.Context, opts demodata.Options, dir string, stdou
 }
 
 // importDemo loads the generated data set of opts.
-func importDemo(ctx context.Context, store *sqlstore.Store, opts demodata.Options, p *progress) (sqlstore.ImportResult, error) {
-	res, err := store.ImportStream(ctx, demodata.NewStream(ctx, opts), p.report)
+func importDemo(ctx context.Context, store *sqlstore.Store, opts demodata.Options, p *progress, io ...sqlstore.ImportOption) (sqlstore.ImportResult, error) {
+	res, err := store.ImportStream(ctx, demodata.NewStream(ctx, opts), p.report, io...)
 	p.done()
 	return res, err
 }
