@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -200,5 +201,65 @@ func TestNeighboursSmallAndCancelled(t *testing.T) {
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("training cancelled while finding neighbours: %v", err)
+	}
+}
+
+// TestEssentialFeaturesBound: the features essentialFeatures leaves out
+// can never lift a movie to minContent alone — the largest cosine a unit
+// vector on them reaches, their share of the query's length, stays under
+// it — also when minContent is exactly the length of a lightest subset,
+// where the split's rounding margin decides; and the split is tight: the
+// lightest essential feature added would reach it.
+func TestEssentialFeaturesBound(t *testing.T) {
+	const nf = 12
+	rng := rand.New(rand.NewPCG(3, 4))
+	m := &model{featPostStart: make([]int32, nf+1), ids: make([]int64, 100)}
+	s := &scratch{}
+	for trial := range 2000 {
+		n := 1 + rng.IntN(nf)
+		qf := make([]int32, 0, n)
+		q := make([]float32, nf)
+		for _, f := range rng.Perm(nf)[:n] {
+			qf = append(qf, int32(f))
+			q[f] = float32(0.05 + rng.Float64())
+		}
+		slices.Sort(qf)
+		// minContent: a random share of the query's length, or exactly the
+		// length of its lightest features.
+		w2 := make([]float64, 0, n)
+		for _, f := range qf {
+			w2 = append(w2, float64(q[f]*q[f]))
+		}
+		slices.Sort(w2)
+		var norm2 float64
+		for _, x := range w2 {
+			norm2 += x
+		}
+		minContent := float32(math.Sqrt(norm2) * rng.Float64())
+		if trial%2 == 0 {
+			k := rng.IntN(n + 1)
+			var sum float64
+			for _, x := range w2[:k] {
+				sum += x
+			}
+			minContent = float32(math.Sqrt(sum))
+		}
+		ess, _ := m.essentialFeatures(s, qf, q, minContent)
+		var left, lightest float64
+		lightest = math.Inf(1)
+		for _, f := range qf {
+			x := float64(q[f]) * float64(q[f])
+			if slices.Contains(ess, f) {
+				lightest = min(lightest, x)
+			} else {
+				left += x
+			}
+		}
+		if math.Sqrt(left) >= float64(minContent) && left > 0 {
+			t.Fatalf("trial %d: the features left out reach %.9g, minContent %.9g", trial, math.Sqrt(left), minContent)
+		}
+		if len(ess) > 0 && math.Sqrt(left+lightest) < float64(minContent)*(1-2e-3) {
+			t.Fatalf("trial %d: the lightest essential feature could be left out too (%.9g < %.9g)", trial, math.Sqrt(left+lightest), minContent)
+		}
 	}
 }
