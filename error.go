@@ -49,6 +49,12 @@ func FieldError(field, message string) *Error {
 // deadline): the client should retry later (503 with Retry-After).
 var ErrStoreUnavailable = &Error{Code: EUNAVAILABLE, Message: "The database is not answering; try again shortly."}
 
+// ErrStoreFull is wrapped, with ErrStoreUnavailable, by store errors that
+// mean the database ran out of disk space: the statement or transaction
+// was rolled back, so nothing of it was kept, and a retry can succeed once
+// space is freed (503 with Retry-After, and this message).
+var ErrStoreFull = &Error{Code: EUNAVAILABLE, Message: "The database is out of disk space; nothing of this request was written. Try again once space has been freed."}
+
 // ErrNotFound is wrapped by lookups that find nothing.
 var ErrNotFound = &Error{Code: ENOTFOUND, Message: "Not found."}
 

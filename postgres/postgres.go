@@ -70,6 +70,14 @@ var Dialect = sqlstore.Dialect{
 	Analyze:      `VACUUM (ANALYZE) movies, ratings, movie_genres, taggings, genres, tags, users`,
 	RecordChange: recordChangeSQL(CatalogChannel),
 	Unavailable:  Unavailable,
+	Full:         DiskFull,
+}
+
+// DiskFull reports whether err is PostgreSQL's disk_full (53100: a file
+// could not be extended or written for want of space).
+func DiskFull(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "53100"
 }
 
 // Unavailable reports whether err means PostgreSQL cannot answer now: no

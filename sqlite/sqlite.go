@@ -36,6 +36,7 @@ var Dialect = sqlstore.Dialect{
 		return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 	},
 	Unavailable: Unavailable,
+	Full:        Full,
 	// A bulk load sorts millions of index entries. Measured on one index
 	// of 5M ratings: default 2 MB page cache 11 s, 64 MB 15 s, 256 MB
 	// 19 s, 64 MB with two sorter threads 10 s; the five ratings indexes
@@ -63,6 +64,13 @@ func Unavailable(err error) bool {
 	}
 	code := e.Code() & 0xff // the primary code of an extended one
 	return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+}
+
+// Full reports whether err is SQLITE_FULL: the disk (or the file's
+// max_page_count) had no room for the write, which SQLite rolled back.
+func Full(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_FULL
 }
 
 // PathFromURL returns the file path of a sqlite:// database URL:

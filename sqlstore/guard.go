@@ -62,6 +62,7 @@ type guardConn struct {
 	Conn
 	deadlines   Deadlines
 	unavailable func(error) bool
+	full        func(error) bool
 }
 
 // storeUnavailable is a database failure a client should retry later.
@@ -69,6 +70,17 @@ type storeUnavailable struct{ err error }
 
 func (e storeUnavailable) Error() string   { return "database unavailable: " + e.err.Error() }
 func (e storeUnavailable) Unwrap() []error { return []error{movierec.ErrStoreUnavailable, e.err} }
+
+// storeFull is a write the database refused for want of disk space (it
+// was rolled back): a client should retry once space is freed.
+type storeFull struct{ err error }
+
+func (e storeFull) Error() string {
+	return "the database is out of disk space (nothing of this write was kept): " + e.err.Error()
+}
+func (e storeFull) Unwrap() []error {
+	return []error{movierec.ErrStoreFull, movierec.ErrStoreUnavailable, e.err}
+}
 
 // bound returns ctx with the deadline its statements get.
 func (g *guardConn) bound(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -83,11 +95,14 @@ func (g *guardConn) bound(ctx context.Context) (context.Context, context.CancelF
 }
 
 // classify wraps err in storeUnavailable when it means the database
-// cannot answer now. parent is the caller's context: when the caller
+// cannot answer now, or in storeFull when it ran out of disk space. parent is the caller's context: when the caller
 // gave up (cancelled, or its own deadline passed), err stays as it is.
 func (g *guardConn) classify(parent context.Context, err error) error {
 	if err == nil || err == ErrNoRows || errors.Is(err, movierec.ErrStoreUnavailable) || parent.Err() != nil {
 		return err
+	}
+	if g.full != nil && g.full(err) {
+		return storeFull{err}
 	}
 	if errors.Is(err, context.DeadlineExceeded) || g.unavailable != nil && g.unavailable(err) {
 		return storeUnavailable{err}

@@ -156,6 +156,9 @@ type Dialect struct {
 	// now (refused or broken connections, a server shutting down, a
 	// busy lock): such errors wrap movierec.ErrStoreUnavailable.
 	Unavailable func(err error) bool
+	// Full reports whether err means the database ran out of disk space:
+	// such errors wrap movierec.ErrStoreFull and ErrStoreUnavailable.
+	Full func(err error) bool
 }
 
 // ReadTxConn is implemented by Conns that can run fn in a read-only
@@ -187,7 +190,7 @@ type Store struct {
 // New returns a Store on conn. The caller has applied the migrations.
 // Its statements get DefaultDeadlines (see SetDeadlines).
 func New(conn Conn, d Dialect) *Store {
-	g := &guardConn{Conn: conn, deadlines: DefaultDeadlines, unavailable: d.Unavailable}
+	g := &guardConn{Conn: conn, deadlines: DefaultDeadlines, unavailable: d.Unavailable, full: d.Full}
 	return &Store{conn: g, guard: g, raw: conn, dialect: d, now: time.Now}
 }
 

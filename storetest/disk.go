@@ -1,0 +1,80 @@
+package storetest
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+)
+
+// MountEnv, when set, makes SmallDisk fail instead of skip where it cannot
+// mount a file system (CI runs as root and sets it).
+const MountEnv = "MOVIEREC_TEST_MOUNT"
+
+// SmallDisk mounts a tmpfs of sizeMB megabytes on a fresh directory, owned
+// by uid and gid (-1: root's), and unmounts it when the test ends: a disk
+// the test can fill. It needs root; elsewhere it skips, unless MountEnv is
+// set.
+func SmallDisk(tb testing.TB, sizeMB, uid, gid int) string {
+	tb.Helper()
+	// Not under t.TempDir(), whose parent only its owner may enter: a
+	// PostgreSQL server running as another user must reach it.
+	dir, err := os.MkdirTemp("", "movierec-disk-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.Remove(dir) })
+	opts := "size=" + strconv.Itoa(sizeMB) + "m,mode=0755"
+	if uid >= 0 {
+		opts = "size=" + strconv.Itoa(sizeMB) + "m,mode=0700,uid=" + strconv.Itoa(uid) + ",gid=" + strconv.Itoa(gid)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
+		if os.Getenv(MountEnv) != "" {
+			tb.Fatalf("mount a %d MB tmpfs: %v: %s", sizeMB, err, out)
+		}
+		tb.Skipf("cannot mount a tmpfs (needs root): %v: %s", err, out)
+	}
+	tb.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			tb.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// FillDisk writes a file into dir until the file system has no more than
+// leave bytes free, and returns a function that removes it again.
+func FillDisk(tb testing.TB, dir string, leave int64) (free func()) {
+	tb.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		tb.Fatal(err)
+	}
+	path := filepath.Join(dir, "filler")
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fill := int64(st.Bavail)*st.Bsize - leave
+	block := make([]byte, 64<<10)
+	for fill > 0 {
+		n, err := f.Write(block[:min(int64(len(block)), fill)])
+		fill -= int64(n)
+		if errors.Is(err, syscall.ENOSPC) {
+			break
+		} else if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil && !errors.Is(err, syscall.ENOSPC) {
+		tb.Fatal(err)
+	}
+	return func() {
+		if err := os.Remove(path); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
