@@ -95,8 +95,9 @@ func (g *guardConn) bound(ctx context.Context) (context.Context, context.CancelF
 }
 
 // classify wraps err in storeUnavailable when it means the database
-// cannot answer now, or in storeFull when it ran out of disk space. parent is the caller's context: when the caller
-// gave up (cancelled, or its own deadline passed), err stays as it is.
+// cannot answer now, or in storeFull when it ran out of disk space. parent
+// is the caller's context: when the caller gave up (cancelled, or its own
+// deadline passed), err stays as it is.
 func (g *guardConn) classify(parent context.Context, err error) error {
 	if err == nil || err == ErrNoRows || errors.Is(err, movierec.ErrStoreUnavailable) || parent.Err() != nil {
 		return err
