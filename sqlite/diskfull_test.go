@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/movierec/movierec"
@@ -51,6 +52,16 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("rating once space was freed: %v", err)
 	}
 	s.Close()
+	// Not even room for the log's shared-memory index: opening fails,
+	// saying why.
+	free = storetest.FillDisk(t, disk, 0)
+	if s3, err := sqlite.Open(ctx, path); err == nil {
+		s3.Close()
+		t.Error("opened the database on a disk without a free byte")
+	} else if !strings.Contains(err.Error(), "the disk is full") {
+		t.Errorf("opening on a full disk: %v does not say the disk is full", err)
+	}
+	free()
 	s2, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatalf("opening the database again once space was freed: %v", err)

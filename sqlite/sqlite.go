@@ -73,6 +73,17 @@ func Full(err error) bool {
 	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_FULL
 }
 
+// openError describes a failure to open the database at path, saying
+// when it is for want of disk space: SQLITE_FULL, or the shared-memory
+// index of the write-ahead log that could not be sized.
+func openError(path string, err error) error {
+	var e *sqlite.Error
+	if Full(err) || errors.As(err, &e) && e.Code() == sqlite3.SQLITE_IOERR_SHMSIZE {
+		return fmt.Errorf("sqlite: open %s: the disk is full: %w", path, err)
+	}
+	return fmt.Errorf("sqlite: open %s: %w", path, err)
+}
+
 // PathFromURL returns the file path of a sqlite:// database URL:
 // sqlite:///abs/path.db, sqlite://relative.db or sqlite:relative.db.
 func PathFromURL(u string) (string, error) {
@@ -105,11 +116,11 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	q.Set("_txlock", "immediate") // writers queue on busy_timeout instead of failing to upgrade
 	dsn := "file:" + path + "?" + q.Encode()
 	if err := dropStat4(ctx, dsn); err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	readers := max(4, 2*runtime.NumCPU())
 	db.SetMaxOpenConns(readers)
@@ -121,14 +132,14 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	wdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	c := &conn{db: db, wdb: wdb, readers: readers, stmts: &stmtCache{db: db}, wstmts: &stmtCache{db: wdb}}
 	if err := c.Ping(ctx); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, openError(path, err)
 	}
 	if err := Migrate(ctx, wdb); err != nil {
 		c.Close()

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -53,11 +52,11 @@ func FillDisk(tb testing.TB, dir string, leave int64) (free func()) {
 	if err := syscall.Statfs(dir, &st); err != nil {
 		tb.Fatal(err)
 	}
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
+	f, err := os.CreateTemp(dir, "filler-")
 	if err != nil {
 		tb.Fatal(err)
 	}
+	path := f.Name()
 	fill := int64(st.Bavail)*st.Bsize - leave
 	block := make([]byte, 64<<10)
 	for fill > 0 {
