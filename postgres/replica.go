@@ -401,9 +401,10 @@ func (e replicaError) Unwrap() []error { return []error{sqlstore.ErrReplicaFaile
 
 // failed turns the error of a read on the replica into a replicaError
 // when it is the replica's failure, not the read's: the connection broke,
-// the replica was taken out meanwhile, or it cancelled the read for a
-// conflict with recovery (SQLSTATE 40001). When the reader's own context
-// ended, the error stays its own.
+// the replica was taken out meanwhile, it cancelled the read for a
+// conflict with recovery (SQLSTATE 40001), or its disk had no room for the
+// read's temporary files (53100: the primary's may). When the reader's own
+// context ended, the error stays its own.
 func (b *binding) failed(err error) error {
 	if err == nil || b.caller.Err() != nil || errors.Is(err, pgx.ErrNoRows) {
 		return err
@@ -411,7 +412,7 @@ func (b *binding) failed(err error) error {
 	var pgErr *pgconn.PgError
 	conflict := errors.As(err, &pgErr) && pgErr.Code == "40001"
 	switch {
-	case b.alive.Err() != nil, conflict: // taken out already, or it stays in
+	case b.alive.Err() != nil, conflict, DiskFull(err): // taken out already, or it stays in
 	case Unavailable(err):
 		b.r.takeOut(b.log, "unreachable", err.Error())
 	default:
