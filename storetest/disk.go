@@ -1,12 +1,16 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
+	"os/user"
 	"strconv"
 	"syscall"
 	"testing"
+
+	"github.com/movierec/movierec/sqlstore"
 )
 
 // MountEnv, when set, makes SmallDisk fail instead of skip where it cannot
@@ -14,7 +18,7 @@ import (
 const MountEnv = "MOVIEREC_TEST_MOUNT"
 
 // SmallDisk mounts a tmpfs of sizeMB megabytes on a fresh directory, owned
-// by uid and gid (-1: root's), and unmounts it when the test ends: a disk
+// by uid and gid (-1: root's; see RatingsOnSmallDisk), and unmounts it when the test ends: a disk
 // the test can fill. It needs root; elsewhere it skips, unless MountEnv is
 // set.
 func SmallDisk(tb testing.TB, sizeMB, uid, gid int) string {
@@ -28,7 +32,7 @@ func SmallDisk(tb testing.TB, sizeMB, uid, gid int) string {
 	tb.Cleanup(func() { os.Remove(dir) })
 	opts := "size=" + strconv.Itoa(sizeMB) + "m,mode=0755"
 	if uid >= 0 {
-		opts = "size=" + strconv.Itoa(sizeMB) + "m,mode=0700,uid=" + strconv.Itoa(uid) + ",gid=" + strconv.Itoa(gid)
+		opts += ",uid=" + strconv.Itoa(uid) + ",gid=" + strconv.Itoa(gid)
 	}
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
 		if os.Getenv(MountEnv) != "" {
@@ -41,6 +45,32 @@ func SmallDisk(tb testing.TB, sizeMB, uid, gid int) string {
 			tb.Errorf("umount %s: %v: %s", dir, err, out)
 		}
 	})
+	return dir
+}
+
+// RatingsOnSmallDisk mounts a SmallDisk of sizeMB megabytes that the
+// cluster's server may write and moves s's ratings table (s is a store on
+// the cluster) into a tablespace on it: the table a full data volume
+// refuses rows for first. It returns the disk's directory, for FillDisk.
+func (c *Cluster) RatingsOnSmallDisk(s *sqlstore.Store, sizeMB int) string {
+	c.tb.Helper()
+	uid, gid := os.Getuid(), os.Getgid()
+	if c.asUser != "" {
+		u, err := user.Lookup(c.asUser)
+		if err != nil {
+			c.tb.Fatal(err)
+		}
+		uid, _ = strconv.Atoi(u.Uid)
+		gid, _ = strconv.Atoi(u.Gid)
+	}
+	dir := SmallDisk(c.tb, sizeMB, uid, gid)
+	ctx := context.Background()
+	for _, q := range []string{`CREATE TABLESPACE small_disk LOCATION '` + dir + `'`,
+		`ALTER TABLE ratings SET TABLESPACE small_disk`} {
+		if _, err := s.Conn().Exec(ctx, q); err != nil {
+			c.tb.Fatalf("%s: %v", q, err)
+		}
+	}
 	return dir
 }
 
