@@ -71,15 +71,19 @@ func namedChannel(base, schema string) string {
 // version is drawn in the select list of the lock's row, so after the
 // lock. Reads of the log take no lock.
 func recordChangeSQL(channel string) string {
-	return `WITH l AS (SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.catalog_changes'))),
+	return recordSQL + `, LATERAL (SELECT pg_notify('` + channel + `', CAST(ins.version AS TEXT))) n`
+}
+
+// recordSQL is the Dialect.RecordRating statement: recordChangeSQL
+// without the notification (see Notifier).
+const recordSQL = `WITH l AS (SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.catalog_changes'))),
 	ins AS (
 		INSERT INTO catalog_changes (version, kind, entity_id, changed_at,
 			old_score, new_score, rated_at, rating_count, average_rating, popularity_score)
 		SELECT nextval(pg_get_serial_sequence('catalog_changes', 'version')),
 			$1, $2, $3, $4, $5, $6, $7, $8, $9 FROM l
 		RETURNING version)
-	SELECT version FROM ins, LATERAL (SELECT pg_notify('` + channel + `', CAST(ins.version AS TEXT))) n`
-}
+	SELECT version FROM ins`
 
 // Reconnection backoff and the idle time after which Listen checks its
 // connection.

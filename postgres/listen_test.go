@@ -14,8 +14,9 @@ import (
 )
 
 // TestListenCatalog: a committed catalog write notifies its version on
-// the store's own channel, a failed one and a write in another schema
-// notify nothing, and a lost connection is re-established with a
+// the store's own channel, a rating write (which its server's Notifier
+// announces, see TestNotifier), a failed one and a write in another
+// schema notify nothing, and a lost connection is re-established with a
 // catch-up call.
 func TestListenCatalog(t *testing.T) {
 	s := storetest.OpenPostgres(t)
@@ -72,10 +73,14 @@ func TestListenCatalog(t *testing.T) {
 	}
 
 	expectCatchUp()
-	if _, _, err := s.RateMovie(ctx, u.ID, 1, 4, ""); err != nil {
+	if _, err := s.CreateTag(ctx, movierec.Tag{Name: "noticed"}); err != nil {
 		t.Fatal(err)
 	}
 	expectVersion()
+	if _, _, err := s.RateMovie(ctx, u.ID, 1, 4, ""); err != nil {
+		t.Fatal(err)
+	}
+	expectNothing("a rating write")
 
 	if _, _, err := s.RateMovie(ctx, u.ID, 424242, 4, ""); !errors.Is(err, movierec.ErrNotFound) {
 		t.Fatalf("rating a missing movie: %v", err)
@@ -99,7 +104,7 @@ func TestListenCatalog(t *testing.T) {
 			t.Fatalf("terminated %d listeners, %v", n, err)
 		}
 		expectCatchUp()
-		if err := s.DeleteRating(ctx, u.ID, 1); err != nil {
+		if _, err := s.CreateGenre(ctx, movierec.Genre{Name: "reconnected"}); err != nil {
 			t.Fatal(err)
 		}
 		expectVersion()

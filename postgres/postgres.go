@@ -69,6 +69,7 @@ var Dialect = sqlstore.Dialect{
 	// ANALYZE would visit every schema of the database.
 	Analyze:      `VACUUM (ANALYZE) movies, ratings, movie_genres, taggings, genres, tags, users`,
 	RecordChange: recordChangeSQL(CatalogChannel),
+	RecordRating: recordSQL,
 	Unavailable:  Unavailable,
 	Full:         DiskFull,
 }

@@ -18,7 +18,8 @@ const prunedSettingKey = "catalog_changes_pruned"
 // transaction of the write it describes: if the write fails, so does the
 // record. It must be the write's last locking statement (on PostgreSQL it
 // takes a lock held until commit) and it also notifies listeners there, on
-// commit (see Dialect.RecordChange). Rating writes use recordStmt.
+// commit (see Dialect.RecordChange). Rating writes use recordStmt, and
+// their records notify nobody (see Dialect.RecordRating).
 func (s *Store) recordChange(ctx context.Context, tx DB, kind string, id int64) error {
 	var ch movierec.CatalogChange
 	return batch(ctx, tx, false, s.recordStmt(&ch, kind, id, nil))
@@ -41,6 +42,9 @@ func (s *Store) recordStmt(ch *movierec.CatalogChange, kind string, id int64, ra
 		ch.Rating = &r
 	}
 	record := s.dialect.RecordChange
+	if rating != nil && s.dialect.RecordRating != "" {
+		record = s.dialect.RecordRating
+	}
 	if record == "" {
 		record = `INSERT INTO catalog_changes (kind, entity_id, changed_at,
 			old_score, new_score, rated_at, rating_count, average_rating, popularity_score)

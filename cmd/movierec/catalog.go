@@ -13,7 +13,8 @@ import (
 
 // startCatalog loads the in-memory catalog and keeps it current until ctx
 // ends: this instance's writes through the returned store at once, other
-// instances' through PostgreSQL notifications and the change-log poll.
+// instances' through PostgreSQL notifications and the change-log poll
+// (and it notifies them of this instance's rating writes).
 // With several instances, Redis (when configured) or the database tells a
 // request whether another instance wrote something this one has not
 // applied yet.
@@ -44,15 +45,34 @@ func startCatalog(ctx context.Context, cfg config, store *sqlstore.Store, answer
 		return nil, nil, err
 	}
 	cs := catalog.NewStore(store, cat, log)
+	var publish []func(context.Context, int64)
 	if answers != nil && answers.Shared() {
-		cs.Published = answers.PublishCatalogVersion
+		publish = append(publish, answers.PublishCatalogVersion)
+	}
+	var notifier *postgres.Notifier
+	if shared {
+		// Rating writes notify the other instances after they commit,
+		// throttled (see postgres.Notifier).
+		var err error
+		if notifier, err = postgres.NewNotifier(store, log); err != nil {
+			return nil, nil, err
+		}
+		publish = append(publish, notifier.Notify)
+	}
+	if len(publish) > 0 {
+		cs.Published = func(ctx context.Context, v int64) {
+			for _, p := range publish {
+				p(ctx, v)
+			}
+		}
 	}
 	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{}, 2)
+	done := make(chan struct{}, 3)
 	go func() { defer func() { done <- struct{}{} }(); cat.Run(runCtx) }()
 	waits := 1
 	if shared {
-		waits++
+		waits += 2
+		go func() { defer func() { done <- struct{}{} }(); notifier.Run(runCtx) }()
 		go func() {
 			defer func() { done <- struct{}{} }()
 			err := postgres.Listen(runCtx, postgres.Pool(store), postgres.Channel(store), func(msg string) {
