@@ -165,7 +165,7 @@ func (s *Store) RateMovie(ctx context.Context, userID, movieID int64, score floa
 // caller can apply it to an in-memory catalog without reading the log.
 func (s *Store) RateMovieChange(ctx context.Context, userID, movieID int64, score float64, review string) (r movierec.Rating, created bool, ch movierec.CatalogChange, err error) {
 	now := s.timestamp()
-	err = s.conn.InTx(ctx, func(tx DB) error {
+	err = s.ratingTx(ctx, func(tx DB) error {
 		st, err := s.lockRating(ctx, tx, userID, movieID)
 		if err != nil {
 			return err
@@ -230,7 +230,7 @@ func (s *Store) DeleteRating(ctx context.Context, userID, movieID int64) error {
 // DeleteRatingChange is DeleteRating that also returns the change it
 // recorded (see RateMovieChange).
 func (s *Store) DeleteRatingChange(ctx context.Context, userID, movieID int64) (ch movierec.CatalogChange, err error) {
-	err = s.conn.InTx(ctx, func(tx DB) error {
+	err = s.ratingTx(ctx, func(tx DB) error {
 		st, err := s.lockRating(ctx, tx, userID, movieID)
 		if err != nil {
 			return err

@@ -194,13 +194,19 @@ type Store struct {
 	raw     Conn
 	dialect Dialect
 	now     func() time.Time
+	// ratingSlots holds a token per rating write in flight (nil: no
+	// limit); see LimitRatingWriters.
+	ratingSlots chan struct{}
 }
 
 // New returns a Store on conn. The caller has applied the migrations.
-// Its statements get DefaultDeadlines (see SetDeadlines).
+// Its statements get DefaultDeadlines (see SetDeadlines), and at most
+// DefaultRatingWriters rating writes run at once (see LimitRatingWriters).
 func New(conn Conn, d Dialect) *Store {
 	g := &guardConn{Conn: conn, deadlines: DefaultDeadlines, unavailable: d.Unavailable, full: d.Full}
-	return &Store{conn: g, guard: g, raw: conn, dialect: d, now: time.Now}
+	s := &Store{conn: g, guard: g, raw: conn, dialect: d, now: time.Now}
+	s.LimitRatingWriters(DefaultRatingWriters)
+	return s
 }
 
 // SetClock replaces the store's clock (tests use a fixed one).

@@ -25,6 +25,7 @@ type config struct {
 	RedisURL    string             // REDIS_URL, default unset (in-process cache only)
 	DBMinConns  int32              // MOVIEREC_DB_MIN_CONNS, default 5 (PostgreSQL)
 	DBMaxConns  int32              // MOVIEREC_DB_MAX_CONNS, default 20 (PostgreSQL)
+	DBWriters   int32              // MOVIEREC_DB_RATING_WRITERS, default 4: rating writes at once (sqlstore.LimitRatingWriters)
 	DBDeadlines sqlstore.Deadlines // MOVIEREC_DB_STATEMENT_TIMEOUT (5s), MOVIEREC_DB_LONG_TIMEOUT (1h: imports, catalog loads, training)
 	// DATABASE_REPLICA_URLS: PostgreSQL read replicas (comma-separated);
 	// MOVIEREC_DB_REPLICA_MAX_LAG (5s): a replica further behind takes no
@@ -97,6 +98,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	intVar("MOVIEREC_DB_MIN_CONNS", 5, &c.DBMinConns)
 	intVar("MOVIEREC_DB_MAX_CONNS", 20, &c.DBMaxConns)
+	intVar("MOVIEREC_DB_RATING_WRITERS", sqlstore.DefaultRatingWriters, &c.DBWriters)
 	c.Argon2 = auth.DefaultArgon2
 	var argonMem, argonTime int32
 	intVar("MOVIEREC_ARGON2_MEMORY_KIB", int32(auth.DefaultArgon2.Memory), &argonMem)

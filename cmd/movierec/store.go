@@ -17,23 +17,31 @@ import (
 // openStore opens and migrates the database cfg.DatabaseURL names.
 func openStore(ctx context.Context, cfg config) (*sqlstore.Store, error) {
 	u := cfg.DatabaseURL
+	var s *sqlstore.Store
+	var err error
 	switch {
 	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
-		return postgres.Open(ctx, postgres.Config{URL: u, MinConns: cfg.DBMinConns, MaxConns: cfg.DBMaxConns,
+		s, err = postgres.Open(ctx, postgres.Config{URL: u, MinConns: cfg.DBMinConns, MaxConns: cfg.DBMaxConns,
 			Deadlines: cfg.DBDeadlines, ReplicaURLs: cfg.ReplicaURLs, MaxReplicaLag: cfg.ReplicaMaxLag,
 			ReplicaCheck: cfg.ReplicaInterval, Log: cfg.logger()})
 	case strings.HasPrefix(u, "sqlite:"):
-		path, err := sqlite.PathFromURL(u)
-		if err != nil {
+		var path string
+		if path, err = sqlite.PathFromURL(u); err != nil {
 			return nil, err
 		}
-		s, err := sqlite.Open(ctx, path)
-		if err == nil {
+		if s, err = sqlite.Open(ctx, path); err == nil {
 			s.SetDeadlines(cfg.DBDeadlines)
 		}
-		return s, err
+	default:
+		return nil, fmt.Errorf("DATABASE_URL %q: want sqlite:///path/to/file.db or postgres://...", redactURL(u))
 	}
-	return nil, fmt.Errorf("DATABASE_URL %q: want sqlite:///path/to/file.db or postgres://...", redactURL(u))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DBWriters > 0 {
+		s.LimitRatingWriters(int(cfg.DBWriters))
+	}
+	return s, nil
 }
 
 // signingKeySetting names the settings row holding the generated token
