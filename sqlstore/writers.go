@@ -33,22 +33,29 @@ func (s *Store) LimitRatingWriters(n int) {
 }
 
 // ratingTx is InTx for a rating write: it first takes a turn (see
-// LimitRatingWriters).
+// LimitRatingWriters). A write that had to wait gets one statement
+// deadline for the wait and its transaction together, so it is answered
+// within that deadline as any other write is.
 func (s *Store) ratingTx(ctx context.Context, fn func(DB) error) error {
-	if slots := s.ratingSlots; slots != nil {
-		select {
-		case slots <- struct{}{}:
-		default:
-			bctx, cancel := s.guard.bound(ctx)
-			select {
-			case slots <- struct{}{}:
-				cancel()
-			case <-bctx.Done():
-				cancel()
-				return s.guard.classify(ctx, errors.Join(errors.New("waiting for a turn to write a rating"), bctx.Err()))
-			}
-		}
-		defer func() { <-slots }()
+	slots := s.ratingSlots
+	if slots == nil {
+		return s.conn.InTx(ctx, fn)
 	}
-	return s.conn.InTx(ctx, fn)
+	select {
+	case slots <- struct{}{}:
+		defer func() { <-slots }()
+		return s.conn.InTx(ctx, fn)
+	default:
+	}
+	bctx, cancel := s.guard.bound(ctx)
+	defer cancel()
+	select {
+	case slots <- struct{}{}:
+		defer func() { <-slots }()
+	case <-bctx.Done():
+		return s.guard.classify(ctx, errors.Join(errors.New("waiting for a turn to write a rating"), bctx.Err()))
+	}
+	// classify against the caller's context: the shared deadline passing
+	// means unavailable, the caller giving up does not.
+	return s.guard.classify(ctx, s.conn.InTx(bctx, fn))
 }
