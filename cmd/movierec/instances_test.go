@@ -160,17 +160,7 @@ func TestTwoServeProcesses(t *testing.T) {
 
 	call := func(base, method, path, token string, body any) *http.Response {
 		t.Helper()
-		data, _ := json.Marshal(body)
-		req, _ := http.NewRequest(method, base+path, bytes.NewReader(data))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
+		return apiCall(t, base, method, path, token, body)
 	}
 	var tok struct{ Access, Refresh string }
 	res := call(a, "POST", "/api/auth/register/", "", map[string]string{"username": "pat", "email": "pat@example.com", "password": "correct horse"})

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"strconv"
 	"testing"
@@ -39,22 +37,7 @@ func TestRatingsNotifyOtherInstance(t *testing.T) {
 
 	call := func(base, method, path, token string, body any, out any) int {
 		t.Helper()
-		var rd *bytes.Reader
-		if body != nil {
-			data, _ := json.Marshal(body)
-			rd = bytes.NewReader(data)
-		} else {
-			rd = bytes.NewReader(nil)
-		}
-		req, _ := http.NewRequest(method, base+path, rd)
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := apiCall(t, base, method, path, token, body)
 		defer res.Body.Close()
 		if out != nil {
 			json.NewDecoder(res.Body).Decode(out)

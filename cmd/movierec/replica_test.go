@@ -100,16 +100,7 @@ func TestServeWithReplica(t *testing.T) {
 	}
 	post := func(base, path, token string, body any) *http.Response {
 		t.Helper()
-		data, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(data))
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := apiCall(t, base, "POST", path, token, body)
 		res.Body.Close()
 		return res
 	}
