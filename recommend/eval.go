@@ -57,6 +57,39 @@ func split(ints []Interaction, frac float64, seed uint64) (train, test []Interac
 	return train, test
 }
 
+// splitLatest: see SplitLatest.
+func splitLatest(ints []Interaction, frac float64) (train, test []Interaction) {
+	if math.IsNaN(frac) || frac < 0 {
+		frac = 0
+	}
+	byUser := make(map[int64][]int)
+	for k, x := range ints {
+		byUser[x.UserID] = append(byUser[x.UserID], k)
+	}
+	held := make([]bool, len(ints))
+	for _, idx := range byUser {
+		n := len(idx)
+		h := min(int(math.Round(frac*float64(n))), n-1)
+		if h <= 0 {
+			continue
+		}
+		slices.SortFunc(idx, func(a, b int) int {
+			return cmp.Or(ints[a].At.Compare(ints[b].At), cmp.Compare(ints[a].MovieID, ints[b].MovieID), cmp.Compare(a, b))
+		})
+		for _, k := range idx[n-h:] {
+			held[k] = true
+		}
+	}
+	for k, x := range ints {
+		if held[k] {
+			test = append(test, x)
+		} else {
+			train = append(train, x)
+		}
+	}
+	return train, test
+}
+
 // userMetrics are one test user's metrics at K. With L the recommended list
 // (at most K movies), T the user's held-out movies, rel_i = 1 when the i-th
 // movie of L is in T (binary relevance: every held-out rating counts,
@@ -143,6 +176,9 @@ func evaluate(ctx context.Context, ds *Dataset, cfg EvalConfig, progress Progres
 	}
 
 	trainPart, testPart := split(ds.Interactions, frac, cfg.Seed)
+	if cfg.Latest {
+		trainPart, testPart = splitLatest(ds.Interactions, frac)
+	}
 	counts := make(map[int64]int)
 	for _, x := range trainPart {
 		counts[x.MovieID]++

@@ -183,6 +183,59 @@ func TestSplit(t *testing.T) {
 	}
 }
 
+// TestSplitLatest: each user's newest round(frac·n) ratings are held out
+// (never all of them), nothing is lost or doubled, and the order of the
+// input does not matter.
+func TestSplitLatest(t *testing.T) {
+	ints := splitData()
+	for _, frac := range []float64{0.1, 0.25, 0.5, 0.9} {
+		train, test := SplitLatest(ints, frac)
+		if len(train)+len(test) != len(ints) {
+			t.Fatalf("frac %v: %d + %d != %d", frac, len(train), len(test), len(ints))
+		}
+		newestTrain := map[int64]time.Time{}
+		count := map[int64][2]int{}
+		for _, x := range train {
+			if x.At.After(newestTrain[x.UserID]) {
+				newestTrain[x.UserID] = x.At
+			}
+			c := count[x.UserID]
+			c[0]++
+			count[x.UserID] = c
+		}
+		seen := map[[2]int64]bool{}
+		for _, x := range test {
+			if !x.At.After(newestTrain[x.UserID]) {
+				t.Fatalf("frac %v: user %d's held-out rating of %v is not newer than every training one (%v)", frac, x.UserID, x.At, newestTrain[x.UserID])
+			}
+			c := count[x.UserID]
+			c[1]++
+			count[x.UserID] = c
+			seen[key(x)] = true
+		}
+		for _, x := range train {
+			seen[key(x)] = true
+		}
+		if len(seen) != len(ints) {
+			t.Fatalf("frac %v: %d distinct ratings in train ∪ test, want %d", frac, len(seen), len(ints))
+		}
+		for u := int64(1); u <= 40; u++ {
+			want := min(int(math.Round(frac*float64(u))), int(u)-1)
+			if c := count[u]; c[0] < 1 || c[1] != want {
+				t.Errorf("frac %v: user %d keeps %d and holds out %d of %d, want %d held out", frac, u, c[0], c[1], u, want)
+			}
+		}
+	}
+	_, b1 := SplitLatest(ints, 0.25)
+	shuffled := slices.Clone(ints)
+	slices.Reverse(shuffled)
+	_, b2 := SplitLatest(shuffled, 0.25)
+	slices.Reverse(b2)
+	if !slices.Equal(b1, b2) {
+		t.Error("the same data in another order: different split")
+	}
+}
+
 func TestSplitOnMovieLens(t *testing.T) {
 	ds := loadSmall(t)
 	train, test := Split(ds.Interactions, 0.25, 42)

@@ -292,7 +292,7 @@ func (m *model) foldIn(s *scratch) int {
 			continue
 		}
 		n++
-		c := confidence(m.alpha, e.score)
+		c := e.conf
 		sc := float32(math.Sqrt(float64(c)))
 		for x, v := range m.fVec[int(p)*k : int(p)*k+k] {
 			y = append(y, sc*v)

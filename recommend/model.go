@@ -278,9 +278,14 @@ type scratch struct {
 	top     topK
 }
 
+// histEntry is one rating of the request's history: its movie, score,
+// time (Unix seconds, 0 when unknown) and the confidence the collaborative
+// models weigh it with (see foldHistory).
 type histEntry struct {
 	item  int32
 	score float32
+	at    int64
+	conf  float32
 }
 
 func newScratch(m *model) *scratch {

@@ -9,11 +9,12 @@ import (
 // The quality bar of the default algorithm on ml-latest-small with the
 // offline protocol of Evaluate (seed 42, K 10, a quarter held out). The
 // split and training are deterministic; the bar sits about 1% under what
-// EASE + iALS reach (nDCG@10 0.4116, P@10 0.3670 for hybrid; EASE alone
-// gave 0.4093 / 0.3674), leaving room for float rounding across machines.
+// EASE with the session kernel + iALS reach (nDCG@10 0.4266, P@10 0.3790
+// for hybrid; 0.4116 / 0.3670 before the session kernel), leaving room for
+// float rounding across machines.
 const (
-	barNDCG      = 0.408
-	barPrecision = 0.362
+	barNDCG      = 0.422
+	barPrecision = 0.375
 )
 
 func TestQualityBar(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -638,6 +639,13 @@ func TestTrainEdgeCases(t *testing.T) {
 		{"NaN unobserved weight", syntheticDataset(10, 20, 1), func(c *Config) { c.UnobservedWeight = math.NaN() }, false},
 		{"factors without sweeps", syntheticDataset(10, 20, 1), func(c *Config) { c.Iterations = 0 }, false},
 		{"one factor, one sweep", syntheticDataset(10, 20, 1), func(c *Config) { c.Factors, c.Iterations = 1, 1 }, true},
+		{"no session kernel", syntheticDataset(10, 20, 1), func(c *Config) { c.SessionWeight, c.SessionTime = 0, 0 }, true},
+		{"session kernel only", syntheticDataset(10, 20, 1), func(c *Config) { c.SessionWeight = 1 }, true},
+		{"session weight above 1", syntheticDataset(10, 20, 1), func(c *Config) { c.SessionWeight = 1.5 }, false},
+		{"NaN session weight", syntheticDataset(10, 20, 1), func(c *Config) { c.SessionWeight = math.NaN() }, false},
+		{"session weight without a time", syntheticDataset(10, 20, 1), func(c *Config) { c.SessionTime = 0 }, false},
+		{"ratings without times", &Dataset{Interactions: []Interaction{{UserID: 1, MovieID: 5, Score: 4}, {UserID: 2, MovieID: 5, Score: 2},
+			{UserID: 3, MovieID: 5, Score: 3}, {UserID: 1, MovieID: 6, Score: 4}, {UserID: 2, MovieID: 6, Score: 5}, {UserID: 3, MovieID: 6, Score: 1}}}, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -689,5 +697,147 @@ func TestDuplicateRatingsLatestWins(t *testing.T) {
 	r := buildRatings(m, ds.Interactions)
 	if r.users() != 2 || len(r.items) != 2 || r.scores[0] != 1 || r.count[0] != 2 {
 		t.Errorf("users %d items %v scores %v counts %v", r.users(), r.items, r.scores, r.count)
+	}
+}
+
+// TestSessionsRelateMoviesRatedTogether: every user rates movies A and B in
+// one sitting and movie C two years later, so A, B and C are rated by the
+// same users with the same scores and plain EASE cannot tell B from C for
+// someone who rated A. With the session kernel B, rated in A's sitting,
+// scores above C; without it the two tie.
+func TestSessionsRelateMoviesRatedTogether(t *testing.T) {
+	const a, b, c = 1, 2, 3
+	start := time.Date(2015, 3, 1, 20, 0, 0, 0, time.UTC)
+	ds := &Dataset{}
+	for u := range int64(40) {
+		day := start.Add(time.Duration(u) * 24 * time.Hour)
+		ds.Interactions = append(ds.Interactions,
+			Interaction{UserID: u + 1, MovieID: a, Score: 4, At: day},
+			Interaction{UserID: u + 1, MovieID: b, Score: 4, At: day.Add(2 * time.Minute)},
+			Interaction{UserID: u + 1, MovieID: c, Score: 4, At: day.Add(2 * 365 * 24 * time.Hour)})
+	}
+	scores := func(cfg Config) map[int64]float64 {
+		cfg.Factors = 0 // EASE alone: the factor model knows no times
+		m, err := Train(context.Background(), ds, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := m.Recommend(Request{Algorithm: Collaborative, Limit: 10, History: []Interaction{{MovieID: a, Score: 4}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[int64]float64{}
+		for _, r := range recs {
+			if r.Algorithm == Collaborative {
+				got[r.MovieID] = r.Score
+			}
+		}
+		if len(got) != 2 {
+			t.Fatalf("collaborative picks %v, want B and C", recs)
+		}
+		return got
+	}
+	cfg := DefaultConfig()
+	if cfg.SessionWeight == 0 {
+		t.Fatal("the default has no session kernel")
+	}
+	with := scores(cfg)
+	if !(with[b] > 1.2*with[c]) {
+		t.Errorf("with sessions: B (same sitting as A) %.5f, C (two years later) %.5f: want B clearly ahead", with[b], with[c])
+	}
+	cfg.SessionWeight = 0
+	without := scores(cfg)
+	if math.Abs(without[b]-without[c]) > 1e-6*math.Abs(without[b]) {
+		t.Errorf("without sessions: B %.7f, C %.7f: want a tie", without[b], without[c])
+	}
+}
+
+// TestSessionGramMatchesDefinition compares sessionGram with its formula
+// summed over every pair of every user's ratings (no window), on random
+// ratings made in sittings minutes apart with days between them.
+func TestSessionGramMatchesDefinition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	const n = 12
+	uStart := []int32{0}
+	var uPos []int32
+	var uConf []float64
+	var uTime []uint32
+	for range 30 {
+		var at uint32
+		for _, p := range rng.Perm(n)[:5+rng.IntN(6)] {
+			if rng.IntN(3) == 0 {
+				at += uint32(86400 * (1 + rng.IntN(30))) // another day
+			} else {
+				at += uint32(rng.IntN(900)) // the same sitting
+			}
+			uPos = append(uPos, int32(p))
+			uConf = append(uConf, 0.5+rng.Float64())
+			uTime = append(uTime, at)
+		}
+		// sessionGram needs no order within a user: shuffle the ratings
+		// so that they are in neither time nor position order.
+		lo := int(uStart[len(uStart)-1])
+		rng.Shuffle(len(uPos)-lo, func(i, j int) {
+			uPos[lo+i], uPos[lo+j] = uPos[lo+j], uPos[lo+i]
+			uConf[lo+i], uConf[lo+j] = uConf[lo+j], uConf[lo+i]
+			uTime[lo+i], uTime[lo+j] = uTime[lo+j], uTime[lo+i]
+		})
+		uStart = append(uStart, int32(len(uPos)))
+	}
+	cfg := Config{SessionWeight: 0.6, SessionTime: 4 * time.Minute}
+	want := make([]float64, n*n)
+	g := make([]float64, n*n)
+	for u := range len(uStart) - 1 {
+		for x := uStart[u]; x < uStart[u+1]; x++ {
+			for y := uStart[u]; y < uStart[u+1]; y++ {
+				cc := uConf[x] * uConf[y]
+				g[int(uPos[x])*n+int(uPos[y])] += cc // XᵀX, what trainEASE hands over
+				dt := math.Abs(float64(uTime[x]) - float64(uTime[y]))
+				want[int(uPos[x])*n+int(uPos[y])] += cc * (0.4 + 0.6*math.Exp(-dt/240))
+			}
+		}
+	}
+	if err := sessionGram(context.Background(), g, n, uStart, uPos, uConf, uTime, cfg, 2, 3, func(int) {}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		for j := range n {
+			got, w := g[i*n+j], want[i*n+j]
+			if math.Abs(got-w) > 1e-4*max(1, math.Abs(w)) {
+				t.Errorf("G[%d][%d] = %.6f, want %.6f", i, j, got, w)
+			}
+		}
+	}
+}
+
+// TestSittingWeights: a request's ratings of its newest sitting keep their
+// full confidence, ratings made long before it count 1/(1 + sittingBoost)
+// of that, and a history without times is weighed by the score alone.
+func TestSittingWeights(t *testing.T) {
+	_, mdl := trainedSmall(t)
+	m := mdl.impl
+	now := time.Date(2026, 12, 4, 20, 0, 0, 0, time.UTC)
+	hist := []Interaction{
+		{MovieID: 1, Score: 5, At: now},                                // newest
+		{MovieID: 2, Score: 4, At: now.Add(-3 * time.Minute)},          // same sitting
+		{MovieID: 3, Score: 4, At: now.Add(-2 * 365 * 24 * time.Hour)}, // two years before
+		{MovieID: 5, Score: 3},                                         // no time
+	}
+	s := m.getScratch()
+	defer m.putScratch(s)
+	m.foldHistory(s, hist)
+	conf := map[int64]float32{}
+	for _, h := range s.hist {
+		conf[m.ids[h.item]] = h.conf
+	}
+	c := func(r float32) float32 { return confidence(m.alpha, r) }
+	near := float32((1 + sittingBoost*math.Exp(-180/sittingTime.Seconds())) / (1 + sittingBoost))
+	for id, want := range map[int64]float32{1: c(5), 2: c(4) * near, 3: c(4) / float32(1+sittingBoost), 5: c(3)} {
+		if math.Abs(float64(conf[id]-want)) > 1e-5 {
+			t.Errorf("movie %d: confidence %.5f, want %.5f", id, conf[id], want)
+		}
+	}
+	if !(sittingBoost > 0 && conf[2] > conf[3]*1.2) {
+		t.Errorf("a rating of the same sitting (%.4f) does not clearly outweigh one two years old (%.4f)", conf[2], conf[3])
 	}
 }

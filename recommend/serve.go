@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"gonum.org/v1/gonum/blas"
 )
@@ -47,6 +48,14 @@ const (
 var (
 	hybridContent float32 = 0.1
 	hybridPopular float32 = 0.1
+)
+
+// sittingBoost and sittingTime weigh a request's ratings by how close they
+// are to its newest one (see foldHistory). They are variables only so that
+// the tuning test can vary them; nothing else writes them.
+var (
+	sittingBoost = 0.5
+	sittingTime  = time.Hour
 )
 
 // SimilarMovies blends collaborative and content similarity as
@@ -119,19 +128,44 @@ func (m *model) recommend(req Request) ([]Recommendation, error) {
 }
 
 // foldHistory records the request's ratings of catalogue movies in s.hist
-// and s.mark (a later rating of the same movie replaces an earlier one).
+// and s.mark (a later rating of the same movie replaces an earlier one),
+// with the confidence the collaborative models give each:
+//
+//	conf = c(r) · (1 + sittingBoost·exp(−(t_last − t)/sittingTime)) / (1 + sittingBoost)
+//
+// where t_last is the history's newest rating time: ratings of the
+// user's latest sitting count fully, older ones down to 1/(1 + sittingBoost)
+// of that. It is the request-time side of the session kernel (sessionGram):
+// what a user rates next is related most to what they rated in this
+// sitting, so a rating made a minute ago steers the list more than one
+// made years ago. A history made in one sitting, or without times, is
+// weighed by c(r) alone.
 func (m *model) foldHistory(s *scratch, hist []Interaction) {
+	var last int64
 	for _, x := range hist {
 		i, ok := m.index[x.MovieID]
 		if !ok {
 			continue // a movie newer than the model: nothing to learn from
 		}
+		var at int64
+		if !x.At.IsZero() {
+			at = x.At.Unix()
+			last = max(last, at)
+		}
 		if p := s.mark[i]; p > 0 {
-			s.hist[p-1].score = float32(x.Score)
+			s.hist[p-1].score, s.hist[p-1].at = float32(x.Score), at
 			continue
 		}
-		s.hist = append(s.hist, histEntry{item: i, score: float32(x.Score)})
+		s.hist = append(s.hist, histEntry{item: i, score: float32(x.Score), at: at})
 		s.mark[i] = int32(len(s.hist))
+	}
+	for k, h := range s.hist {
+		c := confidence(m.alpha, h.score)
+		if h.at != 0 && h.at < last && sittingBoost > 0 {
+			decay := math.Exp(-float64(last-h.at) / sittingTime.Seconds())
+			c *= float32((1 + sittingBoost*decay) / (1 + sittingBoost))
+		}
+		s.hist[k].conf = c
 	}
 }
 
@@ -212,7 +246,7 @@ func (q *query) collabScores() int {
 			continue
 		}
 		nh++
-		axpy(confidence(m.alpha, h.score), m.weights[int(p)*n:int(p)*n+n], sc)
+		axpy(h.conf, m.weights[int(p)*n:int(p)*n+n], sc)
 	}
 	nf := 0
 	if len(m.fItems) > 0 {
@@ -478,7 +512,7 @@ func (m *model) collabReason(s *scratch, item int32) string {
 			if p < 0 || h.item == item {
 				continue
 			}
-			if c := confidence(m.alpha, h.score) * m.weights[int(p)*n+int(j)]; c > bestC {
+			if c := h.conf * m.weights[int(p)*n+int(j)]; c > bestC {
 				best, bestC, bestScore = h.item, c, h.score
 			}
 		}

@@ -22,7 +22,8 @@ type ratingTable struct {
 	userStart []int32 // user u's ratings are items/scores[userStart[u]:userStart[u+1]]
 	items     []int32 // item indices, ascending within a user
 	scores    []float32
-	count     []int32 // ratings per item
+	times     []uint32 // seconds after the earliest rating (saturating), for the session kernel
+	count     []int32  // ratings per item
 }
 
 func (r *ratingTable) users() int { return len(r.userStart) - 1 }
@@ -39,6 +40,10 @@ func (cfg Config) validate() error {
 		return fmt.Errorf("recommend: FactorRegularization must be positive, not %v", cfg.FactorRegularization)
 	case cfg.Factors > 0 && (!(cfg.UnobservedWeight > 0) || math.IsInf(cfg.UnobservedWeight, 0)):
 		return fmt.Errorf("recommend: UnobservedWeight must be positive, not %v", cfg.UnobservedWeight)
+	case !(cfg.SessionWeight >= 0 && cfg.SessionWeight <= 1):
+		return fmt.Errorf("recommend: SessionWeight must be 0..1, not %v", cfg.SessionWeight)
+	case cfg.SessionWeight > 0 && cfg.SessionTime <= 0:
+		return fmt.Errorf("recommend: SessionTime must be positive with a SessionWeight, not %v", cfg.SessionTime)
 	case cfg.Iterations < 0 || cfg.Iterations > maxIterations || (cfg.Factors > 0 && cfg.Iterations == 0):
 		return fmt.Errorf("recommend: Iterations must be 1..%d with factors, not %d", maxIterations, cfg.Iterations)
 	}
@@ -216,7 +221,12 @@ func buildRatings(m *model, ints []Interaction) *ratingTable {
 			cmp.Compare(a.at, b.at), cmp.Compare(a.pos, b.pos))
 	})
 	r := &ratingTable{count: make([]int32, len(m.ids)), userStart: []int32{0},
-		items: make([]int32, 0, len(rows)), scores: make([]float32, 0, len(rows))}
+		items: make([]int32, 0, len(rows)), scores: make([]float32, 0, len(rows)),
+		times: make([]uint32, 0, len(rows))}
+	t0 := int64(math.MaxInt64)
+	for _, x := range rows {
+		t0 = min(t0, x.at)
+	}
 	var last int64
 	for k, x := range rows {
 		if k+1 < len(rows) && rows[k+1].user == x.user && rows[k+1].item == x.item {
@@ -228,12 +238,24 @@ func buildRatings(m *model, ints []Interaction) *ratingTable {
 		last = x.user
 		r.items = append(r.items, x.item)
 		r.scores = append(r.scores, x.score)
+		r.times = append(r.times, secondsAfter(x.at, t0))
 		r.count[x.item]++
 	}
 	if len(r.items) > 0 {
 		r.userStart = append(r.userStart, int32(len(r.items)))
 	}
 	return r
+}
+
+// secondsAfter is how many whole seconds the nanosecond time at lies after
+// t0 (at ≥ t0), saturated to the uint32 range (136 years) and to it also
+// when the difference overflows (times out of UnixNano's range).
+func secondsAfter(at, t0 int64) uint32 {
+	d := at - t0
+	if d < 0 {
+		return math.MaxUint32
+	}
+	return uint32(min(d/1e9, math.MaxUint32))
 }
 
 // index0 finds a movie of the catalogue while it is being built (before

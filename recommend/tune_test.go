@@ -17,7 +17,9 @@ import (
 //
 //	MOVIEREC_TUNE_GRID   specs separated by ";", each "key=value,...":
 //	                     lambda, alpha, head, minhead, uexp, hc, hp, cpop,
-//	                     factors, iters, freg, a0, fb, nu
+//	                     factors, iters, freg, a0, fb, nu,
+//	                     sw, st (SessionWeight, SessionTime in minutes),
+//	                     sb, sq (sittingBoost, sittingTime in minutes)
 //	MOVIEREC_TUNE_FRAC   held-out share of the validation splits (0.25)
 //	MOVIEREC_TUNE_SEEDS  their seeds ("7,8,9")
 //	MOVIEREC_TUNE_ALGOS  algorithms ("collaborative")
@@ -83,9 +85,9 @@ func TestTune(t *testing.T) {
 			t.Logf("%-48s %-13s P=%.4f nDCG=%.4f MAP=%.4f cov=%.4f train=%v", name, r.Algorithm, r.Precision, r.NDCG, r.MAP, r.Coverage, r.TrainingTime.Round(time.Millisecond))
 		}
 	}
-	h, mh, ue, hc, hp, cp, fb, nu, ti := maxHead, minHeadRatings, userExp, hybridContent, hybridPopular, contentPopExp, factorBlend, alsNu, tailImpute
+	h, mh, ue, hc, hp, cp, fb, nu, ti, sb, sq := maxHead, minHeadRatings, userExp, hybridContent, hybridPopular, contentPopExp, factorBlend, alsNu, tailImpute, sittingBoost, sittingTime
 	restore := func() {
-		maxHead, minHeadRatings, userExp, hybridContent, hybridPopular, contentPopExp, factorBlend, alsNu, tailImpute = h, mh, ue, hc, hp, cp, fb, nu, ti
+		maxHead, minHeadRatings, userExp, hybridContent, hybridPopular, contentPopExp, factorBlend, alsNu, tailImpute, sittingBoost, sittingTime = h, mh, ue, hc, hp, cp, fb, nu, ti, sb, sq
 	}
 	defer restore()
 	for _, spec := range strings.Split(os.Getenv("MOVIEREC_TUNE_GRID"), ";") {
@@ -127,6 +129,14 @@ func applySpec(t *testing.T, spec string, cfg *Config) {
 			cfg.FactorRegularization = f
 		case "a0":
 			cfg.UnobservedWeight = f
+		case "sw":
+			cfg.SessionWeight = f
+		case "st": // minutes
+			cfg.SessionTime = time.Duration(f * float64(time.Minute))
+		case "sb":
+			sittingBoost = f
+		case "sq": // minutes
+			sittingTime = time.Duration(f * float64(time.Minute))
 		case "fb":
 			factorBlend = float32(f)
 		case "ti":

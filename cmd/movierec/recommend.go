@@ -123,6 +123,7 @@ type evalOptions struct {
 	k         *int
 	seed      *uint64
 	frac      *float64
+	split     *string
 	asJSON    *bool
 }
 
@@ -132,6 +133,7 @@ func evalFlags(fs *flag.FlagSet) evalOptions {
 		k:      fs.Int("k", 10, "list length"),
 		seed:   fs.Uint64("seed", 42, "split and training seed"),
 		frac:   fs.Float64("test-fraction", 0.25, "share of each user's ratings held out"),
+		split:  fs.String("split", "random", "which ratings are held out: random (a seeded sample of each user's) or latest (each user's newest)"),
 		algs:   fs.String("algorithms", strings.Join(recommend.Algorithms, ","), "comma-separated algorithms"),
 		asJSON: fs.Bool("json", false, "print JSON instead of a table"),
 	}
@@ -142,6 +144,9 @@ func evalCommand(ctx context.Context, cfg config, o evalOptions, stdout, stderr 
 	dir, k, seed, frac, algs, asJSON := o.dir, o.k, o.seed, o.frac, o.algs, o.asJSON
 	if *k < 1 || *k > 100 || *frac <= 0 || *frac >= 1 {
 		return fmt.Errorf("%w: want -k 1..100 and -test-fraction between 0 and 1", errUsage)
+	}
+	if *o.split != "random" && *o.split != "latest" {
+		return fmt.Errorf("%w: -split must be random or latest, not %q", errUsage, *o.split)
 	}
 	p := newProgress(stderr)
 	ml, err := movielens.Read(ctx, *dir, p.report)
@@ -169,7 +174,7 @@ func evalCommand(ctx context.Context, cfg config, o evalOptions, stdout, stderr 
 	}
 	train := cfg.Engine.Train
 	train.Seed = *seed
-	ecfg := recommend.EvalConfig{K: *k, TestFraction: *frac, Seed: *seed, Algorithms: strings.Split(*algs, ","), Train: train}
+	ecfg := recommend.EvalConfig{K: *k, TestFraction: *frac, Seed: *seed, Latest: *o.split == "latest", Algorithms: strings.Split(*algs, ","), Train: train}
 	results, err := recommend.Evaluate(ctx, ds, ecfg, p.report)
 	p.done()
 	if errors.Is(err, recommend.ErrUnknownAlgorithm) {
@@ -182,8 +187,12 @@ func evalCommand(ctx context.Context, cfg config, o evalOptions, stdout, stderr 
 		enc.SetIndent("", "  ")
 		return enc.Encode(results)
 	}
-	fmt.Fprintf(stdout, "%s: %d ratings, %d movies; %.0f%% of each user's ratings held out (seed %d), k = %d\n\n",
-		*dir, len(ds.Interactions), len(ds.Items), *frac*100, *seed, *k)
+	held := fmt.Sprintf("seed %d", *seed)
+	if ecfg.Latest {
+		held = "their newest"
+	}
+	fmt.Fprintf(stdout, "%s: %d ratings, %d movies; %.0f%% of each user's ratings held out (%s), k = %d\n\n",
+		*dir, len(ds.Interactions), len(ds.Items), *frac*100, held, *k)
 	return recommend.FormatTable(stdout, results)
 }
 

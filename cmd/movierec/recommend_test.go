@@ -81,4 +81,11 @@ func TestTrainRecommendEvalCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "popularity") {
 		t.Errorf("eval table: %q %v", out, err)
 	}
+	out, _, err = runCmd(t, nil, "eval", "-data", dir, "-k", "5", "-split", "latest", "-algorithms", "popularity")
+	if err != nil || !strings.Contains(out, "held out (their newest)") || !strings.Contains(out, "popularity") {
+		t.Errorf("eval -split latest: %q %v", out, err)
+	}
+	if _, _, err := runCmd(t, nil, "eval", "-data", dir, "-split", "sideways"); err == nil || !strings.Contains(err.Error(), "-split must be random or latest") {
+		t.Errorf("eval -split sideways: %v", err)
+	}
 }
