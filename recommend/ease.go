@@ -16,15 +16,17 @@ import (
 // Autoencoders for Sparse Data", WWW 2019) over the head of the catalogue:
 // the maxHead most-rated movies among those with at least minHeadRatings
 // training ratings. With X the users × head matrix of rating confidences
-// c(r) = 1 + α·(r − 0.5)/4.5 (0 where unrated), G = XᵀX and
+// c(r) = 1 + α·(r − 0.5)/4.5 (0 where unrated), G = XᵀX with each pair of
+// ratings weighted by how close in time they were (sessionGram), and
 // P = (G + λI)⁻¹, the item-item weights are
 //
 //	B_ij = −P_ij / P_jj (i ≠ j),  B_jj = 0,
 //
 // the closed-form minimiser of ‖X − XB‖² + λ‖B‖² with a zero diagonal.
-// A user's score for head movie j is Σ_h c(r_h)·B_hj over the head movies h
-// of the request's History: any rating, even one made a second ago, counts
-// at once, without retraining.
+// A user's score for head movie j is Σ_h c_h·B_hj over the head movies h
+// of the request's History, c_h being c(r_h) weighed by the rating's
+// distance from the user's newest sitting (foldHistory): any rating, even
+// one made a second ago, counts at once, without retraining.
 //
 // The inverse is cubic in the head size, so the head is capped at maxHead
 // movies; every movie with at least minHeadRatings ratings, head or not,
@@ -237,6 +239,10 @@ const sessionCutoff = 10
 // matrix; SessionTime and SessionWeight were tuned like the rest
 // (DefaultConfig).
 //
+// A rating without a time (unknownTime) shares no sitting: its pairs
+// weigh (1 − w), its own pair 1. Each user's ratings come in ascending
+// head position (uPos[uStart[u]:uStart[u+1]]), as trainEASE builds them.
+//
 // Work: each rating meets the user's other ratings within sessionCutoff·τ
 // of it (sorted by time once per user), so it costs at most what XᵀX did.
 func sessionGram(ctx context.Context, g []float64, n int, uStart, uPos []int32, uConf []float64, uTime []uint32, cfg Config, workers, chunk int, report func(done int)) error {
@@ -246,8 +252,10 @@ func sessionGram(ctx context.Context, g []float64, n int, uStart, uPos []int32, 
 	for i := range g {
 		g[i] *= 1 - w
 	}
-	// Each user's head ratings in time order (ties by head position).
+	// Each user's head ratings in time order (ties by head position), and
+	// each rating's place in that order.
 	order := make([]int32, len(uPos))
+	rank := make([]int32, len(uPos))
 	for u := range len(uStart) - 1 {
 		lo, hi := uStart[u], uStart[u+1]
 		o := order[lo:hi]
@@ -257,24 +265,31 @@ func sessionGram(ctx context.Context, g []float64, n int, uStart, uPos []int32, 
 		slices.SortFunc(o, func(a, b int32) int {
 			return cmp.Or(cmp.Compare(uTime[a], uTime[b]), cmp.Compare(uPos[a], uPos[b]))
 		})
+		for q, a := range o {
+			rank[a] = int32(q)
+		}
 	}
 	report(0)
 	return parallelFor(ctx, workers, n, chunk, func(lo, hi int) {
 		for u := range len(uStart) - 1 {
+			ps := uPos[uStart[u]:uStart[u+1]] // ascending: this block's rows are a run of it
 			o := order[uStart[u]:uStart[u+1]]
-			for q, a := range o {
+			k, _ := slices.BinarySearch(ps, int32(lo))
+			for ; k < len(ps) && int(ps[k]) < hi; k++ {
+				a := uStart[u] + int32(k)
 				pa := int(uPos[a])
-				if pa < lo || pa >= hi {
-					continue
-				}
 				row := g[pa*n : pa*n+n]
 				ta, ca := uTime[a], w*uConf[a]
 				row[pa] += ca * uConf[a] // Δ = 0
+				if ta == unknownTime {
+					continue // no sitting to share
+				}
+				q := int(rank[a])
 				for l := q - 1; l >= 0 && ta-uTime[o[l]] <= window; l-- {
 					b := o[l]
 					row[uPos[b]] += ca * uConf[b] * math.Exp(-float64(ta-uTime[b])/tau)
 				}
-				for l := q + 1; l < len(o) && uTime[o[l]]-ta <= window; l++ {
+				for l := q + 1; l < len(o) && uTime[o[l]] != unknownTime && uTime[o[l]]-ta <= window; l++ {
 					b := o[l]
 					row[uPos[b]] += ca * uConf[b] * math.Exp(-float64(uTime[b]-ta)/tau)
 				}

@@ -175,9 +175,11 @@ func evaluate(ctx context.Context, ds *Dataset, cfg EvalConfig, progress Progres
 		}
 	}
 
-	trainPart, testPart := split(ds.Interactions, frac, cfg.Seed)
+	var trainPart, testPart []Interaction
 	if cfg.Latest {
 		trainPart, testPart = splitLatest(ds.Interactions, frac)
+	} else {
+		trainPart, testPart = split(ds.Interactions, frac, cfg.Seed)
 	}
 	counts := make(map[int64]int)
 	for _, x := range trainPart {

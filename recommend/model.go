@@ -279,12 +279,13 @@ type scratch struct {
 }
 
 // histEntry is one rating of the request's history: its movie, score,
-// time (Unix seconds, 0 when unknown) and the confidence the collaborative
-// models weigh it with (see foldHistory).
+// time (Unix seconds; dated false when unknown) and the confidence the
+// collaborative models weigh it with (see foldHistory).
 type histEntry struct {
 	item  int32
 	score float32
 	at    int64
+	dated bool
 	conf  float32
 }
 

@@ -64,9 +64,12 @@ type Config struct {
 	UnobservedWeight float64
 	// SessionWeight and SessionTime make EASE count two movies a user
 	// rated in one sitting as more related than two they rated years
-	// apart (see trainEASE): a pair of ratings Δt apart adds
+	// apart (see sessionGram): a pair of ratings Δt apart adds
 	// c·c'·((1 − SessionWeight) + SessionWeight·exp(−Δt/SessionTime)) to
-	// the Gram matrix instead of c·c'. SessionWeight 0 is plain EASE.
+	// the Gram matrix instead of c·c' (times in whole seconds; a rating
+	// without a time shares no sitting). SessionWeight 0 is plain EASE.
+	// Train refuses a SessionWeight outside 0..1, and a SessionTime ≤ 0
+	// with a SessionWeight.
 	SessionWeight float64
 	SessionTime   time.Duration
 	Seed          uint64 // makes training deterministic

@@ -716,6 +716,11 @@ func TestSessionsRelateMoviesRatedTogether(t *testing.T) {
 			Interaction{UserID: u + 1, MovieID: b, Score: 4, At: day.Add(2 * time.Minute)},
 			Interaction{UserID: u + 1, MovieID: c, Score: 4, At: day.Add(2 * 365 * 24 * time.Hour)})
 	}
+	// A user whose ratings have no times: they share no sitting, and must
+	// not turn the kernel off for everyone else.
+	for _, id := range []int64{a, b, c} {
+		ds.Interactions = append(ds.Interactions, Interaction{UserID: 999, MovieID: id, Score: 4})
+	}
 	scores := func(cfg Config) map[int64]float64 {
 		cfg.Factors = 0 // EASE alone: the factor model knows no times
 		m, err := Train(context.Background(), ds, cfg, nil)
@@ -754,7 +759,8 @@ func TestSessionsRelateMoviesRatedTogether(t *testing.T) {
 
 // TestSessionGramMatchesDefinition compares sessionGram with its formula
 // summed over every pair of every user's ratings (no window), on random
-// ratings made in sittings minutes apart with days between them.
+// ratings made in sittings minutes apart with days between them, some
+// without a time.
 func TestSessionGramMatchesDefinition(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	const n = 12
@@ -774,14 +780,25 @@ func TestSessionGramMatchesDefinition(t *testing.T) {
 			uConf = append(uConf, 0.5+rng.Float64())
 			uTime = append(uTime, at)
 		}
-		// sessionGram needs no order within a user: shuffle the ratings
-		// so that they are in neither time nor position order.
+		// trainEASE hands each user's ratings over by head position, so
+		// that order, not time's: sort the (random) positions, keeping
+		// each rating's time and confidence.
 		lo := int(uStart[len(uStart)-1])
-		rng.Shuffle(len(uPos)-lo, func(i, j int) {
-			uPos[lo+i], uPos[lo+j] = uPos[lo+j], uPos[lo+i]
-			uConf[lo+i], uConf[lo+j] = uConf[lo+j], uConf[lo+i]
-			uTime[lo+i], uTime[lo+j] = uTime[lo+j], uTime[lo+i]
-		})
+		idx := make([]int, len(uPos)-lo)
+		for k := range idx {
+			idx[k] = lo + k
+		}
+		slices.SortFunc(idx, func(a, b int) int { return int(uPos[a] - uPos[b]) })
+		p, c, ts := slices.Clone(uPos[lo:]), slices.Clone(uConf[lo:]), slices.Clone(uTime[lo:])
+		for k, x := range idx {
+			p[k], c[k], ts[k] = uPos[x], uConf[x], uTime[x]
+		}
+		copy(uPos[lo:], p)
+		copy(uConf[lo:], c)
+		copy(uTime[lo:], ts)
+		if rng.IntN(4) == 0 {
+			uTime[lo+rng.IntN(len(p))] = unknownTime // a rating without a time
+		}
 		uStart = append(uStart, int32(len(uPos)))
 	}
 	cfg := Config{SessionWeight: 0.6, SessionTime: 4 * time.Minute}
@@ -792,8 +809,13 @@ func TestSessionGramMatchesDefinition(t *testing.T) {
 			for y := uStart[u]; y < uStart[u+1]; y++ {
 				cc := uConf[x] * uConf[y]
 				g[int(uPos[x])*n+int(uPos[y])] += cc // XᵀX, what trainEASE hands over
-				dt := math.Abs(float64(uTime[x]) - float64(uTime[y]))
-				want[int(uPos[x])*n+int(uPos[y])] += cc * (0.4 + 0.6*math.Exp(-dt/240))
+				k := 0.4                             // a rating without a time shares no sitting...
+				if x == y {
+					k = 1 // ...but its own
+				} else if uTime[x] != unknownTime && uTime[y] != unknownTime {
+					k += 0.6 * math.Exp(-math.Abs(float64(uTime[x])-float64(uTime[y]))/240)
+				}
+				want[int(uPos[x])*n+int(uPos[y])] += cc * k
 			}
 		}
 	}

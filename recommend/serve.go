@@ -139,29 +139,31 @@ func (m *model) recommend(req Request) ([]Recommendation, error) {
 // what a user rates next is related most to what they rated in this
 // sitting, so a rating made a minute ago steers the list more than one
 // made years ago. A history made in one sitting, or without times, is
-// weighed by c(r) alone.
+// weighed by c(r) alone, and so is a rating without a time in a history
+// with them.
 func (m *model) foldHistory(s *scratch, hist []Interaction) {
-	var last int64
 	for _, x := range hist {
 		i, ok := m.index[x.MovieID]
 		if !ok {
 			continue // a movie newer than the model: nothing to learn from
 		}
-		var at int64
-		if !x.At.IsZero() {
-			at = x.At.Unix()
-			last = max(last, at)
-		}
+		e := histEntry{item: i, score: float32(x.Score), at: x.At.Unix(), dated: !x.At.IsZero()}
 		if p := s.mark[i]; p > 0 {
-			s.hist[p-1].score, s.hist[p-1].at = float32(x.Score), at
+			s.hist[p-1] = e
 			continue
 		}
-		s.hist = append(s.hist, histEntry{item: i, score: float32(x.Score), at: at})
+		s.hist = append(s.hist, e)
 		s.mark[i] = int32(len(s.hist))
+	}
+	last, dated := int64(math.MinInt64), false
+	for _, h := range s.hist {
+		if h.dated {
+			last, dated = max(last, h.at), true
+		}
 	}
 	for k, h := range s.hist {
 		c := confidence(m.alpha, h.score)
-		if h.at != 0 && h.at < last && sittingBoost > 0 {
+		if dated && h.dated && h.at < last && sittingBoost > 0 {
 			decay := math.Exp(-float64(last-h.at) / sittingTime.Seconds())
 			c *= float32((1 + sittingBoost*decay) / (1 + sittingBoost))
 		}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // noGenres is MovieLens's placeholder for a movie without genres; it is not
@@ -22,7 +23,7 @@ type ratingTable struct {
 	userStart []int32 // user u's ratings are items/scores[userStart[u]:userStart[u+1]]
 	items     []int32 // item indices, ascending within a user
 	scores    []float32
-	times     []uint32 // seconds after the earliest rating (saturating), for the session kernel
+	times     []uint32 // seconds after the earliest rating (saturating; unknownTime when unknown), for the session kernel
 	count     []int32  // ratings per item
 }
 
@@ -224,8 +225,10 @@ func buildRatings(m *model, ints []Interaction) *ratingTable {
 		items: make([]int32, 0, len(rows)), scores: make([]float32, 0, len(rows)),
 		times: make([]uint32, 0, len(rows))}
 	t0 := int64(math.MaxInt64)
-	for _, x := range rows {
-		t0 = min(t0, x.at)
+	for _, x := range ints {
+		if !x.At.IsZero() {
+			t0 = min(t0, x.At.Unix())
+		}
 	}
 	var last int64
 	for k, x := range rows {
@@ -238,7 +241,7 @@ func buildRatings(m *model, ints []Interaction) *ratingTable {
 		last = x.user
 		r.items = append(r.items, x.item)
 		r.scores = append(r.scores, x.score)
-		r.times = append(r.times, secondsAfter(x.at, t0))
+		r.times = append(r.times, secondsAfter(ints[x.pos].At, t0))
 		r.count[x.item]++
 	}
 	if len(r.items) > 0 {
@@ -247,15 +250,18 @@ func buildRatings(m *model, ints []Interaction) *ratingTable {
 	return r
 }
 
-// secondsAfter is how many whole seconds the nanosecond time at lies after
-// t0 (at ≥ t0), saturated to the uint32 range (136 years) and to it also
-// when the difference overflows (times out of UnixNano's range).
-func secondsAfter(at, t0 int64) uint32 {
-	d := at - t0
-	if d < 0 {
-		return math.MaxUint32
+// unknownTime marks a rating without a time in ratingTable.times: it
+// shares no sitting with any other rating.
+const unknownTime = math.MaxUint32
+
+// secondsAfter is how many whole seconds at lies after t0 (Unix seconds,
+// the earliest known time), saturated below unknownTime; unknownTime for a
+// zero at.
+func secondsAfter(at time.Time, t0 int64) uint32 {
+	if at.IsZero() {
+		return unknownTime
 	}
-	return uint32(min(d/1e9, math.MaxUint32))
+	return uint32(min(max(at.Unix()-t0, 0), unknownTime-1))
 }
 
 // index0 finds a movie of the catalogue while it is being built (before

@@ -498,3 +498,30 @@ func TestGenresAndTags(t *testing.T) {
 		}
 	})
 }
+
+// TestUserHistory: a user's history is every rating of theirs, with its
+// score and time (recommendations weigh the newest sitting by it).
+func TestUserHistory(t *testing.T) {
+	loaded(t, func(t *testing.T, s *sqlstore.Store, ds *movierec.Dataset) {
+		user := ds.Ratings[0].UserID
+		want := map[int64]movierec.DatasetRating{}
+		for _, r := range ds.Ratings {
+			if r.UserID == user {
+				want[r.MovieID] = r
+			}
+		}
+		got, err := s.UserHistory(context.Background(), user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d ratings, want %d", len(got), len(want))
+		}
+		for _, r := range got {
+			w, ok := want[r.MovieID]
+			if !ok || r.Score != w.Score || !r.RatedAt.Equal(w.RatedAt) || r.UserID != user {
+				t.Errorf("movie %d: got %v %v (user %d), want %v %v", r.MovieID, r.Score, r.RatedAt, r.UserID, w.Score, w.RatedAt)
+			}
+		}
+	})
+}
