@@ -226,6 +226,27 @@ func TestSplitLatest(t *testing.T) {
 			}
 		}
 	}
+	// Ratings made in the same second: the higher movie ID counts as the
+	// newer, whatever the input order.
+	at := time.Unix(2e9, 0)
+	tied := []Interaction{{UserID: 7, MovieID: 30, At: at}, {UserID: 7, MovieID: 10, At: at.Add(-time.Hour)},
+		{UserID: 7, MovieID: 20, At: at}, {UserID: 7, MovieID: 40, At: at.Add(-time.Minute)}}
+	for range 2 {
+		_, test := SplitLatest(tied, 0.5)
+		var got []int64
+		for _, x := range test {
+			got = append(got, x.MovieID)
+		}
+		if slices.Sort(got); !slices.Equal(got, []int64{20, 30}) {
+			t.Errorf("tied newest ratings: held out %v, want movies 20 and 30", got)
+		}
+		_, test = SplitLatest(tied, 0.25)
+		if len(test) != 1 || test[0].MovieID != 30 {
+			t.Errorf("one of two tied newest ratings: held out %v, want movie 30", test)
+		}
+		slices.Reverse(tied)
+	}
+
 	_, b1 := SplitLatest(ints, 0.25)
 	shuffled := slices.Clone(ints)
 	slices.Reverse(shuffled)
