@@ -22,6 +22,35 @@ import (
 // the seed and the data, not on the order of ints. Both parts keep the
 // order of ints, and together they are exactly ints.
 func split(ints []Interaction, frac float64, seed uint64) (train, test []Interaction) {
+	return holdOut(ints, frac, func(user int64, idx []int, h int) []int {
+		slices.SortFunc(idx, func(a, b int) int {
+			return cmp.Or(cmp.Compare(ints[a].MovieID, ints[b].MovieID),
+				ints[a].At.Compare(ints[b].At), cmp.Compare(ints[a].Score, ints[b].Score), cmp.Compare(a, b))
+		})
+		rng := rand.New(rand.NewPCG(seed, uint64(user)*0x9e3779b97f4a7c15+0x632be59bd9b4e019))
+		for k := range h { // partial Fisher–Yates: idx[:h] is the sample
+			j := k + rng.IntN(len(idx)-k)
+			idx[k], idx[j] = idx[j], idx[k]
+		}
+		return idx[:h]
+	})
+}
+
+// splitLatest: see SplitLatest.
+func splitLatest(ints []Interaction, frac float64) (train, test []Interaction) {
+	return holdOut(ints, frac, func(_ int64, idx []int, h int) []int {
+		slices.SortFunc(idx, func(a, b int) int {
+			return cmp.Or(ints[a].At.Compare(ints[b].At), cmp.Compare(ints[a].MovieID, ints[b].MovieID), cmp.Compare(a, b))
+		})
+		return idx[len(idx)-h:]
+	})
+}
+
+// holdOut is what split and splitLatest share: for each user with n
+// ratings (their positions in ints, idx), pick chooses h = round(frac·n)
+// of them (at most n−1; a user with h 0 is skipped) to hold out. Both parts
+// keep the order of ints, and together they are exactly ints.
+func holdOut(ints []Interaction, frac float64, pick func(user int64, idx []int, h int) []int) (train, test []Interaction) {
 	if math.IsNaN(frac) || frac < 0 {
 		frac = 0
 	}
@@ -36,47 +65,7 @@ func split(ints []Interaction, frac float64, seed uint64) (train, test []Interac
 		if h <= 0 {
 			continue
 		}
-		slices.SortFunc(idx, func(a, b int) int {
-			return cmp.Or(cmp.Compare(ints[a].MovieID, ints[b].MovieID),
-				ints[a].At.Compare(ints[b].At), cmp.Compare(ints[a].Score, ints[b].Score), cmp.Compare(a, b))
-		})
-		rng := rand.New(rand.NewPCG(seed, uint64(user)*0x9e3779b97f4a7c15+0x632be59bd9b4e019))
-		for k := range h { // partial Fisher–Yates: idx[:h] is the sample
-			j := k + rng.IntN(n-k)
-			idx[k], idx[j] = idx[j], idx[k]
-			held[idx[k]] = true
-		}
-	}
-	for k, x := range ints {
-		if held[k] {
-			test = append(test, x)
-		} else {
-			train = append(train, x)
-		}
-	}
-	return train, test
-}
-
-// splitLatest: see SplitLatest.
-func splitLatest(ints []Interaction, frac float64) (train, test []Interaction) {
-	if math.IsNaN(frac) || frac < 0 {
-		frac = 0
-	}
-	byUser := make(map[int64][]int)
-	for k, x := range ints {
-		byUser[x.UserID] = append(byUser[x.UserID], k)
-	}
-	held := make([]bool, len(ints))
-	for _, idx := range byUser {
-		n := len(idx)
-		h := min(int(math.Round(frac*float64(n))), n-1)
-		if h <= 0 {
-			continue
-		}
-		slices.SortFunc(idx, func(a, b int) int {
-			return cmp.Or(ints[a].At.Compare(ints[b].At), cmp.Compare(ints[a].MovieID, ints[b].MovieID), cmp.Compare(a, b))
-		})
-		for _, k := range idx[n-h:] {
+		for _, k := range pick(user, idx, h) {
 			held[k] = true
 		}
 	}
