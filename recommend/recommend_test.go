@@ -694,7 +694,7 @@ func TestDuplicateRatingsLatestWins(t *testing.T) {
 	}}
 	m := &model{}
 	buildCatalogue(m, ds)
-	r := buildRatings(m, ds.Interactions)
+	r := buildRatings(m, ds.Interactions, true)
 	if r.users() != 2 || len(r.items) != 2 || r.scores[0] != 1 || r.count[0] != 2 {
 		t.Errorf("users %d items %v scores %v counts %v", r.users(), r.items, r.scores, r.count)
 	}

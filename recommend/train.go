@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // noGenres is MovieLens's placeholder for a movie without genres; it is not
@@ -23,7 +22,7 @@ type ratingTable struct {
 	userStart []int32 // user u's ratings are items/scores[userStart[u]:userStart[u+1]]
 	items     []int32 // item indices, ascending within a user
 	scores    []float32
-	times     []uint32 // seconds after the earliest rating (saturating; unknownTime when unknown), for the session kernel
+	times     []uint32 // seconds after the earliest rating (saturating; unknownTime when unknown); only for the session kernel
 	count     []int32  // ratings per item
 }
 
@@ -72,7 +71,7 @@ func train(ctx context.Context, ds *Dataset, cfg Config, progress Progress) (*Mo
 	t := clock()
 	report("catalogue", 0, 1)
 	items := buildCatalogue(m, ds)
-	r := buildRatings(m, ds.Interactions)
+	r := buildRatings(m, ds.Interactions, cfg.SessionWeight > 0)
 	// buildRatings' sort buffer (40 bytes a rating) is garbage now: return
 	// it before the collaborative stages allocate theirs, which keeps the
 	// peak at 25M ratings about a gigabyte lower.
@@ -204,31 +203,35 @@ func buildCatalogue(m *model, ds *Dataset) []Item {
 }
 
 // buildRatings groups the interactions by user, keeping one rating per user
-// and movie: the latest (the last in ds order among equal times).
-func buildRatings(m *model, ints []Interaction) *ratingTable {
+// and movie: the latest (the last in ds order among equal times). With
+// times it also fills r.times, which only the session kernel reads.
+func buildRatings(m *model, ints []Interaction, times bool) *ratingTable {
 	type row struct {
 		user  int64
 		item  int32
 		score float32
-		at    int64
+		at    int64 // UnixNano; noTime without a time (sorts first)
 		pos   int
 	}
+	const noTime = math.MinInt64
 	rows := make([]row, len(ints))
+	t0 := int64(math.MaxInt64) // the earliest known time
 	for k, x := range ints {
-		rows[k] = row{x.UserID, m.index0(x.MovieID), float32(x.Score), x.At.UnixNano(), k}
+		at := int64(noTime)
+		if !x.At.IsZero() {
+			at = x.At.UnixNano()
+			t0 = min(t0, at)
+		}
+		rows[k] = row{x.UserID, m.index0(x.MovieID), float32(x.Score), at, k}
 	}
 	slices.SortFunc(rows, func(a, b row) int {
 		return cmp.Or(cmp.Compare(a.user, b.user), cmp.Compare(a.item, b.item),
 			cmp.Compare(a.at, b.at), cmp.Compare(a.pos, b.pos))
 	})
 	r := &ratingTable{count: make([]int32, len(m.ids)), userStart: []int32{0},
-		items: make([]int32, 0, len(rows)), scores: make([]float32, 0, len(rows)),
-		times: make([]uint32, 0, len(rows))}
-	t0 := int64(math.MaxInt64)
-	for _, x := range ints {
-		if !x.At.IsZero() {
-			t0 = min(t0, x.At.Unix())
-		}
+		items: make([]int32, 0, len(rows)), scores: make([]float32, 0, len(rows))}
+	if times {
+		r.times = make([]uint32, 0, len(rows))
 	}
 	var last int64
 	for k, x := range rows {
@@ -241,7 +244,13 @@ func buildRatings(m *model, ints []Interaction) *ratingTable {
 		last = x.user
 		r.items = append(r.items, x.item)
 		r.scores = append(r.scores, x.score)
-		r.times = append(r.times, secondsAfter(ints[x.pos].At, t0))
+		if times {
+			t := uint32(unknownTime)
+			if x.at != noTime {
+				t = uint32(min((x.at-t0)/1e9, unknownTime-1))
+			}
+			r.times = append(r.times, t)
+		}
 		r.count[x.item]++
 	}
 	if len(r.items) > 0 {
@@ -251,18 +260,9 @@ func buildRatings(m *model, ints []Interaction) *ratingTable {
 }
 
 // unknownTime marks a rating without a time in ratingTable.times: it
-// shares no sitting with any other rating.
+// shares no sitting with any other rating. Known times are whole seconds
+// after the earliest, saturated below it (136 years).
 const unknownTime = math.MaxUint32
-
-// secondsAfter is how many whole seconds at lies after t0 (Unix seconds,
-// the earliest known time), saturated below unknownTime; unknownTime for a
-// zero at.
-func secondsAfter(at time.Time, t0 int64) uint32 {
-	if at.IsZero() {
-		return unknownTime
-	}
-	return uint32(min(max(at.Unix()-t0, 0), unknownTime-1))
-}
 
 // index0 finds a movie of the catalogue while it is being built (before
 // finish made the map).
