@@ -164,7 +164,10 @@ func (m *model) foldHistory(s *scratch, hist []Interaction) {
 	for k, h := range s.hist {
 		c := confidence(m.alpha, h.score)
 		if dated && h.dated && h.at < last && sittingBoost > 0 {
-			decay := math.Exp(-float64(last-h.at) / sittingTime.Seconds())
+			decay := 0.0 // beyond 30 sittingTimes e^(−x) < 1e−13: skip the exponential
+			if x := float64(last-h.at) / sittingTime.Seconds(); x < 30 {
+				decay = math.Exp(-x)
+			}
 			c *= float32((1 + sittingBoost*decay) / (1 + sittingBoost))
 		}
 		s.hist[k].conf = c
