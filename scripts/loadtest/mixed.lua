@@ -48,7 +48,9 @@
 -- "hit-redis"|"miss"" on 2xx reads, to report the answer cache's hit ratio.
 --
 -- done() prints the sent and answered requests per kind, every non-2xx
--- response by kind and status (3xx included), the cache hit ratio, wrk's
+-- response by kind and status (3xx included), the cache hit ratio (and, per
+-- kind, the share of answers that missed and that were hits revalidated
+-- after a list-version move, "hit-revalidated"), wrk's
 -- socket errors, and one machine-readable line for mixed.sh:
 --
 --   LT_RESULT rps=.. p50_ms=.. p90_ms=.. p99_ms=.. requests=.. bad=.. sock=.. ...
@@ -318,10 +320,14 @@ function response(status, headers, body)
     if kind ~= "write" then
       local st = headers["Server-Timing"] or headers["server-timing"]
       if st then
-        if st:find('cache;desc="hit', 1, true) then -- hit-local, hit-redis
+        if st:find('cache;desc="hit', 1, true) then -- hit-local, hit-redis, hit-revalidated
           lt_cache.hit = lt_cache.hit + 1
+          if st:find('cache;desc="hit-revalidated"', 1, true) then
+            lt_cache["reval " .. kind] = (lt_cache["reval " .. kind] or 0) + 1
+          end
         elseif st:find('cache;desc="miss"', 1, true) then
           lt_cache.miss = lt_cache.miss + 1
+          lt_cache["miss " .. kind] = (lt_cache["miss " .. kind] or 0) + 1
         end
       end
     end
@@ -337,9 +343,13 @@ end
 function done(summary, latency, requests)
   local sent, ok, bad = {}, {}, {}
   local hits, misses = 0, 0
+  local bykind = {} -- "miss <kind>" / "reval <kind>" -> count
   for _, t in ipairs(threads) do
     local c = t:get("lt_cache") or {}
     hits, misses = hits + (c.hit or 0), misses + (c.miss or 0)
+    for k, v in pairs(c) do
+      if k ~= "hit" and k ~= "miss" then bykind[k] = (bykind[k] or 0) + v end
+    end
     for k, v in pairs(t:get("lt_sent") or {}) do sent[k] = (sent[k] or 0) + v end
     for k, v in pairs(t:get("lt_ok") or {}) do ok[k] = (ok[k] or 0) + v end
     for k, v in pairs(t:get("lt_bad") or {}) do bad[k] = (bad[k] or 0) + v end
@@ -373,6 +383,14 @@ function done(summary, latency, requests)
   if hits + misses > 0 then
     io.write(string.format("answer cache (Server-Timing) on 2xx reads: %d hits, %d misses (%.1f%% hits)\n",
       hits, misses, 100 * hits / (hits + misses)))
+    local mparts = {}
+    for _, k in ipairs(KINDS) do
+      if k ~= "write" and (ok[k] or 0) > 0 then
+        mparts[#mparts + 1] = string.format("%s %.1f%%/%.1f%%", k,
+          100 * (bykind["miss " .. k] or 0) / ok[k], 100 * (bykind["reval " .. k] or 0) / ok[k])
+      end
+    end
+    io.write("misses/revalidated hits by kind: " .. table.concat(mparts, ", ") .. "\n")
   else
     io.write("answer cache: no Server-Timing cache;desc in the responses\n")
   end
