@@ -14,6 +14,7 @@ func defaultConfig() Config {
 		UnobservedWeight:     0.03,
 		SessionWeight:        0.5,
 		SessionTime:          5 * time.Minute,
+		SideWeight:           10,
 		Seed:                 42,
 		Workers:              0,
 	}

@@ -174,6 +174,13 @@ func trainEASE(ctx context.Context, m *model, r *ratingTable, cfg Config, report
 		}
 	}
 
+	if cfg.SideWeight > 0 {
+		stage = "collaborative: side information"
+		if err := addSideGram(ctx, m, g, cfg.SideWeight, workers, chunk, func(done int) { report(stage, done, n) }); err != nil {
+			return err
+		}
+	}
+
 	// P = (G + λI)⁻¹ by Cholesky: dense LAPACK, the one stage that cannot
 	// stop half-way (a few seconds for the default head).
 	stage = "collaborative: solve"
@@ -214,6 +221,47 @@ func trainEASE(ctx context.Context, m *model, r *ratingTable, cfg Config, report
 	}
 	m.weights = w
 	return nil
+}
+
+// addSideGram adds w·FFᵀ to g, the head's Gram matrix, where row h of F
+// is head movie h's content vector (genres, decades and tags, weighted and
+// L2-normalised as for the content recommender, buildContent): every
+// feature becomes a pseudo-user who "rated" each movie with it by its
+// feature value, and two head movies' entry gains w times their content
+// cosine. This is collective EASE (Jeunen, Van Balen and Goethals,
+// "Closed-Form Models for Collaborative Filtering with Side-Information",
+// RecSys 2020: EASE on the ratings stacked over the side information, whose
+// Gram matrix is XᵀX + w·TᵀT). Movies that share genres, a decade or tags
+// now lean on each other in the weights even where few users rated both,
+// which helps most for the head's less-rated movies; FFᵀ is a Gram matrix,
+// so G stays positive definite. Rows are filled in blocks by posting lists
+// (feature → head movies with it): at the default head of 2,000 movies a
+// few tens of millions of additions.
+func addSideGram(ctx context.Context, m *model, g []float64, w float64, workers, chunk int, progress func(int)) error {
+	n := len(m.head)
+	type posting struct {
+		pos int32
+		val float64
+	}
+	lists := make([][]posting, len(m.featNames))
+	for h, i := range m.head {
+		for k := m.featStart[i]; k < m.featStart[i+1]; k++ {
+			f := m.featIdx[k]
+			lists[f] = append(lists[f], posting{int32(h), w * float64(m.featVal[k])})
+		}
+	}
+	return parallelFor(ctx, workers, n, chunk, func(lo, hi int) {
+		for a := lo; a < hi; a++ {
+			row := g[a*n : a*n+n]
+			i := m.head[a]
+			for k := m.featStart[i]; k < m.featStart[i+1]; k++ {
+				va := float64(m.featVal[k])
+				for _, p := range lists[m.featIdx[k]] {
+					row[p.pos] += va * p.val
+				}
+			}
+		}
+	}, progress)
 }
 
 // sessionCutoff is how many SessionTimes apart two ratings may be and still

@@ -643,6 +643,9 @@ func TestTrainEdgeCases(t *testing.T) {
 		{"session kernel only", syntheticDataset(10, 20, 1), func(c *Config) { c.SessionWeight = 1 }, true},
 		{"session weight above 1", syntheticDataset(10, 20, 1), func(c *Config) { c.SessionWeight = 1.5 }, false},
 		{"NaN session weight", syntheticDataset(10, 20, 1), func(c *Config) { c.SessionWeight = math.NaN() }, false},
+		{"no side information", syntheticDataset(10, 20, 1), func(c *Config) { c.SideWeight = 0 }, true},
+		{"negative side weight", syntheticDataset(10, 20, 1), func(c *Config) { c.SideWeight = -1 }, false},
+		{"infinite side weight", syntheticDataset(10, 20, 1), func(c *Config) { c.SideWeight = math.Inf(1) }, false},
 		{"session weight without a time", syntheticDataset(10, 20, 1), func(c *Config) { c.SessionTime = 0 }, false},
 		{"ratings without times", &Dataset{Interactions: []Interaction{{UserID: 1, MovieID: 5, Score: 4}, {UserID: 2, MovieID: 5, Score: 2},
 			{UserID: 3, MovieID: 5, Score: 3}, {UserID: 1, MovieID: 6, Score: 4}, {UserID: 2, MovieID: 6, Score: 5}, {UserID: 3, MovieID: 6, Score: 1}}}, nil, true},
@@ -754,6 +757,114 @@ func TestSessionsRelateMoviesRatedTogether(t *testing.T) {
 	without := scores(cfg)
 	if math.Abs(without[b]-without[c]) > 1e-6*math.Abs(without[b]) {
 		t.Errorf("without sessions: B %.7f, C %.7f: want a tie", without[b], without[c])
+	}
+}
+
+// TestSideInformationRelatesMovies: movie A is rated only by users who
+// never rated B or C, and B and C by the same users with the same scores,
+// so from the ratings alone EASE cannot tell B from C for someone who
+// rated A (both weights are 0). A and B share their genres and a tag, C
+// shares nothing with A: with side information (Config.SideWeight) B
+// scores above C, and without it the two tie.
+func TestSideInformationRelatesMovies(t *testing.T) {
+	const a, b, c, d = 1, 2, 3, 4
+	ds := &Dataset{Items: []Item{
+		{ID: a, Title: "A", Genres: []string{"Animation", "Children"}, Tags: []string{"pixar"}},
+		{ID: b, Title: "B", Genres: []string{"Animation", "Children"}, Tags: []string{"pixar"}},
+		{ID: c, Title: "C", Genres: []string{"Horror"}, Tags: []string{"gore"}},
+		{ID: d, Title: "D", Genres: []string{"Western"}},
+	}}
+	for u := range int64(40) {
+		ds.Interactions = append(ds.Interactions,
+			Interaction{UserID: u + 1, MovieID: a, Score: 4},
+			Interaction{UserID: u + 1, MovieID: d, Score: 3},
+			Interaction{UserID: u + 101, MovieID: b, Score: 4},
+			Interaction{UserID: u + 101, MovieID: c, Score: 4})
+	}
+	scores := func(w float64) map[int64]float64 {
+		cfg := DefaultConfig()
+		cfg.Factors = 0 // EASE alone
+		cfg.SideWeight = w
+		m, err := Train(context.Background(), ds, cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := m.Recommend(Request{Algorithm: Collaborative, Limit: 10, History: []Interaction{{MovieID: a, Score: 4}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[int64]float64{}
+		for _, r := range recs {
+			got[r.MovieID] = r.Score
+			if r.Algorithm != Collaborative {
+				got[r.MovieID] = 0 // filled in by popularity: no collaborative score
+			}
+		}
+		return got
+	}
+	if DefaultConfig().SideWeight == 0 {
+		t.Fatal("the default uses no side information")
+	}
+	with := scores(DefaultConfig().SideWeight)
+	if !(with[b] > 0 && with[b] > with[c]+0.01*with[d]) {
+		t.Errorf("with side information: B (A's genres and tag) %.5f, C %.5f (D, co-rated with A: %.5f): want B ahead", with[b], with[c], with[d])
+	}
+	without := scores(0)
+	if math.Abs(without[b]-without[c]) > 1e-6*math.Abs(without[d]) {
+		t.Errorf("without side information: B %.7f, C %.7f: want a tie", without[b], without[c])
+	}
+}
+
+// TestSideGramMatchesDefinition compares addSideGram with its formula, w
+// times the dot product of two head movies' content vectors, on
+// ml-latest-small's head (genres, decades and tags), with one worker and
+// with several.
+func TestSideGramMatchesDefinition(t *testing.T) {
+	_, mdl := trainedSmall(t)
+	m := mdl.impl
+	n := len(m.head)
+	if n < 100 {
+		t.Fatalf("head of %d movies", n)
+	}
+	vec := func(i int32) map[int32]float64 {
+		v := map[int32]float64{}
+		for k := m.featStart[i]; k < m.featStart[i+1]; k++ {
+			v[m.featIdx[k]] = float64(m.featVal[k])
+		}
+		return v
+	}
+	const w = 2.5
+	for _, workers := range []int{1, 3} {
+		g := make([]float64, n*n)
+		g[1] = 7 // what is there already stays
+		if err := addSideGram(context.Background(), m, g, w, workers, 37, nil); err != nil {
+			t.Fatal(err)
+		}
+		nonzero := 0
+		for a := 0; a < n; a += 7 { // every 7th row, every column
+			va := vec(m.head[a])
+			for b := range n {
+				want := 0.0
+				for f, x := range vec(m.head[b]) {
+					want += w * va[f] * x
+				}
+				if a == 0 && b == 1 {
+					want += 7
+				}
+				if got := g[a*n+b]; math.Abs(got-want) > 1e-9 {
+					t.Fatalf("workers %d: G[%d][%d] = %v, want %v", workers, a, b, got, want)
+				}
+				if want != 0 {
+					nonzero++
+				}
+			}
+			if math.Abs(g[a*n+a]-w*1) > 1e-6 && len(va) > 0 {
+				t.Fatalf("diagonal %d: %v, want w (unit content vectors)", a, g[a*n+a])
+			}
+		}
+		if nonzero < n {
+			t.Fatalf("only %d non-zero entries checked", nonzero)
+		}
 	}
 }
 

@@ -44,6 +44,8 @@ func (cfg Config) validate() error {
 		return fmt.Errorf("recommend: SessionWeight must be 0..1, not %v", cfg.SessionWeight)
 	case cfg.SessionWeight > 0 && cfg.SessionTime <= 0:
 		return fmt.Errorf("recommend: SessionTime must be positive with a SessionWeight, not %v", cfg.SessionTime)
+	case !(cfg.SideWeight >= 0) || math.IsInf(cfg.SideWeight, 0):
+		return fmt.Errorf("recommend: SideWeight must be non-negative, not %v", cfg.SideWeight)
 	case cfg.Iterations < 0 || cfg.Iterations > maxIterations || (cfg.Factors > 0 && cfg.Iterations == 0):
 		return fmt.Errorf("recommend: Iterations must be 1..%d with factors, not %d", maxIterations, cfg.Iterations)
 	}

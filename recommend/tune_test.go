@@ -19,6 +19,7 @@ import (
 //	                     lambda, alpha, head, minhead, uexp, hc, hp, cpop,
 //	                     factors, iters, freg, a0, fb, nu,
 //	                     sw, st (SessionWeight, SessionTime in minutes),
+//	                     cw (SideWeight),
 //	                     sb, sq (sittingBoost, sittingTime in minutes)
 //	MOVIEREC_TUNE_FRAC   held-out share of the validation splits (0.25)
 //	MOVIEREC_TUNE_SEEDS  their seeds ("7,8,9")
@@ -133,6 +134,8 @@ func applySpec(t *testing.T, spec string, cfg *Config) {
 			cfg.SessionWeight = f
 		case "st": // minutes
 			cfg.SessionTime = time.Duration(f * float64(time.Minute))
+		case "cw":
+			cfg.SideWeight = f
 		case "sb":
 			sittingBoost = f
 		case "sq": // minutes
