@@ -288,3 +288,98 @@ func FormatTable(w io.Writer, results []EvalResult) error {
 	}
 	return tw.Flush()
 }
+
+// Stat is one metric over several evaluation runs: the mean, the sample
+// standard deviation (0 for one run) and the extremes.
+type Stat struct {
+	Mean float64 `json:"mean"`
+	SD   float64 `json:"sd"`
+	Min  float64 `json:"min"`
+	Max  float64 `json:"max"`
+}
+
+// EvalSummary is one algorithm's results over several evaluation runs
+// (split seeds, say): each metric's Stat and the mean training time.
+type EvalSummary struct {
+	Algorithm    string        `json:"algorithm"`
+	K            int           `json:"k"`
+	Runs         int           `json:"runs"`
+	Precision    Stat          `json:"precision"`
+	Recall       Stat          `json:"recall"`
+	NDCG         Stat          `json:"ndcg"`
+	MAP          Stat          `json:"map"`
+	MRR          Stat          `json:"mrr"`
+	HitRate      Stat          `json:"hit_rate"`
+	Coverage     Stat          `json:"coverage"`
+	TrainingTime time.Duration `json:"training_time_ns"`
+}
+
+// Summarize reduces runs (each what Evaluate returned for one seed) to one
+// EvalSummary per algorithm, in the order of the first run. An algorithm
+// missing from a run is summarised over the runs that have it.
+func Summarize(runs [][]EvalResult) []EvalSummary {
+	var out []EvalSummary
+	for _, first := range firstRun(runs) {
+		var rs []EvalResult
+		for _, run := range runs {
+			if i := slices.IndexFunc(run, func(r EvalResult) bool { return r.Algorithm == first.Algorithm }); i >= 0 {
+				rs = append(rs, run[i])
+			}
+		}
+		stat := func(metric func(EvalResult) float64) Stat {
+			s := Stat{Min: math.Inf(1), Max: math.Inf(-1)}
+			for _, r := range rs {
+				v := metric(r)
+				s.Mean += v / float64(len(rs))
+				s.Min, s.Max = min(s.Min, v), max(s.Max, v)
+			}
+			if len(rs) > 1 {
+				var ss float64
+				for _, r := range rs {
+					ss += (metric(r) - s.Mean) * (metric(r) - s.Mean)
+				}
+				s.SD = math.Sqrt(ss / float64(len(rs)-1))
+			}
+			return s
+		}
+		var train time.Duration
+		for _, r := range rs {
+			train += r.TrainingTime
+		}
+		train /= time.Duration(len(rs))
+		out = append(out, EvalSummary{
+			Algorithm: first.Algorithm, K: first.K, Runs: len(rs),
+			Precision:    stat(func(r EvalResult) float64 { return r.Precision }),
+			Recall:       stat(func(r EvalResult) float64 { return r.Recall }),
+			NDCG:         stat(func(r EvalResult) float64 { return r.NDCG }),
+			MAP:          stat(func(r EvalResult) float64 { return r.MAP }),
+			MRR:          stat(func(r EvalResult) float64 { return r.MRR }),
+			HitRate:      stat(func(r EvalResult) float64 { return r.HitRate }),
+			Coverage:     stat(func(r EvalResult) float64 { return r.Coverage }),
+			TrainingTime: train,
+		})
+	}
+	return out
+}
+
+func firstRun(runs [][]EvalResult) []EvalResult {
+	if len(runs) == 0 {
+		return nil
+	}
+	return runs[0]
+}
+
+// FormatSummary writes summaries as an aligned text table, one row per
+// algorithm: precision and nDCG as mean ± sd (min–max), the other metrics'
+// means, and the mean training time.
+func FormatSummary(w io.Writer, summaries []EvalSummary) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "algorithm\tK\truns\tprecision\tndcg\trecall\tmap\tmrr\thit rate\tcoverage\ttraining\t\n")
+	spread := func(s Stat) string { return fmt.Sprintf("%.4f ± %.4f (%.4f–%.4f)", s.Mean, s.SD, s.Min, s.Max) }
+	for _, s := range summaries {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t%v\t\n",
+			s.Algorithm, s.K, s.Runs, spread(s.Precision), spread(s.NDCG), s.Recall.Mean, s.MAP.Mean,
+			s.MRR.Mean, s.HitRate.Mean, s.Coverage.Mean, s.TrainingTime.Round(time.Millisecond))
+	}
+	return tw.Flush()
+}

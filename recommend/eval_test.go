@@ -334,3 +334,40 @@ func TestEvaluateSmallSynthetic(t *testing.T) {
 		}
 	}
 }
+
+// TestSummarize: means, sample standard deviations and extremes over runs,
+// in the first run's algorithm order, an algorithm missing from a run
+// summarised over the others.
+func TestSummarize(t *testing.T) {
+	if got := Summarize(nil); got != nil {
+		t.Errorf("no runs: %v", got)
+	}
+	runs := [][]EvalResult{
+		{{Algorithm: Hybrid, K: 10, Precision: 0.30, NDCG: 0.40, Coverage: 0.05, TrainingTime: time.Second},
+			{Algorithm: Popularity, K: 10, Precision: 0.20}},
+		{{Algorithm: Hybrid, K: 10, Precision: 0.34, NDCG: 0.44, Coverage: 0.07, TrainingTime: 3 * time.Second}},
+		{{Algorithm: Popularity, K: 10, Precision: 0.10},
+			{Algorithm: Hybrid, K: 10, Precision: 0.32, NDCG: 0.48, Coverage: 0.06, TrainingTime: 2 * time.Second}},
+	}
+	got := Summarize(runs)
+	if len(got) != 2 || got[0].Algorithm != Hybrid || got[1].Algorithm != Popularity {
+		t.Fatalf("summaries %+v", got)
+	}
+	h, p := got[0], got[1]
+	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-12 }
+	if h.Runs != 3 || h.K != 10 || !near(h.Precision.Mean, 0.32) || !near(h.Precision.SD, 0.02) ||
+		h.Precision.Min != 0.30 || h.Precision.Max != 0.34 || !near(h.NDCG.Mean, 0.44) || !near(h.NDCG.SD, 0.04) ||
+		!near(h.Coverage.Mean, 0.06) || h.TrainingTime != 2*time.Second {
+		t.Errorf("hybrid %+v", h)
+	}
+	if p.Runs != 2 || !near(p.Precision.Mean, 0.15) || !near(p.Precision.SD, math.Sqrt(0.005)) || p.Precision.Min != 0.10 {
+		t.Errorf("popularity %+v", p)
+	}
+	if one := Summarize(runs[1:2]); one[0].Precision.SD != 0 || one[0].Precision.Mean != 0.34 {
+		t.Errorf("one run: %+v", one[0])
+	}
+	var b strings.Builder
+	if err := FormatSummary(&b, got); err != nil || !strings.Contains(b.String(), "0.3200 ± 0.0200 (0.3000–0.3400)") {
+		t.Errorf("table: %v\n%s", err, b.String())
+	}
+}

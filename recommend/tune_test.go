@@ -48,42 +48,19 @@ func TestTune(t *testing.T) {
 		v, _ := strconv.ParseUint(x, 10, 64)
 		seeds = append(seeds, v)
 	}
-	// run evaluates cfg on three validation splits of the training part
-	// (seeds 7, 8, 9) and logs the mean of each metric.
+	// run evaluates cfg on the validation splits of the training part
+	// (one per seed) and logs the mean of each metric.
 	run := func(name string, cfg Config, algos ...string) {
-		var sum []EvalResult
+		var runs [][]EvalResult
 		for _, seed := range seeds {
 			res, err := Evaluate(context.Background(), valDS, EvalConfig{K: 10, TestFraction: valFrac, Seed: seed, Algorithms: algos, Train: cfg}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sum == nil {
-				sum = res
-				continue
-			}
-			for i, r := range res {
-				sum[i].Precision += r.Precision
-				sum[i].Recall += r.Recall
-				sum[i].NDCG += r.NDCG
-				sum[i].MAP += r.MAP
-				sum[i].MRR += r.MRR
-				sum[i].HitRate += r.HitRate
-				sum[i].Coverage += r.Coverage
-				sum[i].TrainingTime += r.TrainingTime
-			}
+			runs = append(runs, res)
 		}
-		ns := float64(len(seeds))
-		for i := range sum {
-			sum[i].Precision /= ns
-			sum[i].Recall /= ns
-			sum[i].NDCG /= ns
-			sum[i].MAP /= ns
-			sum[i].MRR /= ns
-			sum[i].HitRate /= ns
-			sum[i].Coverage /= ns
-			sum[i].TrainingTime /= time.Duration(ns)
-			r := sum[i]
-			t.Logf("%-48s %-13s P=%.4f nDCG=%.4f MAP=%.4f cov=%.4f train=%v", name, r.Algorithm, r.Precision, r.NDCG, r.MAP, r.Coverage, r.TrainingTime.Round(time.Millisecond))
+		for _, r := range Summarize(runs) {
+			t.Logf("%-48s %-13s P=%.4f nDCG=%.4f MAP=%.4f cov=%.4f train=%v", name, r.Algorithm, r.Precision.Mean, r.NDCG.Mean, r.MAP.Mean, r.Coverage.Mean, r.TrainingTime.Round(time.Millisecond))
 		}
 	}
 	h, mh, ue, hc, hp, cp, fb, nu, ti, sb, sq := maxHead, minHeadRatings, userExp, hybridContent, hybridPopular, contentPopExp, factorBlend, alsNu, tailImpute, sittingBoost, sittingTime

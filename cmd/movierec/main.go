@@ -59,7 +59,7 @@ commands:
   train                  train a recommendation model on the database's ratings and store it
   recommend --user ID [--limit K] [--algorithm A] [--json]
                          print a user's recommendations from the stored model
-  eval [-data DIR] [-k 10] [-seed 42] [-test-fraction 0.25] [-split random|latest] [-algorithms LIST] [-json]
+  eval [-data DIR] [-k 10] [-seed 42 | -seeds 1-5] [-test-fraction 0.25] [-split random|latest] [-algorithms LIST] [-json]
                          offline evaluation of every recommender on a MovieLens directory
   bench [-short] [-out DIR] [-postgres URL] [-redis URL] [-instances N] [-url URLS] ...
                          load-test movierec against the seed guide's targets and a bare

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -106,9 +107,7 @@ func recommendCommand(ctx context.Context, cfg config, log *slog.Logger, o recom
 		out.Items = append(out.Items, rec{r.MovieID, titles[r.MovieID], r.Score, r.Reason, r.Algorithm})
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeIndented(stdout, out)
 	}
 	fmt.Fprintf(stdout, "user %d, %s, model %s\n", out.UserID, out.Algorithm, out.ModelVersion)
 	for i, r := range out.Items {
@@ -122,9 +121,40 @@ type evalOptions struct {
 	dir, algs *string
 	k         *int
 	seed      *uint64
+	seeds     *string
 	frac      *float64
 	split     *string
 	asJSON    *bool
+}
+
+// maxEvalSeeds bounds -seeds: each seed trains and evaluates once.
+const maxEvalSeeds = 100
+
+// parseSeeds reads -seeds: seeds and inclusive ranges separated by
+// commas ("1-5", "1,2,7", "1-3,10").
+func parseSeeds(spec string) ([]uint64, error) {
+	var seeds []uint64
+	for _, part := range strings.Split(spec, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		a, err := strconv.ParseUint(lo, 10, 64)
+		b := a
+		if err == nil && isRange {
+			b, err = strconv.ParseUint(hi, 10, 64)
+		}
+		if err != nil || b < a {
+			return nil, fmt.Errorf("%w: -seeds wants seeds and ranges like 1-5,7, not %q", errUsage, part)
+		}
+		for x := a; ; x++ {
+			if len(seeds) == maxEvalSeeds {
+				return nil, fmt.Errorf("%w: -seeds asks for more than %d runs", errUsage, maxEvalSeeds)
+			}
+			seeds = append(seeds, x)
+			if x == b {
+				break
+			}
+		}
+	}
+	return seeds, nil
 }
 
 func evalFlags(fs *flag.FlagSet) evalOptions {
@@ -132,6 +162,7 @@ func evalFlags(fs *flag.FlagSet) evalOptions {
 		dir:    fs.String("data", "../shared/data/movielens/ml-latest-small", "MovieLens directory"),
 		k:      fs.Int("k", 10, "list length"),
 		seed:   fs.Uint64("seed", 42, "split and training seed"),
+		seeds:  fs.String("seeds", "", "evaluate once per seed (e.g. 1-5 or 1,2,7) and print each metric's mean ± sd (min–max) instead of one run"),
 		frac:   fs.Float64("test-fraction", 0.25, "share of each user's ratings held out"),
 		split:  fs.String("split", "random", "which ratings are held out: random (a seeded sample of each user's) or latest (each user's newest)"),
 		algs:   fs.String("algorithms", strings.Join(recommend.Algorithms, ","), "comma-separated algorithms"),
@@ -142,6 +173,7 @@ func evalFlags(fs *flag.FlagSet) evalOptions {
 // evalCommand runs the offline evaluation on a MovieLens directory.
 func evalCommand(ctx context.Context, cfg config, o evalOptions, stdout, stderr io.Writer) error {
 	dir, k, seed, frac, algs, asJSON := o.dir, o.k, o.seed, o.frac, o.algs, o.asJSON
+	var err error
 	if *k < 1 || *k > 100 || *frac <= 0 || *frac >= 1 {
 		return fmt.Errorf("%w: want -k 1..100 and -test-fraction between 0 and 1", errUsage)
 	}
@@ -172,28 +204,69 @@ func evalCommand(ctx context.Context, cfg config, o evalOptions, stdout, stderr 
 		}
 		ds.Items = append(ds.Items, it)
 	}
-	train := cfg.Engine.Train
-	train.Seed = *seed
-	ecfg := recommend.EvalConfig{K: *k, TestFraction: *frac, Seed: *seed, Latest: *o.split == "latest", Algorithms: strings.Split(*algs, ","), Train: train}
-	results, err := recommend.Evaluate(ctx, ds, ecfg, p.report)
-	p.done()
-	if errors.Is(err, recommend.ErrUnknownAlgorithm) {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	} else if err != nil {
-		return err
+	seeds := []uint64{*seed}
+	if *o.seeds != "" {
+		if seeds, err = parseSeeds(*o.seeds); err != nil {
+			return err
+		}
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(results)
+	latest := *o.split == "latest"
+	var runs []evalRun
+	for _, sd := range seeds {
+		train := cfg.Engine.Train
+		train.Seed = sd
+		ecfg := recommend.EvalConfig{K: *k, TestFraction: *frac, Seed: sd, Latest: latest, Algorithms: strings.Split(*algs, ","), Train: train}
+		results, err := recommend.Evaluate(ctx, ds, ecfg, p.report)
+		p.done()
+		if errors.Is(err, recommend.ErrUnknownAlgorithm) {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		} else if err != nil {
+			return err
+		}
+		runs = append(runs, evalRun{Seed: sd, Results: results})
 	}
 	held := fmt.Sprintf("seed %d", *seed)
-	if ecfg.Latest {
+	switch {
+	case latest:
 		held = "their newest"
+	case *o.seeds != "":
+		held = "seeds " + *o.seeds
 	}
-	fmt.Fprintf(stdout, "%s: %d ratings, %d movies; %.0f%% of each user's ratings held out (%s), k = %d\n\n",
-		*dir, len(ds.Interactions), len(ds.Items), *frac*100, held, *k)
-	return recommend.FormatTable(stdout, results)
+	if *o.seeds == "" {
+		if *asJSON {
+			return writeIndented(stdout, runs[0].Results)
+		}
+		fmt.Fprintf(stdout, "%s: %d ratings, %d movies; %.0f%% of each user's ratings held out (%s), k = %d\n\n",
+			*dir, len(ds.Interactions), len(ds.Items), *frac*100, held, *k)
+		return recommend.FormatTable(stdout, runs[0].Results)
+	}
+	all := make([][]recommend.EvalResult, len(runs))
+	for i, r := range runs {
+		all[i] = r.Results
+	}
+	summary := recommend.Summarize(all)
+	if *asJSON {
+		return writeIndented(stdout, struct {
+			Runs    []evalRun               `json:"runs"`
+			Summary []recommend.EvalSummary `json:"summary"`
+		}{runs, summary})
+	}
+	fmt.Fprintf(stdout, "%s: %d ratings, %d movies; %.0f%% of each user's ratings held out (%s), k = %d; %d runs\n\n",
+		*dir, len(ds.Interactions), len(ds.Items), *frac*100, held, *k, len(runs))
+	return recommend.FormatSummary(stdout, summary)
+}
+
+// evalRun is one seed's results in eval -seeds -json.
+type evalRun struct {
+	Seed    uint64                 `json:"seed"`
+	Results []recommend.EvalResult `json:"results"`
+}
+
+// writeIndented writes v as indented JSON.
+func writeIndented(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // sortedTags orders a movie's tags most used first, then by name.

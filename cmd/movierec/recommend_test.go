@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,5 +88,48 @@ func TestTrainRecommendEvalCommands(t *testing.T) {
 	}
 	if _, _, err := runCmd(t, nil, "eval", "-data", dir, "-split", "sideways"); err == nil || !strings.Contains(err.Error(), "-split must be random or latest") {
 		t.Errorf("eval -split sideways: %v", err)
+	}
+	// -seeds: one run per seed, each the same as -seed alone, and their
+	// mean ± sd.
+	out, _, err = runCmd(t, nil, "eval", "-data", dir, "-k", "5", "-algorithms", "hybrid", "-seeds", "3-4", "-json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var multi struct {
+		Runs []struct {
+			Seed    uint64
+			Results []struct{ Precision float64 }
+		}
+		Summary []struct {
+			Algorithm string
+			Runs      int
+			Precision struct{ Mean, SD, Min, Max float64 }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &multi); err != nil || len(multi.Runs) != 2 || len(multi.Summary) != 1 {
+		t.Fatalf("eval -seeds -json: %v %s", err, out)
+	}
+	var ps []float64
+	for i, run := range multi.Runs {
+		one, _, err := runCmd(t, nil, "eval", "-data", dir, "-k", "5", "-algorithms", "hybrid", "-seed", fmt.Sprint(3+i), "-json")
+		var single []struct{ Precision float64 }
+		if err != nil || json.Unmarshal([]byte(one), &single) != nil || run.Seed != uint64(3+i) || len(run.Results) != 1 || run.Results[0].Precision != single[0].Precision {
+			t.Errorf("seed %d: -seeds gave %+v, -seed %s (%v)", 3+i, run, one, err)
+		}
+		ps = append(ps, run.Results[0].Precision)
+	}
+	s := multi.Summary[0]
+	if s.Algorithm != "hybrid" || s.Runs != 2 || math.Abs(s.Precision.Mean-(ps[0]+ps[1])/2) > 1e-12 ||
+		math.Abs(s.Precision.SD-math.Abs(ps[0]-ps[1])/math.Sqrt2) > 1e-12 || s.Precision.Min != min(ps[0], ps[1]) {
+		t.Errorf("summary %+v of %v", s, ps)
+	}
+	out, _, err = runCmd(t, nil, "eval", "-data", dir, "-k", "5", "-algorithms", "popularity", "-seeds", "1,2")
+	if err != nil || !strings.Contains(out, "held out (seeds 1,2)") || !strings.Contains(out, "±") {
+		t.Errorf("eval -seeds table: %q %v", out, err)
+	}
+	for _, bad := range []string{"5-1", "x", "1-", "0-100"} {
+		if _, _, err := runCmd(t, nil, "eval", "-data", dir, "-seeds", bad); err == nil || !strings.Contains(err.Error(), "-seeds") {
+			t.Errorf("eval -seeds %q: %v", bad, err)
+		}
 	}
 }
