@@ -318,8 +318,11 @@ type EvalSummary struct {
 // EvalSummary per algorithm, in the order of the first run. An algorithm
 // missing from a run is summarised over the runs that have it.
 func Summarize(runs [][]EvalResult) []EvalSummary {
+	if len(runs) == 0 {
+		return nil
+	}
 	var out []EvalSummary
-	for _, first := range firstRun(runs) {
+	for _, first := range runs[0] {
 		var rs []EvalResult
 		for _, run := range runs {
 			if i := slices.IndexFunc(run, func(r EvalResult) bool { return r.Algorithm == first.Algorithm }); i >= 0 {
@@ -360,13 +363,6 @@ func Summarize(runs [][]EvalResult) []EvalSummary {
 		})
 	}
 	return out
-}
-
-func firstRun(runs [][]EvalResult) []EvalResult {
-	if len(runs) == 0 {
-		return nil
-	}
-	return runs[0]
 }
 
 // FormatSummary writes summaries as an aligned text table, one row per

@@ -725,23 +725,9 @@ func TestSessionsRelateMoviesRatedTogether(t *testing.T) {
 		ds.Interactions = append(ds.Interactions, Interaction{UserID: 999, MovieID: id, Score: 4})
 	}
 	scores := func(cfg Config) map[int64]float64 {
-		cfg.Factors = 0 // EASE alone: the factor model knows no times
-		m, err := Train(context.Background(), ds, cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs, err := m.Recommend(Request{Algorithm: Collaborative, Limit: 10, History: []Interaction{{MovieID: a, Score: 4}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := map[int64]float64{}
-		for _, r := range recs {
-			if r.Algorithm == Collaborative {
-				got[r.MovieID] = r.Score
-			}
-		}
+		got := easeScores(t, ds, cfg, a) // EASE alone: the factor model knows no times
 		if len(got) != 2 {
-			t.Fatalf("collaborative picks %v, want B and C", recs)
+			t.Fatalf("collaborative picks %v, want B and C", got)
 		}
 		return got
 	}
@@ -758,6 +744,30 @@ func TestSessionsRelateMoviesRatedTogether(t *testing.T) {
 	if math.Abs(without[b]-without[c]) > 1e-6*math.Abs(without[b]) {
 		t.Errorf("without sessions: B %.7f, C %.7f: want a tie", without[b], without[c])
 	}
+}
+
+// easeScores trains EASE alone (cfg without its factor model) on ds and
+// returns the collaborative scores of the movies recommended to someone
+// who rated only movie (4 stars); movies filled in by another recommender
+// are left out.
+func easeScores(t *testing.T, ds *Dataset, cfg Config, movie int64) map[int64]float64 {
+	t.Helper()
+	cfg.Factors = 0
+	m, err := Train(context.Background(), ds, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := m.Recommend(Request{Algorithm: Collaborative, Limit: 10, History: []Interaction{{MovieID: movie, Score: 4}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]float64{}
+	for _, r := range recs {
+		if r.Algorithm == Collaborative {
+			got[r.MovieID] = r.Score
+		}
+	}
+	return got
 }
 
 // TestSideInformationRelatesMovies: movie A is rated only by users who
@@ -783,24 +793,8 @@ func TestSideInformationRelatesMovies(t *testing.T) {
 	}
 	scores := func(w float64) map[int64]float64 {
 		cfg := DefaultConfig()
-		cfg.Factors = 0 // EASE alone
 		cfg.SideWeight = w
-		m, err := Train(context.Background(), ds, cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs, err := m.Recommend(Request{Algorithm: Collaborative, Limit: 10, History: []Interaction{{MovieID: a, Score: 4}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := map[int64]float64{}
-		for _, r := range recs {
-			got[r.MovieID] = r.Score
-			if r.Algorithm != Collaborative {
-				got[r.MovieID] = 0 // filled in by popularity: no collaborative score
-			}
-		}
-		return got
+		return easeScores(t, ds, cfg, a)
 	}
 	if DefaultConfig().SideWeight == 0 {
 		t.Fatal("the default uses no side information")

@@ -173,12 +173,18 @@ func evalFlags(fs *flag.FlagSet) evalOptions {
 // evalCommand runs the offline evaluation on a MovieLens directory.
 func evalCommand(ctx context.Context, cfg config, o evalOptions, stdout, stderr io.Writer) error {
 	dir, k, seed, frac, algs, asJSON := o.dir, o.k, o.seed, o.frac, o.algs, o.asJSON
-	var err error
 	if *k < 1 || *k > 100 || *frac <= 0 || *frac >= 1 {
 		return fmt.Errorf("%w: want -k 1..100 and -test-fraction between 0 and 1", errUsage)
 	}
 	if *o.split != "random" && *o.split != "latest" {
 		return fmt.Errorf("%w: -split must be random or latest, not %q", errUsage, *o.split)
+	}
+	seeds := []uint64{*seed}
+	if *o.seeds != "" {
+		var err error
+		if seeds, err = parseSeeds(*o.seeds); err != nil {
+			return err
+		}
 	}
 	p := newProgress(stderr)
 	ml, err := movielens.Read(ctx, *dir, p.report)
@@ -203,12 +209,6 @@ func evalCommand(ctx context.Context, cfg config, o evalOptions, stdout, stderr 
 			it.Year = *m.ReleaseYear
 		}
 		ds.Items = append(ds.Items, it)
-	}
-	seeds := []uint64{*seed}
-	if *o.seeds != "" {
-		if seeds, err = parseSeeds(*o.seeds); err != nil {
-			return err
-		}
 	}
 	latest := *o.split == "latest"
 	var runs []evalRun
