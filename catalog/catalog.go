@@ -90,6 +90,13 @@ type Options struct {
 	// instance is behind it. When it fails, a Shared catalog reads the
 	// log instead. Concurrent readers share its calls (see probeBatch).
 	Probe func(ctx context.Context) (int64, error)
+	// ProbeGap is the shortest time between the starts of two freshness
+	// checks (Probe, or a Shared catalog's read of the log) of this
+	// instance (0: none). Under a steady stream of reads that must be
+	// fresh, checks otherwise run back to back, one per round trip;
+	// with a gap a read waits at most ProbeGap longer for the check that
+	// starts after it arrived.
+	ProbeGap time.Duration
 	// Lagging, when set, marks the context of a read the catalog makes in
 	// the background (loads, and the catch-ups of Run) as one a read
 	// replica may answer if it has replayed version minVersion
@@ -185,7 +192,7 @@ func New(src Source, opts Options) *Catalog {
 	c := &Catalog{src: src, opts: opts, applied: map[int64]bool{}, gaps: map[int64]time.Time{},
 		wake: make(chan struct{}, 1), syncing: make(chan struct{}, 1), st: newState(movierec.CatalogSnapshot{}, opts.Window)}
 	if opts.Probe != nil || opts.Shared {
-		c.probes = &probeBatch{fn: c.newest, ctx: func() (context.Context, context.CancelFunc) {
+		c.probes = &probeBatch{fn: c.newest, gap: opts.ProbeGap, sleep: time.Sleep, ctx: func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), opts.ReadWait)
 		}}
 	}

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // probeBatch shares calls of a probe (Options.Probe: the newest version
@@ -17,6 +18,13 @@ type probeBatch struct {
 	fn func(ctx context.Context) (int64, error)
 	// ctx bounds each probe (readers stop waiting at their own deadline).
 	ctx func() (context.Context, context.CancelFunc)
+	// gap is the shortest time from one probe's start to the next one's
+	// (0: none). Readers arriving meanwhile join the next probe, so each
+	// still sees a probe that started after it came; they wait at most
+	// gap longer, and an instance makes at most one probe per gap.
+	gap time.Duration
+	// sleep waits (time.Sleep; tests replace it).
+	sleep func(time.Duration)
 
 	mu      sync.Mutex
 	running bool
@@ -58,10 +66,14 @@ func (b *probeBatch) do(ctx context.Context) (int64, error) {
 // after another, until none is waiting.
 func (b *probeBatch) run(c *probeCall) {
 	for {
+		start := time.Now()
 		ctx, cancel := b.ctx()
 		c.v, c.err = b.fn(ctx)
 		cancel()
 		close(c.done)
+		if wait := b.gap - time.Since(start); wait > 0 {
+			b.sleep(wait) // readers arriving meanwhile join the next call
+		}
 		b.mu.Lock()
 		c = b.next
 		if c == nil {

@@ -79,3 +79,81 @@ func TestProbeBatch(t *testing.T) {
 		t.Fatalf("after a reader gave up: %d, %v", v, err)
 	}
 }
+
+// TestProbeBatchGap: with a gap, a probe that ends early holds the next
+// one back until the gap since its start has passed; readers arriving
+// meanwhile wait and share that next probe (which starts after they
+// came), and a reader's answer never waits for the gap that follows it.
+func TestProbeBatchGap(t *testing.T) {
+	var calls atomic.Int64
+	sleeping := make(chan time.Duration, 10)
+	wake := make(chan struct{})
+	const gap = time.Hour // never over by itself: the fake sleep decides
+	b := &probeBatch{
+		fn:    func(context.Context) (int64, error) { return calls.Add(1) * 100, nil },
+		ctx:   func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
+		gap:   gap,
+		sleep: func(d time.Duration) { sleeping <- d; <-wake },
+	}
+	slept := func() time.Duration {
+		t.Helper()
+		select {
+		case d := <-sleeping:
+			return d
+		case <-time.After(10 * time.Second):
+			t.Fatal("the batch did not wait for the gap")
+			return 0
+		}
+	}
+	ctx := context.Background()
+	if v, err := b.do(ctx); err != nil || v != 100 {
+		t.Fatalf("first reader: %d, %v; want probe 1's 100 at once", v, err)
+	}
+	if d := slept(); d <= 0 || d > gap {
+		t.Fatalf("after probe 1 the batch waits %v, want within (0, %v]", d, gap)
+	}
+	// Probe 1 is over and the gap is running: readers now must not get
+	// probe 1's answer, and no probe may start before the gap ends.
+	const readers = 5
+	var wg sync.WaitGroup
+	got := make([]int64, readers)
+	for i := range readers {
+		wg.Go(func() { got[i], _ = b.do(ctx) })
+	}
+	for joined := 0; joined < readers; time.Sleep(time.Millisecond) {
+		b.mu.Lock()
+		if b.next != nil {
+			joined = b.next.readers
+		}
+		b.mu.Unlock()
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d probes during the gap, want none after the first", n-1)
+	}
+	wake <- struct{}{} // the gap is over: probe 2 serves them all
+	wg.Wait()
+	for i, v := range got {
+		if v != 200 {
+			t.Fatalf("reader %d came during the gap and got %d, want probe 2's 200", i, v)
+		}
+	}
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("%d probes for %d readers in one gap, want 2", n, readers+1)
+	}
+	slept()            // the gap after probe 2,
+	wake <- struct{}{} // over with nobody waiting: the batch stops.
+	for {
+		b.mu.Lock()
+		running := b.running
+		b.mu.Unlock()
+		if !running {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if v, err := b.do(ctx); err != nil || v != 300 {
+		t.Fatalf("a reader after the batch stopped: %d, %v; want probe 3's 300 at once", v, err)
+	}
+	slept()
+	close(wake)
+}

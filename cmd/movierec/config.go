@@ -60,7 +60,9 @@ type config struct {
 	AccessLogSlow   time.Duration
 	// Catalog: MOVIEREC_CATALOG_POLL (250ms): how often the change log is
 	// read besides notifications; MOVIEREC_CATALOG_COALESCE (500ms): how
-	// long list answers may lag behind an applied write.
+	// long list answers may lag behind an applied write;
+	// MOVIEREC_CATALOG_PROBE_GAP (1ms): the shortest time between two
+	// freshness checks of an instance (0: none).
 	Catalog catalog.Options
 	// Engine: MOVIEREC_TRAIN_INTERVAL (1h), MOVIEREC_TRAIN_AFTER_RATINGS
 	// (1000), MOVIEREC_TRAIN_POLL (30s), MOVIEREC_TRAIN_SEED,
@@ -187,9 +189,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.AccessLogSample = n
 	}
 	durVar("MOVIEREC_ACCESS_LOG_SLOW", &c.AccessLogSlow)
-	c.Catalog.Poll, c.Catalog.Coalesce = 250*time.Millisecond, 500*time.Millisecond
+	c.Catalog.Poll, c.Catalog.Coalesce, c.Catalog.ProbeGap = 250*time.Millisecond, 500*time.Millisecond, time.Millisecond
 	durVar("MOVIEREC_CATALOG_POLL", &c.Catalog.Poll)
 	durVar("MOVIEREC_CATALOG_COALESCE", &c.Catalog.Coalesce)
+	durVar("MOVIEREC_CATALOG_PROBE_GAP", &c.Catalog.ProbeGap)
 	if v := getenv("MOVIEREC_TRAIN_AFTER_RATINGS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {

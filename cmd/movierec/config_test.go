@@ -142,3 +142,25 @@ func TestReplicaConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestCatalogConfig: the catalog's timings have their documented
+// defaults, can be set, and refuse what is not a duration; a probe gap
+// of 0 turns the gap off.
+func TestCatalogConfig(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	cfg, err := loadConfig(env(nil))
+	if err != nil || cfg.Catalog.Poll != 250*time.Millisecond || cfg.Catalog.Coalesce != 500*time.Millisecond ||
+		cfg.Catalog.ProbeGap != time.Millisecond {
+		t.Errorf("defaults: poll %v, coalesce %v, probe gap %v (%v)", cfg.Catalog.Poll, cfg.Catalog.Coalesce, cfg.Catalog.ProbeGap, err)
+	}
+	cfg, err = loadConfig(env(map[string]string{"MOVIEREC_CATALOG_PROBE_GAP": "0", "MOVIEREC_CATALOG_COALESCE": "200ms"}))
+	if err != nil || cfg.Catalog.ProbeGap != 0 || cfg.Catalog.Coalesce != 200*time.Millisecond {
+		t.Errorf("set: coalesce %v, probe gap %v (%v)", cfg.Catalog.Coalesce, cfg.Catalog.ProbeGap, err)
+	}
+	for _, value := range []string{"-1ms", "often"} {
+		if _, err := loadConfig(env(map[string]string{"MOVIEREC_CATALOG_PROBE_GAP": value})); err == nil ||
+			!strings.Contains(err.Error(), "MOVIEREC_CATALOG_PROBE_GAP") {
+			t.Errorf("MOVIEREC_CATALOG_PROBE_GAP=%s: %v", value, err)
+		}
+	}
+}
