@@ -130,6 +130,7 @@ type Server struct {
 	unavailableLog observe.Every
 	cache          *cache.Cache
 	versions       Versions
+	queries        queryMemo // canonical queries of cache keys
 	policies       Policies
 	limits         struct{ loginAddr, loginUserAddr, loginUser, register, password *throttle.Limiter }
 	access         *accessLog

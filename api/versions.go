@@ -53,8 +53,8 @@ var keptRoutes = map[string]bool{
 // applied since and served again if they did not touch it, so a stream
 // of writes costs a list page a recomputation only when a write changed
 // it. fill makes the answer with ctx.
-func (s *Server) keptFetch(r *http.Request, p cache.Policy, fill func(context.Context) (cache.Entry, error)) (cache.Entry, cache.Outcome) {
-	e, outcome, _ := s.cache.FetchKept(r.Context(), p, s.cacheKey(r), s.versions.ListVersion(),
+func (s *Server) keptFetch(r *http.Request, p cache.Policy, key string, fill func(context.Context) (cache.Entry, error)) (cache.Entry, cache.Outcome) {
+	e, outcome, _ := s.cache.FetchKept(r.Context(), p, key, s.versions.ListVersion(),
 		func(ctx context.Context) (cache.Entry, cache.Check, error) {
 			tctx, stampOf := s.versions.Track(ctx)
 			e, err := fill(tctx)
