@@ -26,7 +26,8 @@ usage: scripts/loadtest/mixed.sh [flags]      (every flag also has an environmen
   --backend sqlite|postgres BACKEND     database (default sqlite)
   --data DIR               DATA         MovieLens directory (default ../shared/data/movielens/
                                         ml-latest-small, relative to the repository root)
-  --instances 1|2          INSTANCES    server processes (2 only with postgres; wrk load split evenly)
+  --instances N            INSTANCES    server processes, 1 to 4 (more than 1 only with postgres; one wrk
+                                        per instance, connections split evenly)
   --redis-url URL          REDIS_URL    passed to the servers (optional)
   --bin PATH               BIN          prebuilt movierec binary (default: go build ./cmd/movierec)
   --users N                USERS        accounts registered for rating writes (default 200)
@@ -131,9 +132,9 @@ for tool in curl jq awk; do
 done
 case $MODE in mixed | bare) ;; *) die "MODE must be mixed or bare, not $MODE" ;; esac
 case $BACKEND in sqlite | postgres) ;; *) die "BACKEND must be sqlite or postgres, not $BACKEND" ;; esac
-case $INSTANCES in 1 | 2) ;; *) die "INSTANCES must be 1 or 2" ;; esac
-if [ "$INSTANCES" = 2 ] && [ "$BACKEND" != postgres ]; then
-	die "INSTANCES=2 needs BACKEND=postgres (two processes on one database)"
+case $INSTANCES in 1 | 2 | 3 | 4) ;; *) die "INSTANCES must be 1 to 4" ;; esac
+if [ "$INSTANCES" -gt 1 ] && [ "$BACKEND" != postgres ]; then
+	die "INSTANCES=$INSTANCES needs BACKEND=postgres (several processes on one database)"
 fi
 if [ "$MODE" = bare ] && [ "$INSTANCES" != 1 ]; then
 	die "MODE=bare uses one instance"
