@@ -62,7 +62,7 @@ type config struct {
 	// read besides notifications; MOVIEREC_CATALOG_COALESCE (500ms): how
 	// long list answers may lag behind an applied write;
 	// MOVIEREC_CATALOG_PROBE_GAP (1ms): the shortest time between two
-	// freshness checks of an instance (0: none).
+	// freshness checks of an instance (0: none; at most maxProbeGap).
 	Catalog catalog.Options
 	// Engine: MOVIEREC_TRAIN_INTERVAL (1h), MOVIEREC_TRAIN_AFTER_RATINGS
 	// (1000), MOVIEREC_TRAIN_POLL (30s), MOVIEREC_TRAIN_SEED,
@@ -75,6 +75,11 @@ type config struct {
 	TrainProcess string
 	TrainNice    int
 }
+
+// maxProbeGap bounds MOVIEREC_CATALOG_PROBE_GAP: reads that must be fresh
+// wait up to the gap for their check, well within the catalog's read
+// wait (250ms).
+const maxProbeGap = 50 * time.Millisecond
 
 // loadConfig reads the environment through getenv.
 func loadConfig(getenv func(string) string) (config, error) {
@@ -193,6 +198,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	durVar("MOVIEREC_CATALOG_POLL", &c.Catalog.Poll)
 	durVar("MOVIEREC_CATALOG_COALESCE", &c.Catalog.Coalesce)
 	durVar("MOVIEREC_CATALOG_PROBE_GAP", &c.Catalog.ProbeGap)
+	if c.Catalog.ProbeGap > maxProbeGap {
+		errs = append(errs, fmt.Sprintf("MOVIEREC_CATALOG_PROBE_GAP=%v: want at most %v (a movie's detail waits up to this long for its freshness check)",
+			c.Catalog.ProbeGap, maxProbeGap))
+	}
 	if v := getenv("MOVIEREC_TRAIN_AFTER_RATINGS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {

@@ -153,11 +153,14 @@ func TestCatalogConfig(t *testing.T) {
 		cfg.Catalog.ProbeGap != time.Millisecond {
 		t.Errorf("defaults: poll %v, coalesce %v, probe gap %v (%v)", cfg.Catalog.Poll, cfg.Catalog.Coalesce, cfg.Catalog.ProbeGap, err)
 	}
+	if cfg, err := loadConfig(env(map[string]string{"MOVIEREC_CATALOG_PROBE_GAP": "50ms"})); err != nil || cfg.Catalog.ProbeGap != maxProbeGap {
+		t.Errorf("the largest gap: %v (%v)", cfg.Catalog.ProbeGap, err)
+	}
 	cfg, err = loadConfig(env(map[string]string{"MOVIEREC_CATALOG_PROBE_GAP": "0", "MOVIEREC_CATALOG_COALESCE": "200ms"}))
 	if err != nil || cfg.Catalog.ProbeGap != 0 || cfg.Catalog.Coalesce != 200*time.Millisecond {
 		t.Errorf("set: coalesce %v, probe gap %v (%v)", cfg.Catalog.Coalesce, cfg.Catalog.ProbeGap, err)
 	}
-	for _, value := range []string{"-1ms", "often"} {
+	for _, value := range []string{"-1ms", "often", "51ms"} {
 		if _, err := loadConfig(env(map[string]string{"MOVIEREC_CATALOG_PROBE_GAP": value})); err == nil ||
 			!strings.Contains(err.Error(), "MOVIEREC_CATALOG_PROBE_GAP") {
 			t.Errorf("MOVIEREC_CATALOG_PROBE_GAP=%s: %v", value, err)
