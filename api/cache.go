@@ -339,9 +339,10 @@ func (s *Server) cacheKey(r *http.Request) string {
 // escapes normalised) of raw query strings: a server sees the same few
 // hundred list pages asked for over and over, and parsing and encoding a
 // query again for each request's cache key cost 3-4% of an instance's CPU.
-// It keeps at most queryMemoMax queries of at most queryMemoLen bytes and
-// starts afresh when full, so endless distinct queries cost what they
-// cost without it, plus a map insert.
+// It keeps about queryMemoMax queries (concurrent inserts may pass it by
+// a few) of at most queryMemoLen bytes, a few MB at worst, and starts
+// afresh when full, so endless distinct queries cost what they cost
+// without it, plus a map insert.
 type queryMemo struct {
 	m sync.Map // raw query -> canonical
 	n atomic.Int64
@@ -358,18 +359,20 @@ func (q *queryMemo) canonical(raw string) string {
 	if raw == "" {
 		return ""
 	}
+	if len(raw) > queryMemoLen {
+		values, _ := url.ParseQuery(raw)
+		return values.Encode()
+	}
 	if v, ok := q.m.Load(raw); ok {
 		return v.(string)
 	}
 	values, _ := url.ParseQuery(raw)
 	enc := values.Encode()
-	if len(raw) <= queryMemoLen {
-		if q.n.Add(1) > queryMemoMax {
-			q.m.Clear()
-			q.n.Store(1)
-		}
-		q.m.Store(raw, enc)
+	if q.n.Add(1) > queryMemoMax {
+		q.m.Clear()
+		q.n.Store(1)
 	}
+	q.m.Store(raw, enc)
 	return enc
 }
 

@@ -95,7 +95,8 @@ type Options struct {
 	// instance (0: none). Under a steady stream of reads that must be
 	// fresh, checks otherwise run back to back, one per round trip;
 	// with a gap a read waits at most ProbeGap longer for the check that
-	// starts after it arrived.
+	// starts after it arrived. At most a fifth of ReadWait (larger values
+	// are lowered to that, so readers do not give up waiting).
 	ProbeGap time.Duration
 	// Lagging, when set, marks the context of a read the catalog makes in
 	// the background (loads, and the catch-ups of Run) as one a read
@@ -127,6 +128,7 @@ func (o *Options) defaults() {
 	if o.ReadWait <= 0 {
 		o.ReadWait = 250 * time.Millisecond
 	}
+	o.ProbeGap = min(max(o.ProbeGap, 0), o.ReadWait/5)
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}

@@ -10,10 +10,11 @@ import (
 // any instance committed) among concurrent readers without weakening what
 // each learns. A reader needs a probe that started after it arrived (an
 // answer read earlier may miss a write that was acknowledged before the
-// reader came): it starts one when none is running, and otherwise waits
-// for the next one, which starts when the running one ends and serves
-// every reader that arrived meanwhile. Under load, one probe is in flight
-// per instance instead of one per reader.
+// reader came): it starts one when the batch is idle, and otherwise waits
+// for the next one, which starts once the running one has ended and gap
+// has passed since that one started, and serves every reader that
+// arrived meanwhile. Under load, one probe is in flight per instance
+// instead of one per reader, and at most one starts per gap.
 type probeBatch struct {
 	fn func(ctx context.Context) (int64, error)
 	// ctx bounds each probe (readers stop waiting at their own deadline).
@@ -23,7 +24,7 @@ type probeBatch struct {
 	// still sees a probe that started after it came; they wait at most
 	// gap longer, and an instance makes at most one probe per gap.
 	gap time.Duration
-	// sleep waits (time.Sleep; tests replace it).
+	// sleep waits (nil: time.Sleep; tests replace it).
 	sleep func(time.Duration)
 
 	mu      sync.Mutex
@@ -63,7 +64,9 @@ func (b *probeBatch) do(ctx context.Context) (int64, error) {
 }
 
 // run makes call c, then the calls that readers joined meanwhile, one
-// after another, until none is waiting.
+// after another and each at least gap after the one before started,
+// until none is waiting: the batch stays busy for up to gap after its
+// last probe, and readers arriving then wait for the next.
 func (b *probeBatch) run(c *probeCall) {
 	for {
 		start := time.Now()
@@ -72,7 +75,11 @@ func (b *probeBatch) run(c *probeCall) {
 		cancel()
 		close(c.done)
 		if wait := b.gap - time.Since(start); wait > 0 {
-			b.sleep(wait) // readers arriving meanwhile join the next call
+			sleep := b.sleep
+			if sleep == nil {
+				sleep = time.Sleep
+			}
+			sleep(wait) // readers arriving meanwhile join the next call
 		}
 		b.mu.Lock()
 		c = b.next

@@ -105,7 +105,27 @@ func TestProbeBatchGap(t *testing.T) {
 			return 0
 		}
 	}
-	ctx := context.Background()
+	// A broken batch fails the test in seconds instead of hanging it.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	joined := func(n int) {
+		t.Helper()
+		for {
+			b.mu.Lock()
+			got := 0
+			if b.next != nil {
+				got = b.next.readers
+			}
+			b.mu.Unlock()
+			if got >= n {
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("%d of %d readers joined the next probe", got, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 	if v, err := b.do(ctx); err != nil || v != 100 {
 		t.Fatalf("first reader: %d, %v; want probe 1's 100 at once", v, err)
 	}
@@ -120,13 +140,7 @@ func TestProbeBatchGap(t *testing.T) {
 	for i := range readers {
 		wg.Go(func() { got[i], _ = b.do(ctx) })
 	}
-	for joined := 0; joined < readers; time.Sleep(time.Millisecond) {
-		b.mu.Lock()
-		if b.next != nil {
-			joined = b.next.readers
-		}
-		b.mu.Unlock()
-	}
+	joined(readers)
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("%d probes during the gap, want none after the first", n-1)
 	}
@@ -149,6 +163,9 @@ func TestProbeBatchGap(t *testing.T) {
 		if !running {
 			break
 		}
+		if ctx.Err() != nil {
+			t.Fatal("the batch stayed busy after its last gap")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	if v, err := b.do(ctx); err != nil || v != 300 {
@@ -156,4 +173,20 @@ func TestProbeBatchGap(t *testing.T) {
 	}
 	slept()
 	close(wake)
+}
+
+// TestProbeGapBounded: a gap that would outlast a reader's wait is
+// lowered to a fifth of it; a negative one means none.
+func TestProbeGapBounded(t *testing.T) {
+	for _, c := range []struct{ gap, readWait, want time.Duration }{
+		{time.Millisecond, 0, time.Millisecond},
+		{time.Hour, 0, 50 * time.Millisecond},
+		{time.Hour, time.Second, 200 * time.Millisecond},
+		{-time.Millisecond, 0, 0},
+	} {
+		cat := New(nil, Options{Shared: true, ProbeGap: c.gap, ReadWait: c.readWait})
+		if cat.probes.gap != c.want || cat.probes.sleep == nil {
+			t.Errorf("gap %v, read wait %v: the probes wait %v, want %v", c.gap, c.readWait, cat.probes.gap, c.want)
+		}
+	}
 }
