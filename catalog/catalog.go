@@ -194,7 +194,7 @@ func New(src Source, opts Options) *Catalog {
 	c := &Catalog{src: src, opts: opts, applied: map[int64]bool{}, gaps: map[int64]time.Time{},
 		wake: make(chan struct{}, 1), syncing: make(chan struct{}, 1), st: newState(movierec.CatalogSnapshot{}, opts.Window)}
 	if opts.Probe != nil || opts.Shared {
-		c.probes = &probeBatch{fn: c.newest, gap: opts.ProbeGap, sleep: time.Sleep, ctx: func() (context.Context, context.CancelFunc) {
+		c.probes = &probeBatch{fn: c.newest, gap: opts.ProbeGap, ctx: func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), opts.ReadWait)
 		}}
 	}

@@ -26,7 +26,8 @@ func TestProbeBatch(t *testing.T) {
 		},
 		ctx: func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
 	}
-	ctx := context.Background()
+	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second) // a broken batch fails, not hangs
+	defer stop()
 	first := make(chan int64)
 	go func() {
 		v, _ := b.do(ctx)
@@ -34,30 +35,12 @@ func TestProbeBatch(t *testing.T) {
 	}()
 	<-started // probe 1 is running
 	const readers = 20
-	var wg sync.WaitGroup
-	got := make([]int64, readers)
-	for i := range readers {
-		wg.Go(func() {
-			v, err := b.do(ctx)
-			if err != nil {
-				t.Error(err)
-			}
-			got[i] = v
-		})
-	}
-	for joined := 0; joined < readers; time.Sleep(time.Millisecond) {
-		b.mu.Lock()
-		if b.next != nil {
-			joined = b.next.readers
-		}
-		b.mu.Unlock()
-	}
+	answers := waitingReaders(t, ctx, b, readers)
 	close(release)
 	if v := <-first; v != 100 {
 		t.Fatalf("the first reader got %d, want probe 1's 100", v)
 	}
-	wg.Wait()
-	for i, v := range got {
+	for i, v := range answers() {
 		if v != 200 {
 			t.Fatalf("reader %d arrived during probe 1 and got %d, want probe 2's 200", i, v)
 		}
@@ -108,24 +91,6 @@ func TestProbeBatchGap(t *testing.T) {
 	// A broken batch fails the test in seconds instead of hanging it.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	joined := func(n int) {
-		t.Helper()
-		for {
-			b.mu.Lock()
-			got := 0
-			if b.next != nil {
-				got = b.next.readers
-			}
-			b.mu.Unlock()
-			if got >= n {
-				return
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("%d of %d readers joined the next probe", got, n)
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
 	if v, err := b.do(ctx); err != nil || v != 100 {
 		t.Fatalf("first reader: %d, %v; want probe 1's 100 at once", v, err)
 	}
@@ -135,18 +100,12 @@ func TestProbeBatchGap(t *testing.T) {
 	// Probe 1 is over and the gap is running: readers now must not get
 	// probe 1's answer, and no probe may start before the gap ends.
 	const readers = 5
-	var wg sync.WaitGroup
-	got := make([]int64, readers)
-	for i := range readers {
-		wg.Go(func() { got[i], _ = b.do(ctx) })
-	}
-	joined(readers)
+	answers := waitingReaders(t, ctx, b, readers)
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("%d probes during the gap, want none after the first", n-1)
 	}
 	wake <- struct{}{} // the gap is over: probe 2 serves them all
-	wg.Wait()
-	for i, v := range got {
+	for i, v := range answers() {
 		if v != 200 {
 			t.Fatalf("reader %d came during the gap and got %d, want probe 2's 200", i, v)
 		}
@@ -185,8 +144,45 @@ func TestProbeGapBounded(t *testing.T) {
 		{-time.Millisecond, 0, 0},
 	} {
 		cat := New(nil, Options{Shared: true, ProbeGap: c.gap, ReadWait: c.readWait})
-		if cat.probes.gap != c.want || cat.probes.sleep == nil {
+		if cat.probes.gap != c.want {
 			t.Errorf("gap %v, read wait %v: the probes wait %v, want %v", c.gap, c.readWait, cat.probes.gap, c.want)
 		}
+	}
+}
+
+// waitingReaders starts n readers of b and returns once all of them wait
+// for b's next probe (failing the test if they do not by ctx's end); the
+// function it returns waits for their answers.
+func waitingReaders(t *testing.T, ctx context.Context, b *probeBatch, n int) (answers func() []int64) {
+	t.Helper()
+	var wg sync.WaitGroup
+	got := make([]int64, n)
+	for i := range n {
+		wg.Go(func() {
+			v, err := b.do(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = v
+		})
+	}
+	for {
+		b.mu.Lock()
+		joined := 0
+		if b.next != nil {
+			joined = b.next.readers
+		}
+		b.mu.Unlock()
+		if joined >= n {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%d of %d readers joined the next probe", joined, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return func() []int64 {
+		wg.Wait()
+		return got
 	}
 }

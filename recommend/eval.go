@@ -339,7 +339,8 @@ func Summarize(runs [][]EvalResult) []EvalSummary {
 			if len(rs) > 1 {
 				var ss float64
 				for _, r := range rs {
-					ss += (metric(r) - s.Mean) * (metric(r) - s.Mean)
+					d := metric(r) - s.Mean
+					ss += d * d
 				}
 				s.SD = math.Sqrt(ss / float64(len(rs)-1))
 			}
